@@ -1,0 +1,91 @@
+"""``hybridsearch encode`` and ``hybridsearch model info``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="default",
+                   help="'default' (bundled hybrid-trained model), 'base', or a model directory")
+    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1, mps")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the encoder")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("encode", help="encode texts and print vectors or their similarities")
+    p.add_argument("texts", nargs="+", help="texts to encode")
+    p.add_argument("--kind", choices=["query", "passage"], default="query")
+    p.add_argument("--similarities", action="store_true",
+                   help="print the cosine similarity matrix instead of the vectors")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_model_options(p)
+    p.set_defaults(func=cmd_encode)
+
+    m = sub.add_parser("model", help="model commands")
+    msub = m.add_subparsers(dest="model_command", metavar="SUBCOMMAND", required=True)
+    info = msub.add_parser("info", help="print the model card and shape of a model")
+    info.add_argument("--model", default="default")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_model_info)
+
+
+def cmd_encode(args) -> int:
+    from hybridsearch.encoder import load_encoder
+
+    enc = load_encoder(args.model, device=args.device, threads=args.threads)
+    vecs = enc.encode(args.texts, kind=args.kind)
+    if args.similarities:
+        sims = vecs @ vecs.T
+        if args.json:
+            print(json.dumps({"texts": args.texts, "similarities": np.round(sims, 4).tolist()},
+                             ensure_ascii=False))
+            return 0
+        width = max(len(t[:30]) for t in args.texts)
+        for t, row in zip(args.texts, sims):
+            print(f"{t[:30]:<{width}}  " + "  ".join(f"{v:6.3f}" for v in row))
+        return 0
+    if args.json:
+        print(json.dumps({"model": enc.name, "dim": enc.dim,
+                          "vectors": np.round(vecs, 6).tolist()}, ensure_ascii=False))
+        return 0
+    for t, v in zip(args.texts, vecs):
+        head = " ".join(f"{x:+.4f}" for x in v[:8])
+        print(f"{t[:40]!r}: [{head} ...] dim={enc.dim}")
+    return 0
+
+
+def cmd_model_info(args) -> int:
+    from hybridsearch.encoder import resolve_model
+    from hybridsearch.encoder.runtime import model_files
+
+    files = model_files(resolve_model(args.model))
+    cfg = json.loads((files.weights_dir / "config.json").read_text())
+    info = {
+        "name": files.name,
+        "directory": str(files.overlay.parent if files.overlay else files.weights_dir),
+        "base_weights": str(files.weights_dir),
+        "overlay": str(files.overlay) if files.overlay else None,
+        "architecture": cfg.get("model_type"), "layers": cfg.get("num_hidden_layers"),
+        "dim": cfg.get("hidden_size"), "vocab_size": cfg.get("vocab_size"),
+        "card": files.card,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    for key in ("name", "directory", "overlay", "architecture", "layers", "dim", "vocab_size"):
+        if info[key] is not None:
+            print(f"{key:>13}: {info[key]}")
+    card = files.card
+    for key in ("base", "training", "data", "recipe"):
+        if key in card:
+            val = card[key] if isinstance(card[key], str) else json.dumps(card[key], ensure_ascii=False)
+            print(f"{key:>13}: {val}")
+    if "evaluation" in card:
+        print("   evaluation:")
+        for row in card["evaluation"] if isinstance(card["evaluation"], list) else [card["evaluation"]]:
+            print("     " + json.dumps(row, ensure_ascii=False))
+    return 0
