@@ -1,0 +1,440 @@
+"""The one facade the GUI and the CLI use: a library of folders, its index, and search.
+
+In: a library directory (``library.db`` + ``vectors.hnsw``) and a model name. Out: the
+:class:`Library` object; everything it returns is a plain dataclass (no Qt).
+
+Threading: one Library may be used from several threads (a GUI worker indexing while the UI
+thread searches); database and vector-index access are serialised by an internal lock that is
+not held while the encoder runs. Only one *process* may write a library: the first writing call
+(``add_folder``, ``index``, ``remove_folder``, ``reembed``, ``watch``) takes an exclusive lock
+file; another process then gets :class:`LibraryLockedError` with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from hybridsearch import paths
+from hybridsearch.errors import HybridSearchError, InputError, LibraryLockedError
+from hybridsearch.progress import CancelToken, Progress
+
+DB_NAME = "library.db"
+HNSW_NAME = "vectors.hnsw"
+LOCK_NAME = "library.lock"
+
+
+class ModelMismatchError(HybridSearchError):
+    """The vector index was built by another encoder than the one in use: a re-embed is needed."""
+
+
+# -- records returned to callers ------------------------------------------------------------------
+@dataclass
+class FolderInfo:
+    """A library folder and what is indexed from it."""
+
+    path: str
+    documents: int = 0
+    chunks: int = 0
+    languages: dict[str, int] = field(default_factory=dict)
+    last_indexed: datetime | None = None
+    failed: int = 0
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+
+
+@dataclass
+class FailedFile:
+    """A file that could not be indexed, and why (shown to the user as is)."""
+
+    path: str
+    reason: str
+    folder: str | None = None
+
+
+@dataclass
+class Passage:
+    """A matching chunk: its text, its character offsets in the document text, a snippet.
+
+    ``snippet_html`` is HTML-escaped text with the query terms wrapped in ``<b>…</b>``.
+    """
+
+    chunk_id: int
+    text: str
+    start: int
+    end: int
+    language: str | None
+    score: float
+    snippet_html: str = ""
+
+
+@dataclass
+class DocumentResult:
+    """One document in a result list: best passage first, further matching passages in ``more``."""
+
+    path: str
+    title: str
+    folder: str
+    file_type: str
+    language: str | None
+    score: float
+    modified: datetime
+    best: Passage
+    more: list[Passage] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """Document text around a passage: ``text`` with the passage at ``[start, end)`` within it.
+
+    ``doc_start`` is the offset of ``text`` in the whole document text.
+    """
+
+    path: str
+    text: str
+    start: int
+    end: int
+    doc_start: int
+
+
+@dataclass
+class IndexReport:
+    """What an ``index()`` run did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    chunks_added: int = 0
+    repaired_vectors: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+    failures: list[FailedFile] = field(default_factory=list)
+
+
+class _FileLock:
+    """An exclusive, non-blocking lock file held while this process writes the library."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh = None
+
+    def acquire(self) -> None:
+        if self.fh is not None:
+            return
+        fh = open(self.path, "a+")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            fh.close()
+            who = f" (pid {holder})" if holder else ""
+            raise LibraryLockedError(
+                f"the library is in use by another hybridsearch process{who}: close the app or wait "
+                f"for the other command to finish, then try again ({self.path.parent})")
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+
+    def release(self) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing drops the lock
+            self.fh = None
+
+
+class Library:
+    """A library: folders, the document/chunk database, the vector index, search.
+
+    In: ``root`` (defaults to :func:`paths.default_library_dir`), ``model`` ('default', 'base' or
+    a model directory) or a ready ``encoder``; ``device`` for the encoder. The encoder is loaded
+    on first use. Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, root: Path | str | None = None, model: str = "default", encoder=None,
+                 device=None, threads: int | None = None):
+        from hybridsearch.store import Store
+
+        self.root = Path(root) if root else paths.default_library_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.model = str(model)
+        self.device = device
+        self.threads = threads
+        self._encoder = encoder
+        self._lock = threading.RLock()
+        self._file_lock = _FileLock(self.root / LOCK_NAME)
+        self.store = Store(self.root / DB_NAME)
+        self._ann = None  # loaded on first use
+        self._watchers: list = []
+        #: seconds between vector-index checkpoints while indexing (tests make it small)
+        self.checkpoint_seconds = float(os.environ.get("HYBRIDSEARCH_CHECKPOINT_S", "30"))
+        self.max_file_bytes = 64 * 1024 * 1024
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop watchers, save pending vectors, release the lock, close the database."""
+        for w in list(self._watchers):
+            w.stop()
+        self._watchers.clear()
+        with self._lock:
+            if self._ann is not None and self._file_lock.fh is not None:
+                from hybridsearch.indexer import checkpoint
+
+                checkpoint(self, force=False)
+            self._file_lock.release()
+            self.store.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals shared with indexer/search ------------------------------------------------
+    @property
+    def encoder(self):
+        """The query/passage encoder (loaded on first use)."""
+        if self._encoder is None:
+            from hybridsearch.encoder import load_encoder
+
+            self._encoder = load_encoder(self.model, device=self.device or "cpu", threads=self.threads)
+        return self._encoder
+
+    def _writable(self) -> None:
+        self._file_lock.acquire()
+
+    @property
+    def ann(self):
+        """The vector index, loaded and checked against the database on first use."""
+        if self._ann is None:
+            from hybridsearch.indexer import open_ann
+
+            self._ann = open_ann(self)
+        return self._ann
+
+    # -- folders ----------------------------------------------------------------------------
+    def add_folder(self, path, include: list[str] | None = None,
+                   exclude: list[str] | None = None) -> FolderInfo:
+        """Add a folder to the library (not indexed until :meth:`index`); returns its info.
+
+        ``include``/``exclude``: glob patterns on paths relative to the folder (``*.pdf``,
+        ``drafts/**``). Adding an existing folder updates its patterns.
+        """
+        import json
+
+        p = Path(path).expanduser()
+        if not p.is_dir():
+            raise InputError(f"not a folder: {path}")
+        p = str(p.resolve())
+        self._writable()
+        with self._lock, self.store.transaction():
+            row = self.store.conn.execute("SELECT id FROM folders WHERE path = ?", (p,)).fetchone()
+            inc = json.dumps(include) if include is not None else None
+            exc = json.dumps(exclude) if exclude is not None else None
+            if row:
+                self.store.conn.execute("UPDATE folders SET include = ?, exclude = ? WHERE id = ?",
+                                        (inc, exc, row[0]))
+            else:
+                self.store.conn.execute(
+                    "INSERT INTO folders (path, include, exclude, added_at) VALUES (?, ?, ?, ?)",
+                    (p, inc, exc, time.time()))
+        return next(f for f in self.folders() if f.path == p)
+
+    def remove_folder(self, path) -> None:
+        """Remove a folder with its documents, chunks and vectors (files on disk are untouched)."""
+        from hybridsearch.indexer import remove_folder
+
+        self._writable()
+        remove_folder(self, self._folder_path(path))
+
+    def _folder_path(self, path) -> str:
+        p = str(Path(path).expanduser().resolve())
+        row = self.store.conn.execute("SELECT path FROM folders WHERE path = ?", (p,)).fetchone()
+        if not row:
+            raise InputError(f"not a library folder: {path}")
+        return row[0]
+
+    def folders(self) -> list[FolderInfo]:
+        """The library's folders with document/chunk/failure counts and languages."""
+        import json
+
+        from hybridsearch.store import SQL_FOLDER_LANGS, SQL_FOLDER_STATS
+
+        out = []
+        with self._lock:
+            for fid, path, inc, exc, last, docs, failed, chunks in self.store.conn.execute(
+                    SQL_FOLDER_STATS).fetchall():
+                langs = dict(self.store.conn.execute(SQL_FOLDER_LANGS, (fid,)).fetchall())
+                out.append(FolderInfo(
+                    path=path, documents=docs, chunks=chunks, languages=langs,
+                    last_indexed=datetime.fromtimestamp(last) if last else None, failed=failed,
+                    include=json.loads(inc) if inc else None, exclude=json.loads(exc) if exc else None))
+        return out
+
+    def failed_files(self, folder=None) -> list[FailedFile]:
+        """Files that could not be indexed, with the reason, optionally of one folder."""
+        sql = ("SELECT d.path, d.error, f.path FROM documents d JOIN folders f ON f.id = d.folder_id"
+               " WHERE d.status = 'failed'")
+        params: tuple = ()
+        if folder is not None:
+            sql += " AND f.path = ?"
+            params = (self._folder_path(folder),)
+        with self._lock:
+            rows = self.store.conn.execute(sql + " ORDER BY d.path", params).fetchall()
+        return [FailedFile(path=p, reason=r or "unknown error", folder=f) for p, r, f in rows]
+
+    # -- indexing ---------------------------------------------------------------------------
+    def index(self, folders=None, cancel: CancelToken | None = None,
+              on_progress: Callable[[Progress], None] | None = None) -> IndexReport:
+        """Bring the index up to date with the folders (all, or the given ones).
+
+        New and changed files are extracted, chunked, embedded and committed batch by batch;
+        deleted files are removed. Safe to interrupt at any point (cancel, crash, kill -9): what
+        was committed stays and the next run resumes. ``on_progress(Progress)`` gets
+        ``extra={"files_done", "files_total", "chunks_done"}`` and ``eta_s``. Returns a report
+        (``cancelled=True`` when stopped by ``cancel``). Raises :class:`ModelMismatchError` when
+        the index was built by another encoder (see :meth:`reembed`).
+        """
+        from hybridsearch.indexer import run_index
+
+        self._writable()
+        paths_ = [self._folder_path(f) for f in folders] if folders else None
+        return run_index(self, paths_, cancel=cancel, on_progress=on_progress)
+
+    def reembed(self, model: str | None = None, cancel: CancelToken | None = None,
+                on_progress: Callable[[Progress], None] | None = None, encoder=None) -> None:
+        """Re-embed every chunk with ``model`` (or ``encoder``) into a new vector index.
+
+        The new index is built beside the old one and swapped in atomically when complete;
+        search keeps using the old one meanwhile. Cancelling leaves the old index in place.
+        """
+        from hybridsearch.indexer import run_reembed
+
+        self._writable()
+        run_reembed(self, model=model, encoder=encoder, cancel=cancel, on_progress=on_progress)
+
+    def repair(self, cancel: CancelToken | None = None, on_progress=None) -> int:
+        """Re-embed chunks whose vectors are missing and drop vectors of deleted chunks; returns
+        the number of vectors added. ``index()`` does this first on its own."""
+        from hybridsearch.indexer import repair
+
+        self._writable()
+        return repair(self, cancel=cancel, on_progress=on_progress)
+
+    def model_mismatch(self) -> bool:
+        """True when the index holds vectors made by another encoder than the current one."""
+        built = self.store.get("model_identity")
+        if built is None:
+            return False
+        return built != self.encoder.identity
+
+    # -- search -----------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", languages=None, folders=None,
+               file_types=None, modified_after: datetime | float | None = None,
+               modified_before: datetime | float | None = None,
+               weights: tuple[float, float] = (1.0, 1.0)) -> list[DocumentResult]:
+        """Search: ``mode`` 'hybrid' (dense + lexical fused by RRF, ``weights`` = (dense,
+        lexical)), 'dense' or 'lexical'. Returns up to ``k`` documents, best first.
+
+        Filters: ``languages`` (ISO 639-1 codes: the document or the passage is in one of them),
+        ``folders`` (paths; subfolders included), ``file_types`` ('pdf', 'txt', …), and the
+        modification time range. The query text is never parsed as FTS syntax.
+        """
+        from hybridsearch.search import search
+
+        return search(self, query, k=k, mode=mode, languages=languages, folders=folders,
+                      file_types=file_types, modified_after=modified_after,
+                      modified_before=modified_before, weights=weights)
+
+    def context(self, chunk_id: int, chars: int = 800) -> Context:
+        """The document text around a chunk (about ``chars`` characters each side), for
+        "show in context"; rebuilt from the stored chunks, so it works if the file is gone."""
+        from hybridsearch.search import context
+
+        return context(self, chunk_id, chars)
+
+    def document_text(self, path) -> str:
+        """The indexed text of a document (rebuilt from its chunks at their offsets)."""
+        from hybridsearch.search import document_text
+
+        return document_text(self, str(path))
+
+    def languages(self) -> list[str]:
+        """Languages present in the library (document and chunk languages), sorted."""
+        with self._lock:
+            rows = self.store.conn.execute(
+                "SELECT language FROM documents WHERE status = 'ok' AND language IS NOT NULL"
+                " UNION SELECT DISTINCT language FROM chunks WHERE language IS NOT NULL").fetchall()
+        return sorted({r[0] for r in rows})
+
+    def file_types(self) -> list[str]:
+        """File types present in the library ('pdf', 'txt', …), sorted."""
+        with self._lock:
+            rows = self.store.conn.execute(
+                "SELECT DISTINCT file_type FROM documents WHERE status = 'ok'").fetchall()
+        return sorted(r[0] for r in rows if r[0])
+
+    def status(self) -> dict:
+        """Counts, model identity, index health and pending work, as a JSON-able dict.
+
+        Keys: root, folders, documents, failed, chunks, vectors, languages, model_identity,
+        model_name, current_model (identity of the loaded encoder, or None if not loaded),
+        model_mismatch, generation, health ('ok' or a description), vectors_missing,
+        vectors_extra, pending_files (known to need indexing; a scan may find more).
+        """
+        from hybridsearch.indexer import health
+
+        with self._lock:
+            c = self.store.count
+            out = {
+                "root": str(self.root),
+                "folders": c("SELECT count(*) FROM folders"),
+                "documents": c("SELECT count(*) FROM documents WHERE status = 'ok'"),
+                "failed": c("SELECT count(*) FROM documents WHERE status = 'failed'"),
+                "pending_files": c("SELECT count(*) FROM documents WHERE status = 'pending'"),
+                "chunks": c("SELECT count(*) FROM chunks"),
+                "languages": dict(self.store.conn.execute(
+                    "SELECT language, count(*) FROM documents WHERE status = 'ok' GROUP BY language"
+                    " ORDER BY count(*) DESC").fetchall()),
+                "model_identity": self.store.get("model_identity"),
+                "model_name": self.store.get("model_name"),
+                "generation": self.store.get("generation", 0),
+            }
+            out.update(health(self))
+        out["current_model"] = self._encoder.identity if self._encoder is not None else None
+        out["model_mismatch"] = (self._encoder is not None and out["model_identity"] is not None
+                                 and out["model_identity"] != self._encoder.identity)
+        return out
+
+    # -- watching ---------------------------------------------------------------------------
+    def watch(self, on_change: Callable[[IndexReport], None] | None = None,
+              debounce_s: float = 2.0, on_error: Callable[[Exception], None] | None = None):
+        """Watch the library's folders and index changed files (debounced) in a background thread.
+
+        Returns a started :class:`hybridsearch.watcher.Watcher` (call ``.stop()``); ``on_change``
+        receives each :class:`IndexReport`, ``on_error`` any exception of a background run.
+        """
+        from hybridsearch.watcher import Watcher
+
+        self._writable()
+        w = Watcher(self, on_change=on_change, on_error=on_error, debounce_s=debounce_s)
+        w.start()
+        self._watchers.append(w)
+        return w

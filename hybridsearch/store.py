@@ -1,0 +1,254 @@
+"""SQLite storage of a library (through sqlite-utils): folders, documents, chunks, FTS5, settings.
+
+In: a database path. Out: a :class:`Store` with the schema applied by named migrations.
+
+Lexical search works for every script with one FTS5 table: text in scripts written without
+spaces (Han, Kana, Thai, Lao, Khmer, Myanmar) is indexed as overlapping character bigrams
+(what Lucene's CJK analyzer does), everything else as unicode61 words with diacritics folded.
+Bigrams match two-character CJK words, which the ``trigram`` tokenizer cannot. The FTS table is
+contentless (``content=''``): it stores only the index, the text lives once, in ``chunks``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+import unicodedata
+from pathlib import Path
+
+import sqlite_utils
+
+from hybridsearch.errors import HybridSearchError, LibraryLockedError
+
+#: Scripts written without spaces between words: indexed as character bigrams.
+_NOSPACE = (
+    "\u0e00-\u0e7f"  # Thai
+    "\u0e80-\u0eff"  # Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
+    "\U00020000-\U0002ffff"
+)
+#: A word: a run of letters/digits/marks of spaced scripts, or a run of a no-space script.
+TOKEN_RE = re.compile(rf"([{_NOSPACE}]+)|((?:(?![{_NOSPACE}])[\w\u0300-\u036f\u0900-\u0dff\u0600-\u06ff])+)")
+
+SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("0001_initial", [
+        """CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT)""",
+        """CREATE TABLE IF NOT EXISTS folders (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE,
+            include TEXT, exclude TEXT, added_at REAL, last_indexed REAL)""",
+        """CREATE TABLE IF NOT EXISTS documents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            folder_id INTEGER NOT NULL REFERENCES folders(id),
+            path TEXT NOT NULL UNIQUE, file_type TEXT, title TEXT,
+            size INTEGER, mtime REAL, hash TEXT, language TEXT,
+            status TEXT NOT NULL, error TEXT, n_chars INTEGER, indexed_at REAL)""",
+        """CREATE INDEX IF NOT EXISTS documents_folder ON documents(folder_id)""",
+        # AUTOINCREMENT: chunk ids are hnsw labels, so an id is never reused after a delete.
+        """CREATE TABLE IF NOT EXISTS chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+            text TEXT NOT NULL, language TEXT, n_tokens INTEGER,
+            UNIQUE(document_id, ordinal))""",
+        """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+            body, content='', tokenize='unicode61 remove_diacritics 2')""",
+    ]),
+]
+
+SQL_FTS_INSERT = "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)"
+#: Contentless FTS5 deletes need the indexed text again; it is recomputed from chunks.text.
+SQL_FTS_DELETE = "INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', ?, ?)"
+SQL_CHUNKS_OF_DOC = "SELECT id, text FROM chunks WHERE document_id = ?"
+SQL_LEXICAL = """
+    SELECT c.id, bm25(chunks_fts) AS rank
+    FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
+    WHERE chunks_fts MATCH :match {where}
+    ORDER BY rank LIMIT :limit"""
+SQL_FILTERED_CHUNK_IDS = """
+    SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE 1 {where}"""
+SQL_CHUNK_ROWS = """
+    SELECT c.id, c.document_id, c.ordinal, c.start, c."end", c.text, c.language,
+           d.path, d.title, d.file_type, d.language AS doc_language, d.mtime, f.path AS folder
+    FROM chunks c JOIN documents d ON d.id = c.document_id JOIN folders f ON f.id = d.folder_id
+    WHERE c.id IN ({marks})"""
+SQL_FOLDER_STATS = """
+    SELECT f.id, f.path, f.include, f.exclude, f.last_indexed,
+      (SELECT count(*) FROM documents d WHERE d.folder_id = f.id AND d.status = 'ok') AS documents,
+      (SELECT count(*) FROM documents d WHERE d.folder_id = f.id AND d.status = 'failed') AS failed,
+      (SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
+         WHERE d.folder_id = f.id) AS chunks
+    FROM folders f ORDER BY f.path"""
+SQL_FOLDER_LANGS = """
+    SELECT language, count(*) FROM documents WHERE folder_id = ? AND status = 'ok'
+    GROUP BY language ORDER BY count(*) DESC"""
+
+
+def fold(text: str) -> str:
+    """Case- and width-folded text for matching (NFKC + casefold)."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def lexical_tokens(text: str) -> list[tuple[str, int, int]]:
+    """Split ``text`` into (folded token, start, end): words, or bigrams in no-space scripts.
+
+    A lone character of a no-space script is a token of its own (a one-character query).
+    """
+    out = []
+    for m in TOKEN_RE.finditer(text):
+        if m.group(1):
+            s, run = m.start(1), m.group(1)
+            if len(run) == 1:
+                out.append((fold(run), s, s + 1))
+            for i in range(len(run) - 1):
+                out.append((fold(run[i:i + 2]), s + i, s + i + 2))
+        else:
+            out.append((fold(m.group(2)), m.start(2), m.end(2)))
+    return out
+
+
+def fts_body(text: str) -> str:
+    """The text given to FTS5 for a chunk: its tokens separated by spaces."""
+    return " ".join(t for t, _, _ in lexical_tokens(text))
+
+
+def fts_query(query: str) -> str | None:
+    """Turn user text into a safe FTS5 query: every token quoted, OR-ed; no syntax gets through.
+
+    Quotes, ``NEAR``, ``AND``, ``*``, ``^`` and parentheses in the user's text are data, never
+    operators. A single no-space-script character becomes a prefix query over its bigrams.
+    """
+    terms = []
+    for tok, s, e in lexical_tokens(query):
+        quoted = '"' + tok.replace('"', '""') + '"'
+        if e - s == 1 and TOKEN_RE.fullmatch(tok) and TOKEN_RE.fullmatch(tok).group(1):
+            quoted += " *"
+        if quoted not in terms:
+            terms.append(quoted)
+    return " OR ".join(terms) if terms else None
+
+
+class Store:
+    """The library database: opened in WAL mode, migrated, with helpers used by the indexer.
+
+    In: ``path`` of ``library.db``. Raises :class:`LibraryLockedError` when another process
+    holds a write lock for longer than ``timeout`` seconds.
+    """
+
+    def __init__(self, path: Path, timeout: float = 5.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False,
+                                   isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self.conn = conn
+            self.db = sqlite_utils.Database(conn)
+            self.migrate()
+        except sqlite3.OperationalError as exc:
+            raise translate(exc, self.path) from exc
+        except sqlite3.DatabaseError as exc:
+            raise HybridSearchError(f"the library database {self.path} is damaged: {exc}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- migrations -------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the named migrations not yet recorded in ``migrations``; return their names."""
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+        applied = []
+        for name, statements in SCHEMA_MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction():
+                for sql in statements:
+                    self.conn.execute(sql)
+                self.conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+            applied.append(name)
+        return applied
+
+    def transaction(self):
+        """A write transaction (BEGIN IMMEDIATE: fail fast with a clear error if locked)."""
+        return _Tx(self)
+
+    # -- settings ---------------------------------------------------------------------------
+    def get(self, key: str, default=None):
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set(self, key: str, value) -> None:
+        """Set a setting (inside the caller's transaction, if any)."""
+        self.conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value)))
+
+    # -- chunks -----------------------------------------------------------------------------
+    def insert_chunks(self, document_id: int, chunks) -> list[int]:
+        """Insert a document's chunks and their FTS rows; return the new chunk ids."""
+        ids = []
+        for i, ch in enumerate(chunks):
+            cur = self.conn.execute(
+                'INSERT INTO chunks (document_id, ordinal, start, "end", text, language, n_tokens)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (document_id, i, ch.start, ch.end, ch.text, ch.language, ch.n_tokens))
+            ids.append(cur.lastrowid)
+            self.conn.execute(SQL_FTS_INSERT, (cur.lastrowid, fts_body(ch.text)))
+        return ids
+
+    def delete_chunks_of(self, document_id: int) -> list[int]:
+        """Delete a document's chunks and FTS rows; return the deleted chunk ids."""
+        rows = self.conn.execute(SQL_CHUNKS_OF_DOC, (document_id,)).fetchall()
+        for cid, text in rows:
+            self.conn.execute(SQL_FTS_DELETE, (cid, fts_body(text)))
+        self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+        return [r[0] for r in rows]
+
+    def delete_document(self, document_id: int) -> list[int]:
+        ids = self.delete_chunks_of(document_id)
+        self.conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+        return ids
+
+    def chunk_ids(self) -> set[int]:
+        return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}
+
+    def count(self, sql: str, params=()) -> int:
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+
+class _Tx:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self):
+        try:
+            self.store.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise translate(exc, self.store.path) from exc
+        return self.store
+
+    def __exit__(self, et, ev, tb):
+        if et is None:
+            try:
+                self.store.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self.store.conn.execute("ROLLBACK")
+                raise translate(exc, self.store.path) from exc
+        else:
+            self.store.conn.execute("ROLLBACK")
+        return False
+
+
+def translate(exc: sqlite3.OperationalError, path: Path) -> HybridSearchError:
+    """Map SQLite's lock errors to :class:`LibraryLockedError`, others to a plain message."""
+    msg = str(exc)
+    if "locked" in msg or "busy" in msg:
+        return LibraryLockedError(
+            f"the library is in use by another hybridsearch process ({path}); close the app or "
+            "wait for the other command to finish, then try again")
+    return HybridSearchError(f"library database error ({path}): {msg}")
