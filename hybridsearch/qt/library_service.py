@@ -1,0 +1,271 @@
+"""The Qt side of the document library: runs every Library call off the UI thread.
+
+One :class:`Library` object serves the whole app (it may be used from several threads and takes
+the library's single-writer lock). Calls run on two *lanes* (single long-lived threads):
+``query`` for searches and quick look-ups, ``library`` for long jobs (indexing, re-embedding),
+so searching keeps working while a folder is indexed.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from hybridsearch.qt.workers import Worker
+
+QUERY_LANE = "query"
+JOB_LANE = "library"
+
+
+def _default_factory(root, model, encoder):
+    from hybridsearch.library import Library
+
+    return Library(root=root, model=model, encoder=encoder)
+
+
+class LibraryService(QObject):
+    """Owns the per-thread Library objects and the long library jobs; widgets talk to this."""
+
+    #: folders, counts or the index changed (re-read folders / languages / file types)
+    changed = Signal()
+    #: a short status line for the status bar ("Indexing 12/40 files", "Watching 2 folders")
+    status = Signal(str)
+    #: indexing or re-embedding progress (a hybridsearch.progress.Progress)
+    job_progress = Signal(object)
+    #: a long job started: its kind ("index", "reembed")
+    job_started = Signal(str)
+    #: a long job ended: (kind, outcome "done" | "cancelled" | "failed", result or message)
+    job_finished = Signal(str, str, object)
+    #: something failed; a readable message
+    error = Signal(str)
+
+    def __init__(self, root: str | Path | None = None, model: str = "default", encoder=None,
+                 factory: Callable[..., Any] | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.root = Path(root) if root else None
+        self.model = model
+        self._encoder = encoder
+        self._encoder_lock = threading.Lock()
+        self._factory = factory or _default_factory
+        self._lib = None
+        self._lib_lock = threading.Lock()
+        self.job: Worker | None = None
+        self.job_kind = ""
+        self.watcher = None
+        self.folder_count = 0
+        self._closed = False
+
+    # library objects (called only on lanes) --------------------------------------------------
+    def encoder(self):
+        with self._encoder_lock:
+            if self._encoder is None:
+                from hybridsearch.encoder import load_encoder
+
+                self._encoder = load_encoder(self.model)
+            return self._encoder
+
+    def library(self):
+        """The app's Library (opened on first use, on a lane thread)."""
+        with self._lib_lock:
+            if self._lib is None:
+                self._lib = self._factory(self.root, self.model, self._encoder)
+            return self._lib
+
+    # quick calls ------------------------------------------------------------------------------
+    def call(self, fn: Callable[[Any], Any], on_result=None, on_error=None, lane: str = QUERY_LANE) -> Worker:
+        """Run ``fn(library)`` on ``lane``; deliver its value to ``on_result`` on the UI thread."""
+        w = Worker(lambda cancel, report: fn(self.library()), lane_name=lane, parent=self)
+        if on_result is not None:
+            w.result.connect(on_result)
+        w.error.connect(on_error if on_error is not None else self.error.emit)
+        return w.start()
+
+    def search(self, query: str, on_result, on_error=None, **kwargs) -> Worker:
+        return self.call(lambda lib: lib.search(query, **kwargs), on_result, on_error)
+
+    def overview(self, on_result, on_error=None) -> Worker:
+        """folders, languages, file types and status in one call -> dict."""
+        def fn(lib):
+            return {"folders": lib.folders(), "languages": lib.languages(), "file_types": lib.file_types(),
+                    "status": lib.status(), "failed": lib.failed_files()}
+        return self.call(fn, on_result, on_error)
+
+    def context(self, result, on_result, on_error=None) -> Worker:
+        """The text of ``result``'s document around its passage -> (before, passage, after)."""
+        return self.call(lambda lib: passage_context(lib, result), on_result, on_error)
+
+    # long jobs --------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def _start_job(self, kind: str, fn: Callable) -> Worker | None:
+        if self.busy:
+            self.error.emit(f"Please wait: {self.job_kind_text()} is still running.")
+            return None
+        w = Worker(lambda cancel, report: fn(self.library(), cancel, report), lane_name=JOB_LANE, parent=self)
+        self.job, self.job_kind = w, kind
+        w.progress.connect(self._on_job_progress)
+        w.result.connect(lambda res: self._job_done(kind, "cancelled" if getattr(res, "cancelled", False)
+                                                     else "done", res))
+        w.cancelled.connect(lambda: self._job_done(kind, "cancelled", None))
+        w.error.connect(lambda msg: self._job_done(kind, "failed", msg))
+        self.job_started.emit(kind)
+        self.status.emit("Re-embedding the library…" if kind == "reembed" else "Indexing…")
+        return w.start()
+
+    def job_kind_text(self) -> str:
+        return {"index": "indexing", "reembed": "re-embedding the library",
+                "add": "adding a folder"}.get(self.job_kind, self.job_kind)
+
+    def _on_job_progress(self, p) -> None:
+        self.job_progress.emit(p)
+        self.status.emit(progress_text(p, self.job_kind))
+
+    def _job_done(self, kind: str, outcome: str, payload) -> None:
+        self.job_finished.emit(kind, outcome, payload)
+        if outcome == "failed":
+            self.error.emit(str(payload))
+        self.status.emit({"done": "Index up to date", "cancelled": "Indexing cancelled — it will continue "
+                          "where it stopped", "failed": "Indexing failed"}[outcome]
+                         if kind != "reembed" else {"done": "Library re-embedded with the new model",
+                                                    "cancelled": "Re-embedding cancelled",
+                                                    "failed": "Re-embedding failed"}[outcome])
+        self.changed.emit()
+        if self.watcher is not None or self.folder_count:
+            self.start_watching()
+
+    def add_folder(self, path: str | Path) -> Worker | None:
+        """Add ``path`` and index it."""
+        path = str(path)
+
+        def fn(lib, cancel, report):
+            lib.add_folder(path)
+            self.changed.emit()
+            return lib.index(folders=[path], cancel=cancel, on_progress=report)
+        return self._start_job("index", fn)
+
+    def index(self, folders=None) -> Worker | None:
+        return self._start_job("index", lambda lib, cancel, report: lib.index(folders=folders, cancel=cancel,
+                                                                                on_progress=report))
+
+    def reembed(self, model: str) -> Worker | None:
+        """Re-embed the library with ``model``; search keeps using the old index until done."""
+        def fn(lib, cancel, report):
+            lib.reembed(str(model), cancel=cancel, on_progress=report)
+            self.model = str(model)
+            return str(model)
+        return self._start_job("reembed", fn)
+
+    def cancel_job(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def remove_folder(self, path: str | Path, on_done=None) -> Worker:
+        def fn(lib):
+            lib.remove_folder(str(path))
+            return str(path)
+
+        def done(_):
+            self.changed.emit()
+            if on_done:
+                on_done()
+        return self.call(fn, done, lane=JOB_LANE) if not self.busy else self.call(fn, done, lane=QUERY_LANE)
+
+    # watching ---------------------------------------------------------------------------------
+    def start_watching(self) -> None:
+        """Keep the library current while the app is open (the Library's watcher does the work)."""
+        if self._closed:
+            return
+
+        def fn(lib):
+            if self.watcher is not None:
+                return self.watcher
+            return lib.watch(on_change=self._on_watch_change, on_error=self._on_watch_error)
+
+        def started(w):
+            self.watcher = w
+            if w is not None:
+                self.status.emit("Watching folders for changes")
+        self.call(fn, started, on_error=lambda msg: self.status.emit(f"Not watching folders: {msg}"), lane=JOB_LANE)
+
+    def _on_watch_change(self, *args) -> None:
+        # Called on the watcher's thread: only emit signals here.
+        self.changed.emit()
+        self.status.emit("Library updated from changes on disk")
+
+    def _on_watch_error(self, exc) -> None:
+        from hybridsearch.qt.workers import readable_error
+
+        self.status.emit(f"Updating from changes on disk failed: {readable_error(exc)}")
+
+    def close(self) -> None:
+        """Stop jobs and the watcher; close the Library objects on their own lanes."""
+        self._closed = True
+        self.cancel_job()
+        w = self.watcher
+        self.watcher = None
+        if w is not None:
+            for name in ("stop", "close"):
+                if hasattr(w, name):
+                    try:
+                        getattr(w, name)()
+                    except Exception:  # noqa: BLE001 - closing must not fail the app's exit
+                        pass
+                    break
+        from hybridsearch.qt.workers import lane
+
+        def closer():
+            with self._lib_lock:
+                lib, self._lib = self._lib, None
+            if lib is not None:
+                try:
+                    lib.close()
+                except Exception:  # noqa: BLE001 - closing must not fail the app's exit
+                    pass
+        try:
+            fut = lane(JOB_LANE).submit(closer)
+            fut.result(timeout=10)
+        except Exception:  # noqa: BLE001
+            closer()
+
+
+def progress_text(p, kind: str = "index") -> str:
+    """'Indexing: 12/40 files · 310 chunks · about 2 min left'."""
+    extra = getattr(p, "extra", None) or {}
+    verb = "Re-embedding" if kind == "reembed" else "Indexing"
+    parts = []
+    if "files_total" in extra:
+        parts.append(f"{extra.get('files_done', 0)}/{extra['files_total']} files")
+    elif getattr(p, "total", None):
+        parts.append(f"{p.done}/{p.total}")
+    if "chunks_done" in extra:
+        parts.append(f"{extra['chunks_done']} chunks")
+    eta = getattr(p, "eta_s", None)
+    if eta is not None:
+        parts.append(f"about {format_eta(eta)} left")
+    msg = getattr(p, "message", "")
+    head = f"{verb}: " + " · ".join(parts) if parts else f"{verb}…"
+    return head + (f" — {msg}" if msg and not parts else "")
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{round(s / 60)} min"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+def passage_context(lib, result, chars: int = 1200) -> tuple[str, str, str]:
+    """(before, passage, after) from the document text around the result's best passage."""
+    passage = result.best
+    ctx = lib.context(passage.chunk_id, chars)
+    text, start, end = ctx.text, int(ctx.start), int(ctx.end)
+    return text[:start], text[start:end], text[end:]

@@ -1,0 +1,203 @@
+"""The main window: a sidebar with four pages, a status-bar item, shortcuts, remembered geometry."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from hybridsearch.qt.evaluation_page import EvaluationPage
+from hybridsearch.qt.library_page import LibraryPage
+from hybridsearch.qt.library_service import LibraryService
+from hybridsearch.qt.search_page import SearchPage
+from hybridsearch.qt.settings import Settings
+from hybridsearch.qt.training_page import TrainingPage
+from hybridsearch.qt.widgets import Banner
+
+PAGES = ["Search", "Library", "Training", "Evaluation"]
+
+
+class MainWindow(QMainWindow):
+    """Search, Library, Training and Evaluation pages around one :class:`LibraryService`."""
+
+    def __init__(self, service: LibraryService | None = None, settings: Settings | None = None,
+                 catch_up: bool = True, parent=None):
+        super().__init__(parent)
+        self.settings = settings or Settings()
+        model = self.settings.get("search/model", "default") or "default"
+        self.service = service or LibraryService(model=model, parent=self)
+        if self.service.parent() is None:
+            self.service.setParent(self)
+        self.setWindowTitle("hybridsearch")
+        self.setMinimumSize(QSize(960, 640))
+        self._catch_up = catch_up
+        self._closing = False
+
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.banner = Banner()
+        lay.addWidget(self.banner)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        self.nav = QListWidget()
+        self.nav.setFixedWidth(150)
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setFrameShape(QListWidget.Shape.NoFrame)
+        self.nav.setStyleSheet("QListWidget { background: palette(alternate-base); padding-top: 8px; }"
+                               "QListWidget::item { padding: 10px 12px; }"
+                               "QListWidget::item:selected { background: palette(highlight); "
+                               "color: palette(highlighted-text); }")
+        for i, name in enumerate(PAGES):
+            it = QListWidgetItem(name)
+            it.setToolTip(f"{name} (Ctrl+{i + 1})")
+            self.nav.addItem(it)
+        body.addWidget(self.nav)
+        self.stack = QStackedWidget()
+        body.addWidget(self.stack, 1)
+        lay.addLayout(body, 1)
+        self.setCentralWidget(central)
+
+        self.search_page = SearchPage(self.service, self.settings)
+        self.library_page = LibraryPage(self.service, self.settings)
+        self.training_page = TrainingPage(self.settings, current_model=lambda: self.service.model)
+        self.evaluation_page = EvaluationPage(self.settings)
+        self.pages = [self.search_page, self.library_page, self.training_page, self.evaluation_page]
+        for p in self.pages:
+            self.stack.addWidget(p)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        # status bar: what is happening
+        self.status_label = QLabel("Ready")
+        self.status_progress = QProgressBar()
+        self.status_progress.setMaximumWidth(160)
+        self.status_progress.setMaximumHeight(14)
+        self.status_progress.setTextVisible(False)
+        self.status_progress.setVisible(False)
+        self.statusBar().addPermanentWidget(self.status_progress)
+        self.statusBar().addPermanentWidget(self.status_label)
+
+        self.service.status.connect(self.set_status)
+        self.service.error.connect(self.show_error)
+        self.service.job_started.connect(lambda kind: self._job_bar(True))
+        self.service.job_progress.connect(self._job_bar_progress)
+        self.service.job_finished.connect(lambda *a: self._job_bar(False))
+        self.service.job_finished.connect(self._job_finished)
+        self.training_page.status.connect(self.set_status)
+        self.evaluation_page.status.connect(self.set_status)
+        self.search_page.add_folder_requested.connect(self._add_folder_from_search)
+        self.training_page.use_model_requested.connect(self.use_model)
+        self.training_page.training_finished.connect(lambda res: self.evaluation_page.refresh_models())
+        self.library_page.folders_changed.connect(self._folders_changed)
+
+        self._build_menu()
+        for i in range(len(PAGES)):
+            sc = QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self)
+            sc.activated.connect(lambda i=i: self.show_page(i))
+        sc = QShortcut(QKeySequence.StandardKey.Find, self)
+        sc.activated.connect(self.focus_search)
+
+        self.resize(1280, 800)
+        self.settings.restore_geometry(self)
+        page = self.settings.get("window/page", 0)
+        self.show_page(page if 0 <= page < len(PAGES) else 0)
+        self._first_overview = True
+        QTimer.singleShot(0, self.service.changed.emit)
+
+    def _build_menu(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        a = QAction("&Add folder…", self)
+        a.setShortcut(QKeySequence("Ctrl+O"))
+        a.triggered.connect(self._add_folder_from_search)
+        m.addAction(a)
+        a = QAction("&Re-index all folders", self)
+        a.triggered.connect(lambda: self.service.index())
+        m.addAction(a)
+        m.addSeparator()
+        a = QAction("&Quit", self)
+        a.setShortcut(QKeySequence.StandardKey.Quit)
+        a.triggered.connect(self.close)
+        m.addAction(a)
+        v = self.menuBar().addMenu("&Go")
+        for i, name in enumerate(PAGES):
+            a = QAction(name, self)
+            a.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            a.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # the QShortcut above handles it
+            a.triggered.connect(lambda _=False, i=i: self.show_page(i))
+            v.addAction(a)
+        a = QAction("&Find", self)
+        a.setShortcut(QKeySequence.StandardKey.Find)
+        a.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        a.triggered.connect(self.focus_search)
+        v.addAction(a)
+
+    # navigation ------------------------------------------------------------------------------------
+    def show_page(self, i: int) -> None:
+        self.nav.setCurrentRow(i)
+        self.stack.setCurrentIndex(i)
+
+    def current_page(self):
+        return self.stack.currentWidget()
+
+    def focus_search(self) -> None:
+        self.show_page(0)
+        self.search_page.focus_search()
+
+    def _add_folder_from_search(self) -> None:
+        self.show_page(1)
+        self.library_page.choose_folder()
+
+    # status and errors -----------------------------------------------------------------------------
+    def set_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def show_error(self, message: str) -> None:
+        self.banner.show_message("error", message)
+        self.set_status(message if len(message) < 80 else message[:77] + "…")
+
+    def _job_bar(self, on: bool) -> None:
+        self.status_progress.setVisible(on)
+        self.status_progress.setRange(0, 0)
+
+    def _job_bar_progress(self, p) -> None:
+        extra = getattr(p, "extra", {}) or {}
+        total = extra.get("files_total", p.total)
+        if total:
+            self.status_progress.setRange(0, int(total))
+            self.status_progress.setValue(int(extra.get("files_done", p.done) or 0))
+
+    def _folders_changed(self, folders: list) -> None:
+        if self._first_overview:
+            self._first_overview = False
+            if folders and self._catch_up and not self.service.busy:
+                self.service.index()  # catch up with changes made while the app was closed
+            elif folders:
+                self.service.start_watching()
+        if not folders:
+            self.set_status("No folders yet")
+
+    def _job_finished(self, kind: str, outcome: str, payload) -> None:
+        if kind == "reembed" and outcome == "done":
+            self.settings.set("search/model", str(payload))
+            self.set_status("Search now uses the new model")
+
+    def use_model(self, model_dir: str) -> None:
+        """Re-embed the library with ``model_dir`` in the background, then search with it."""
+        if self.service.reembed(model_dir) is not None:
+            self.show_page(1)
+
+    # closing ---------------------------------------------------------------------------------------
+    def closeEvent(self, event):  # noqa: N802
+        self._closing = True
+        self.settings.save_geometry(self)
+        self.settings.set("window/page", self.stack.currentIndex())
+        self.training_page.save_settings()
+        for w in (self.training_page.worker, self.evaluation_page.worker):
+            if w is not None and w.running:
+                w.cancel()
+        self.service.close()
+        self.settings.sync()
+        super().closeEvent(event)

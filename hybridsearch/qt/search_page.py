@@ -1,0 +1,597 @@
+"""Search page: type to search (debounced), results grouped by document, filters, open/reveal/copy."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QMenu, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTextBrowser,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from hybridsearch.qt import theme
+from hybridsearch.qt.library_service import LibraryService
+
+MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
+         ("Semantic", "dense", "By meaning: finds answers in other languages"),
+         ("Keyword", "lexical", "Exact words only")]
+DEBOUNCE_MS = 300
+
+
+def highlight_html(snippet_html: str) -> str:
+    """Turn the library's ``<b>`` term marks into a visible highlight that works in both themes."""
+    style = "background-color:#ffe066; color:#000000; font-weight:600"
+    return re.sub(r"<b>", f'<span style="{style}">', snippet_html or "").replace("</b>", "</span>")
+
+
+def badge_html(lang: str) -> str:
+    bg, fg = theme.badge_colors(lang or "?")
+    return (f'<span style="background-color:{bg}; color:{fg}; font-weight:600">&nbsp;{html.escape(lang or "?")}'
+            f"&nbsp;</span>")
+
+
+def open_path(path: str | Path) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def reveal_path(path: str | Path) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+
+def copy_path(path: str | Path) -> None:
+    QGuiApplication.clipboard().setText(str(path))
+
+
+class ResultCard(QFrame):
+    """One document: title, language badge, folder, best passage, score, further passages on demand."""
+
+    toggled = Signal()
+
+    def __init__(self, result, parent=None):
+        super().__init__(parent)
+        self.result = result
+        self.expanded = False
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.setSpacing(2)
+        title = result.title or Path(result.path).name
+        muted = theme.muted_color().name()
+        head = QLabel(f'<span style="font-size:11pt; font-weight:600">{html.escape(title)}</span>&nbsp;&nbsp;'
+                      f'{badge_html(result.language)}&nbsp;&nbsp;<span style="color:{muted}">'
+                      f'{html.escape((result.file_type or "").lstrip("."))}</span>')
+        head.setTextFormat(Qt.TextFormat.RichText)
+        score = QLabel(f'<span style="color:{muted}">relevance {result.score:.3f}</span>')
+        score.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row = QHBoxLayout()
+        row.addWidget(head, 1)
+        row.addWidget(score)
+        lay.addLayout(row)
+        folder = QLabel(f'<span style="color:{muted}">{html.escape(str(Path(result.path).parent))}</span>')
+        folder.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(folder)
+        self.passage = QLabel(highlight_html(result.best.snippet_html or html.escape(result.best.text)))
+        self.passage.setTextFormat(Qt.TextFormat.RichText)
+        self.passage.setWordWrap(True)
+        lay.addWidget(self.passage)
+        self.more_box = QWidget()
+        more_lay = QVBoxLayout(self.more_box)
+        more_lay.setContentsMargins(14, 0, 0, 0)
+        for p in result.more or []:
+            lab = QLabel("… " + highlight_html(p.snippet_html or html.escape(p.text)))
+            lab.setTextFormat(Qt.TextFormat.RichText)
+            lab.setWordWrap(True)
+            more_lay.addWidget(lab)
+        self.more_box.setVisible(False)
+        lay.addWidget(self.more_box)
+        self.more_button = None
+        if result.more:
+            self.more_button = QPushButton(self._more_text())
+            self.more_button.setFlat(True)
+            self.more_button.setCursor(Qt.CursorShape.PointingHandCursor)
+            self.more_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            self.more_button.setStyleSheet("text-align:left; color:palette(link); padding:0")
+            self.more_button.clicked.connect(self.toggle_more)
+            lay.addWidget(self.more_button)
+
+    def _more_text(self) -> str:
+        n = len(self.result.more)
+        if self.expanded:
+            return "▾ Hide further passages"
+        return f"▸ {n} more matching passage{'s' if n != 1 else ''} in this document"
+
+    def toggle_more(self) -> None:
+        self.expanded = not self.expanded
+        self.more_box.setVisible(self.expanded)
+        if self.more_button is not None:
+            self.more_button.setText(self._more_text())
+        self.toggled.emit()
+
+
+class MultiSelect(QToolButton):
+    """A drop-down of checkable choices; nothing checked means 'all'."""
+
+    changed = Signal()
+
+    def __init__(self, label: str, parent=None):
+        super().__init__(parent)
+        self.label = label
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_ = QMenu(self)
+        self.setMenu(self.menu_)
+        self.actions_: dict[str, QAction] = {}
+        self._refresh_text()
+
+    def set_choices(self, choices: list[str], labels: dict[str, str] | None = None) -> None:
+        keep = {k for k, a in self.actions_.items() if a.isChecked()}
+        self.menu_.clear()
+        self.actions_ = {}
+        for c in choices:
+            a = QAction((labels or {}).get(c, c), self.menu_)
+            a.setCheckable(True)
+            a.setChecked(c in keep)
+            a.toggled.connect(self._toggled)
+            self.menu_.addAction(a)
+            self.actions_[c] = a
+        self.setEnabled(bool(choices))
+        self._refresh_text()
+
+    def selected(self) -> list[str] | None:
+        sel = [k for k, a in self.actions_.items() if a.isChecked()]
+        return sel or None
+
+    def set_selected(self, keys) -> None:
+        for k, a in self.actions_.items():
+            a.blockSignals(True)
+            a.setChecked(k in (keys or []))
+            a.blockSignals(False)
+        self._refresh_text()
+
+    def _toggled(self, *_):
+        self._refresh_text()
+        self.changed.emit()
+
+    def _refresh_text(self) -> None:
+        sel = self.selected() or []
+        if not sel:
+            self.setText(f"{self.label}: all")
+        elif len(sel) <= 2:
+            self.setText(f"{self.label}: " + ", ".join(Path(s).name or s for s in sel))
+        else:
+            self.setText(f"{self.label}: {len(sel)} selected")
+
+
+class SearchPage(QWidget):
+    """Search box, filters, grouped results on the left; the passage in its document on the right."""
+
+    add_folder_requested = Signal()
+    searched = Signal(int)          # number of documents found
+    opened = Signal(str)            # path opened
+
+    def __init__(self, service: LibraryService, settings=None, parent=None):
+        super().__init__(parent)
+        self.service = service
+        self.settings = settings
+        self.results: list = []
+        self._request = 0
+        self._has_folders = None
+        self._indexing = False
+        self.last_query = ""
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 12, 12, 6)
+        top = QHBoxLayout()
+        self.box = QLineEdit()
+        self.box.setPlaceholderText("Search your documents in any language…  (Ctrl+F)")
+        self.box.setClearButtonEnabled(True)
+        f = self.box.font()
+        f.setPointSizeF(f.pointSizeF() * 1.25)
+        self.box.setFont(f)
+        self.box.setMinimumHeight(34)
+        top.addWidget(self.box, 1)
+        self.mode = QComboBox()
+        for label, key, tip in MODES:
+            self.mode.addItem(label, key)
+            self.mode.setItemData(self.mode.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.mode.setToolTip("Ranking: hybrid (meaning + keywords), semantic (meaning only), keyword")
+        top.addWidget(self.mode)
+        outer.addLayout(top)
+
+        filters = QHBoxLayout()
+        self.lang_filter = MultiSelect("Languages")
+        self.folder_filter = MultiSelect("Folders")
+        self.type_filter = MultiSelect("File types")
+        for w in (self.lang_filter, self.folder_filter, self.type_filter):
+            filters.addWidget(w)
+            w.changed.connect(self.search_now)
+        self.clear_filters = QPushButton("Clear filters")
+        self.clear_filters.setFlat(True)
+        self.clear_filters.clicked.connect(self._clear_filters)
+        filters.addWidget(self.clear_filters)
+        filters.addStretch(1)
+        self.summary = QLabel("")
+        self.summary.setStyleSheet("color: palette(placeholder-text)")
+        filters.addWidget(self.summary)
+        outer.addLayout(filters)
+
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack, 1)
+
+        # empty state: no folders
+        self.empty_folders = self._empty_state(
+            "Your library is empty",
+            "Add a folder of documents (PDF, Word, text, HTML, e-books…) in any language. hybridsearch "
+            "reads and indexes them on this computer; nothing leaves it.",
+            "Add a folder…", self.add_folder_requested.emit)
+        # empty state: indexing
+        self.indexing_state = QWidget()
+        il = QVBoxLayout(self.indexing_state)
+        il.addStretch(1)
+        t = QLabel("<h2>Indexing your documents…</h2>")
+        t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        il.addWidget(t)
+        self.index_bar = QProgressBar()
+        self.index_bar.setMaximumWidth(480)
+        self.index_label = QLabel("You can search as soon as the first documents are indexed.")
+        self.index_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        il.addWidget(self.index_bar, 0, Qt.AlignmentFlag.AlignHCenter)
+        il.addWidget(self.index_label)
+        il.addStretch(2)
+        # empty state: type something
+        self.start_state = self._empty_state(
+            "Search in any language",
+            "Type a question or a few words. Results come from documents in every language of your "
+            "library; use the Languages filter to narrow them down.<br><br>"
+            "<span style='color:gray'>Ctrl+F search · ↑↓ move through results · Enter open · "
+            "Ctrl+1…4 switch pages</span>", None, None)
+        # empty state: no results
+        self.no_results = self._empty_state("No results", "", None, None)
+        self.no_results_text = self.no_results.findChild(QLabel, "body")
+
+        # results
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.list = QListWidget()
+        self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSpacing(1)
+        self.list.setAlternatingRowColors(True)
+        self.list.currentRowChanged.connect(self._show_current)
+        self.list.itemDoubleClicked.connect(lambda *_: self.open_current())
+        self.list.installEventFilter(self)
+        split.addWidget(self.list)
+        detail = QWidget()
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(6, 0, 0, 0)
+        self.detail_title = QLabel("")
+        self.detail_title.setTextFormat(Qt.TextFormat.RichText)
+        self.detail_title.setWordWrap(True)
+        dl.addWidget(self.detail_title)
+        actions = QHBoxLayout()
+        self.open_btn = QPushButton("Open")
+        self.open_btn.setToolTip("Open with the default application (Enter)")
+        self.reveal_btn = QPushButton("Show in folder")
+        self.reveal_btn.setToolTip("Open the folder that holds this document (Ctrl+Shift+R)")
+        self.copy_btn = QPushButton("Copy path")
+        self.copy_btn.setToolTip("Copy the file's path (Ctrl+Shift+C)")
+        self.more_btn = QPushButton("More passages")
+        self.more_btn.setToolTip("Show further matching passages of this document (Ctrl+M)")
+        for b in (self.open_btn, self.reveal_btn, self.copy_btn, self.more_btn):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        dl.addLayout(actions)
+        self.context_view = QTextBrowser()
+        self.context_view.setOpenLinks(False)
+        dl.addWidget(self.context_view, 1)
+        split.addWidget(detail)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([700, 500])
+        self.results_view = split
+
+        for w in (self.empty_folders, self.indexing_state, self.start_state, self.no_results, self.results_view):
+            self.stack.addWidget(w)
+        self.stack.setCurrentWidget(self.start_state)
+
+        self.open_btn.clicked.connect(self.open_current)
+        self.reveal_btn.clicked.connect(self.reveal_current)
+        self.copy_btn.clicked.connect(self.copy_current)
+        self.more_btn.clicked.connect(self.toggle_more_current)
+        for seq, slot in (("Ctrl+Shift+C", self.copy_current), ("Ctrl+Shift+R", self.reveal_current),
+                          ("Ctrl+M", self.toggle_more_current)):
+            sc = QShortcut(QKeySequence(seq), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DEBOUNCE_MS)
+        self.timer.timeout.connect(self.search_now)
+        self.box.textChanged.connect(lambda _: self.timer.start())
+        self.box.returnPressed.connect(self._enter)
+        self.box.installEventFilter(self)
+        self.mode.currentIndexChanged.connect(lambda _: self.search_now())
+        self._set_actions_enabled(False)
+
+        if settings is not None:
+            mode = settings.get("search/mode", "hybrid")
+            i = self.mode.findData(mode)
+            if i >= 0:
+                self.mode.setCurrentIndex(i)
+
+        service.changed.connect(self.refresh_filters)
+        service.job_started.connect(self._job_started)
+        service.job_progress.connect(self._job_progress)
+        service.job_finished.connect(self._job_finished)
+
+    # building blocks ----------------------------------------------------------------------------
+    def _empty_state(self, title: str, body: str, button: str | None, slot) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        lay.addStretch(1)
+        t = QLabel(f"<h2>{html.escape(title)}</h2>")
+        t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(t)
+        b = QLabel(body)
+        b.setObjectName("body")
+        b.setWordWrap(True)
+        b.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        b.setFixedWidth(560)
+        lay.addWidget(b, 0, Qt.AlignmentFlag.AlignHCenter)
+        if button:
+            btn = QPushButton(button)
+            btn.setObjectName("emptyAction")
+            btn.setMinimumWidth(160)
+            btn.clicked.connect(slot)
+            lay.addWidget(btn, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addStretch(2)
+        return w
+
+    def focus_search(self) -> None:
+        self.box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.box.selectAll()
+
+    # library state ------------------------------------------------------------------------------
+    def refresh_filters(self) -> None:
+        self.service.overview(self._apply_overview, on_error=lambda msg: None)
+
+    def _apply_overview(self, ov: dict) -> None:
+        self.lang_filter.set_choices(list(ov.get("languages") or []))
+        folders = [str(f.path) for f in ov.get("folders") or []]
+        self.folder_filter.set_choices(folders, {f: Path(f).name or f for f in folders})
+        self.type_filter.set_choices(list(ov.get("file_types") or []))
+        self._has_folders = bool(folders)
+        docs = sum(int(getattr(f, "documents", 0) or 0) for f in ov.get("folders") or [])
+        self.summary.setText(f"{docs} documents · {len(ov.get('languages') or [])} languages" if folders else "")
+        self._update_state()
+
+    def _update_state(self) -> None:
+        if self.results:
+            self.stack.setCurrentWidget(self.results_view)
+        elif self._has_folders is False and not self._indexing:
+            self.stack.setCurrentWidget(self.empty_folders)
+        elif self._indexing and not self.last_query:
+            self.stack.setCurrentWidget(self.indexing_state)
+        elif self.last_query:
+            self.stack.setCurrentWidget(self.no_results)
+        else:
+            self.stack.setCurrentWidget(self.start_state)
+
+    def _job_started(self, kind: str) -> None:
+        if kind == "index":
+            self._indexing = True
+            self.index_bar.setRange(0, 0)
+            self._update_state()
+
+    def _job_progress(self, p) -> None:
+        from hybridsearch.qt.library_service import progress_text
+
+        extra = getattr(p, "extra", {}) or {}
+        total = extra.get("files_total") or p.total
+        done = extra.get("files_done", p.done)
+        if total:
+            self.index_bar.setRange(0, int(total))
+            self.index_bar.setValue(int(done or 0))
+        self.index_label.setText(progress_text(p, self.service.job_kind) +
+                                 "<br>You can search what is already indexed.")
+
+    def _job_finished(self, kind: str, outcome: str, payload) -> None:
+        if kind == "index":
+            self._indexing = False
+            self.refresh_filters()
+            if self.last_query:
+                self.search_now()
+            else:
+                self._update_state()
+
+    # searching ----------------------------------------------------------------------------------
+    def _enter(self) -> None:
+        self.timer.stop()
+        self.search_now()
+
+    def current_filters(self) -> dict:
+        return {"mode": self.mode.currentData(), "languages": self.lang_filter.selected(),
+                "folders": self.folder_filter.selected(), "file_types": self.type_filter.selected()}
+
+    def search_now(self) -> None:
+        self.timer.stop()
+        q = self.box.text().strip()
+        self.last_query = q
+        if self.settings is not None:
+            self.settings.set("search/mode", self.mode.currentData())
+        self._request += 1
+        req = self._request
+        if not q:
+            self.set_results([], "")
+            return
+        self.summary.setText("Searching…")
+        kwargs = {k: v for k, v in self.current_filters().items() if v is not None}
+        self.service.search(q, lambda res: self._on_results(req, q, res),
+                            on_error=lambda msg: self._on_error(req, msg), k=20, **kwargs)
+
+    def _on_results(self, req: int, q: str, results) -> None:
+        if req != self._request:
+            return  # an older search finished after a newer one started
+        self.set_results(list(results or []), q)
+        self.searched.emit(len(self.results))
+
+    def _on_error(self, req: int, msg: str) -> None:
+        if req != self._request:
+            return
+        self.set_results([], self.last_query)
+        self.no_results_text.setText(f"<b>The search failed.</b><br>{html.escape(msg)}")
+        self.summary.setText("Search failed")
+        self.searched.emit(-1)
+
+    def set_results(self, results: list, query: str) -> None:
+        self.results = results
+        self.list.clear()
+        for r in results:
+            item = QListWidgetItem()
+            card = ResultCard(r)
+            card.toggled.connect(lambda it=item, c=card: self._resize_item(it, c))
+            self.list.addItem(item)
+            self.list.setItemWidget(item, card)
+            self._resize_item(item, card)
+        if results:
+            self.summary.setText(f"{len(results)} document{'s' if len(results) != 1 else ''}")
+            self.list.setCurrentRow(0)
+        else:
+            self.context_view.clear()
+            self.detail_title.clear()
+            self._set_actions_enabled(False)
+            if query:
+                sel = self.current_filters()
+                hint = ("Try other words, the Semantic ranking (it finds answers in other languages), "
+                        "or fewer filters." if any(sel[k] for k in ("languages", "folders", "file_types"))
+                        else "Try other words, or the Semantic ranking: it matches meaning across languages.")
+                if self._indexing:
+                    hint += "<br>Indexing is still running; more documents will become searchable."
+                self.no_results_text.setText(f"Nothing matches <b>{html.escape(query)}</b>.<br>{hint}")
+                self.summary.setText("0 documents")
+        self._update_state()
+
+    def _resize_item(self, item: QListWidgetItem, card: ResultCard) -> None:
+        width = max(200, self.list.viewport().width() - 4)
+        card.setFixedWidth(width)
+        card.adjustSize()
+        h = card.heightForWidth(width) if card.hasHeightForWidth() else card.sizeHint().height()
+        item.setSizeHint(QSize(width, max(h, card.sizeHint().height())))
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._relayout_cards)
+
+    def _relayout_cards(self) -> None:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            card = self.list.itemWidget(item)
+            if card is not None:
+                self._resize_item(item, card)
+
+    # current result -----------------------------------------------------------------------------
+    def current(self):
+        row = self.list.currentRow()
+        return self.results[row] if 0 <= row < len(self.results) else None
+
+    def _set_actions_enabled(self, on: bool) -> None:
+        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+            b.setEnabled(on)
+        r = self.current() if on else None
+        self.more_btn.setEnabled(bool(r is not None and r.more))
+
+    def _show_current(self, row: int) -> None:
+        r = self.current()
+        self._set_actions_enabled(r is not None)
+        if r is None:
+            return
+        title = r.title or Path(r.path).name
+        self.detail_title.setText(f'<span style="font-size:12pt; font-weight:600">{html.escape(title)}</span> '
+                                  f'{badge_html(r.language)}<br><span style="color:gray">{html.escape(str(r.path))}'
+                                  "</span>")
+        self.context_view.setHtml(f"<p>{highlight_html(r.best.snippet_html)}</p><p style='color:gray'>"
+                                  "Loading the passage in its document…</p>")
+        self.service.context(r, lambda ctx, path=r.path: self._show_context(path, ctx),
+                             on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"))
+
+    def _show_context(self, path, ctx) -> None:
+        r = self.current()
+        if r is None or r.path != path:
+            return
+        before, middle, after = ctx
+        terms = _terms_from_snippet(r.best.snippet_html)
+        mark = "background-color:#ffe066; color:#000"
+        body = (f"{_para(html.escape(before))}<a name='hit'></a>"
+                f"<span style='background-color:rgba(0,114,178,40); border-left:3px solid #0072B2'>"
+                f"{_mark_terms(html.escape(middle), terms, mark)}</span>{_para(html.escape(after))}")
+        self.context_view.setHtml(f"<div style='line-height:140%'>{body}</div>")
+        self.context_view.scrollToAnchor("hit")
+
+    def open_current(self) -> None:
+        r = self.current()
+        if r is not None:
+            open_path(r.path)
+            self.opened.emit(str(r.path))
+
+    def reveal_current(self) -> None:
+        r = self.current()
+        if r is not None:
+            reveal_path(r.path)
+
+    def copy_current(self) -> None:
+        r = self.current()
+        if r is not None:
+            copy_path(r.path)
+            self.window().statusBar().showMessage(f"Copied {r.path}", 3000) if hasattr(
+                self.window(), "statusBar") else None
+
+    def toggle_more_current(self) -> None:
+        item = self.list.currentItem()
+        card = self.list.itemWidget(item) if item is not None else None
+        if card is not None and card.more_button is not None:
+            card.toggle_more()
+
+    def _clear_filters(self) -> None:
+        for w in (self.lang_filter, self.folder_filter, self.type_filter):
+            w.set_selected([])
+        self.search_now()
+
+    # keyboard -----------------------------------------------------------------------------------
+    def eventFilter(self, obj, event):  # noqa: N802
+        if event.type() == QEvent.Type.KeyPress:
+            key = event.key()
+            if obj is self.box and key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.results:
+                self.list.setFocus()
+                if self.list.currentRow() < 0:
+                    self.list.setCurrentRow(0)
+                return True
+            if obj is self.list:
+                if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                    self.open_current()
+                    return True
+                if key == Qt.Key.Key_Up and self.list.currentRow() <= 0:
+                    self.box.setFocus()
+                    return True
+                if key == Qt.Key.Key_Space:
+                    self.toggle_more_current()
+                    return True
+        return super().eventFilter(obj, event)
+
+
+def _para(text: str) -> str:
+    return text.replace("\n\n", "<br><br>").replace("\n", " ")
+
+
+def _terms_from_snippet(snippet_html: str) -> list[str]:
+    return sorted({html.unescape(t) for t in re.findall(r"<b>(.*?)</b>", snippet_html or "") if t.strip()},
+                  key=len, reverse=True)
+
+
+def _mark_terms(escaped: str, terms: list[str], style: str) -> str:
+    if not terms:
+        return escaped
+    pat = re.compile("|".join(re.escape(html.escape(t)) for t in terms), re.IGNORECASE)
+    return pat.sub(lambda m: f"<span style='{style}'>{m.group(0)}</span>", escaped)

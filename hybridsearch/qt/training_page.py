@@ -1,0 +1,541 @@
+"""Training page: pick a parallel QA file, set up hybrid batch training, watch it, compare, adopt."""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QProgressBar, QPushButton, QRadioButton, QScrollArea, QSlider, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from hybridsearch.qt.charts import CurveChart, MetricBarsChart
+from hybridsearch.qt.library_service import format_eta
+from hybridsearch.qt.models import model_label, model_options
+from hybridsearch.qt.widgets import Banner
+from hybridsearch.qt.workers import Worker
+
+#: Rough CPU training speed of multilingual-e5-small (question+answer pairs per second, max length
+#: 128, 2-4 cores); only used for the warning before a CPU run — the live ETA replaces it.
+CPU_PAIRS_PER_S = 12.0
+GPU_PAIRS_PER_S = 400.0
+
+DEFAULTS = {"steps_mode": True, "steps": 300, "epochs": 1.0, "batch_size": 32, "lr": 3e-5, "temperature": 0.05,
+            "alpha": 0.5, "max_length": 128, "freeze_embeddings": True, "dev_share": 0.1, "seed": 0,
+            "base_model": "base", "eval_every": 50}
+
+
+def alpha_text(alpha: float) -> str:
+    """The one line under the α slider."""
+    pct = round(alpha * 100)
+    if pct <= 0:
+        return "α = 0: every batch is monolingual (question and answer in the same language)."
+    if pct >= 100:
+        return "α = 1: every batch is cross-lingual (question and answer in different languages)."
+    return (f"α = {alpha:.2f}: {pct}% of batches pair questions with answers in another language, "
+            f"{100 - pct}% keep one language — balancing same-language and cross-language search.")
+
+
+class TrainingPage(QWidget):
+    """Settings on the left; live curves, then the new model against the current one, on the right."""
+
+    training_finished = Signal(object)      # TrainResult
+    use_model_requested = Signal(str)       # model directory
+    status = Signal(str)
+
+    def __init__(self, settings=None, current_model=lambda: "default", parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.current_model = current_model
+        self.data = None
+        self.data_path = ""
+        self.worker: Worker | None = None
+        self.load_worker: Worker | None = None
+        self.result = None
+        self.comparison: dict[str, dict] = {}
+        self.devices = []
+        self._started_at = 0.0
+
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(12, 12, 12, 6)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        outer.addWidget(split)
+
+        # left: settings --------------------------------------------------------------------------
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 6, 0)
+
+        data_box = QGroupBox("Training data: parallel questions and answers")
+        dl = QVBoxLayout(data_box)
+        row = QHBoxLayout()
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("JSON Lines, CSV, TSV or XQuAD-R file or folder")
+        self.path_edit.returnPressed.connect(lambda: self.load_file(self.path_edit.text()))
+        row.addWidget(self.path_edit, 1)
+        self.choose_btn = QPushButton("Choose…")
+        self.choose_btn.clicked.connect(self._choose)
+        row.addWidget(self.choose_btn)
+        dl.addLayout(row)
+        self.data_summary = QLabel("Choose a file with rows of id, language, question, answer; rows sharing an "
+                                   "id are translations of each other.")
+        self.data_summary.setWordWrap(True)
+        self.data_summary.setTextFormat(Qt.TextFormat.RichText)
+        dl.addWidget(self.data_summary)
+        self.error_list = QListWidget()
+        self.error_list.setMaximumHeight(120)
+        self.error_list.setVisible(False)
+        dl.addWidget(self.error_list)
+        ll.addWidget(data_box)
+
+        set_box = QGroupBox("Settings")
+        form = QFormLayout(set_box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.base_model = QComboBox()
+        form.addRow("Start from", self.base_model)
+        length = QHBoxLayout()
+        self.steps_radio = QRadioButton("Steps")
+        self.epochs_radio = QRadioButton("Epochs")
+        grp = QButtonGroup(self)
+        grp.addButton(self.steps_radio)
+        grp.addButton(self.epochs_radio)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1_000_000)
+        self.epochs = QDoubleSpinBox()
+        self.epochs.setRange(0.1, 100.0)
+        self.epochs.setSingleStep(0.5)
+        self.epochs.setDecimals(1)
+        for w in (self.steps_radio, self.steps, self.epochs_radio, self.epochs):
+            length.addWidget(w)
+        self.steps_radio.toggled.connect(self._length_mode)
+        form.addRow("Length", length)
+        self.batch = QSpinBox()
+        self.batch.setRange(2, 4096)
+        self.batch.setToolTip("Pairs per batch; the other pairs of a batch are the negatives.")
+        form.addRow("Batch size", self.batch)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 1e-2)
+        self.lr.setSingleStep(1e-5)
+        form.addRow("Learning rate", self.lr)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setDecimals(3)
+        self.temperature.setRange(0.005, 1.0)
+        self.temperature.setSingleStep(0.01)
+        form.addRow("Temperature", self.temperature)
+        alpha_box = QWidget()
+        al = QGridLayout(alpha_box)
+        al.setContentsMargins(0, 0, 0, 0)
+        self.alpha = QSlider(Qt.Orientation.Horizontal)
+        self.alpha.setRange(0, 100)
+        self.alpha.setTickInterval(10)
+        self.alpha.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.alpha.setAccessibleName("hybrid ratio alpha")
+        al.addWidget(self.alpha, 0, 0, 1, 2)
+        lo = QLabel("all monolingual batches")
+        hi = QLabel("all cross-lingual batches")
+        for lab in (lo, hi):
+            lab.setStyleSheet("color: palette(placeholder-text); font-size: 8pt")
+        al.addWidget(lo, 1, 0)
+        al.addWidget(hi, 1, 1, Qt.AlignmentFlag.AlignRight)
+        self.alpha_line = QLabel()
+        self.alpha_line.setWordWrap(True)
+        al.addWidget(self.alpha_line, 2, 0, 1, 2)
+        self.alpha.valueChanged.connect(lambda v: self.alpha_line.setText(alpha_text(v / 100)))
+        form.addRow("Hybrid ratio α", alpha_box)
+        self.max_length = QSpinBox()
+        self.max_length.setRange(16, 512)
+        self.max_length.setSingleStep(16)
+        form.addRow("Max length", self.max_length)
+        self.freeze = QCheckBox("Freeze the word embeddings (faster, smaller model)")
+        form.addRow("", self.freeze)
+        self.dev_share = QDoubleSpinBox()
+        self.dev_share.setRange(0.0, 0.5)
+        self.dev_share.setSingleStep(0.05)
+        self.dev_share.setDecimals(2)
+        self.dev_share.setToolTip("Share of question ids held out to measure the model during training")
+        form.addRow("Dev split share", self.dev_share)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        form.addRow("Seed", self.seed)
+        self.device = QComboBox()
+        form.addRow("Device", self.device)
+        ll.addWidget(set_box)
+        self.device_warning = Banner(closable=False)
+        ll.addWidget(self.device_warning)
+        ll.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(420)
+        split.addWidget(scroll)
+
+        # right: run --------------------------------------------------------------------------------
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(6, 0, 0, 0)
+        run_row = QHBoxLayout()
+        self.start_btn = QPushButton("Start training")
+        self.start_btn.setDefault(True)
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.setEnabled(False)
+        run_row.addWidget(self.start_btn)
+        run_row.addWidget(self.cancel_btn)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m steps")
+        run_row.addWidget(self.progress, 1)
+        rl.addLayout(run_row)
+        self.stats = QLabel("Not started.")
+        rl.addWidget(self.stats)
+        self.banner = Banner()
+        rl.addWidget(self.banner)
+        curves = QHBoxLayout()
+        self.loss_chart = CurveChart("Training loss", "step", "loss")
+        self.loss_chart.empty_text = "The loss curve appears when training starts"
+        self.dev_chart = CurveChart("Dev metrics", "step", "")
+        self.dev_chart.empty_text = "Dev metrics appear at each evaluation"
+        curves.addWidget(self.loss_chart)
+        curves.addWidget(self.dev_chart)
+        rl.addLayout(curves, 1)
+        cmp_row = QHBoxLayout()
+        self.cmp_map = MetricBarsChart("map", "Multilingual mAP: new vs current model (dev split)")
+        self.cmp_map.empty_text = "After training: the new model next to the current one"
+        self.cmp_cross = MetricBarsChart("cross_mrr", "Cross-lingual MRR: new vs current model")
+        self.cmp_cross.empty_text = ""
+        cmp_row.addWidget(self.cmp_map)
+        cmp_row.addWidget(self.cmp_cross)
+        rl.addLayout(cmp_row, 1)
+        use_row = QHBoxLayout()
+        self.result_label = QLabel("")
+        self.result_label.setWordWrap(True)
+        use_row.addWidget(self.result_label, 1)
+        self.use_btn = QPushButton("Use this model for search")
+        self.use_btn.setToolTip("Re-embeds your library with the new model in the background; search keeps "
+                                "using the current index until the new one is complete.")
+        self.use_btn.setEnabled(False)
+        self.use_btn.clicked.connect(self._use_model)
+        use_row.addWidget(self.use_btn)
+        rl.addLayout(use_row)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([440, 820])
+
+        self.restore_settings()
+        self.refresh_models()
+        for w in (self.steps, self.batch, self.max_length):
+            w.valueChanged.connect(self._update_device_warning)
+        self.epochs.valueChanged.connect(self._update_device_warning)
+        self.device.currentIndexChanged.connect(self._update_device_warning)
+        QTimer.singleShot(0, self.refresh_devices)
+
+    # settings --------------------------------------------------------------------------------------
+    def restore_settings(self) -> None:
+        s = dict(DEFAULTS)
+        if self.settings is not None:
+            s.update(self.settings.get("training/settings", {}) or {})
+        self.steps_radio.setChecked(bool(s["steps_mode"]))
+        self.epochs_radio.setChecked(not s["steps_mode"])
+        self.steps.setValue(int(s["steps"]))
+        self.epochs.setValue(float(s["epochs"]))
+        self.batch.setValue(int(s["batch_size"]))
+        self.lr.setValue(float(s["lr"]))
+        self.temperature.setValue(float(s["temperature"]))
+        self.alpha.setValue(round(float(s["alpha"]) * 100))
+        self.alpha_line.setText(alpha_text(self.alpha.value() / 100))
+        self.max_length.setValue(int(s["max_length"]))
+        self.freeze.setChecked(bool(s["freeze_embeddings"]))
+        self.dev_share.setValue(float(s["dev_share"]))
+        self.seed.setValue(int(s["seed"]))
+        self._base_pref = s.get("base_model", "base")
+        self.eval_every = int(s.get("eval_every", 50))
+        self._length_mode()
+        if self.settings is not None:
+            last = self.settings.get("training/data_path", "")
+            if last:
+                self.path_edit.setText(last)
+
+    def current_settings(self) -> dict:
+        return {"steps_mode": self.steps_radio.isChecked(), "steps": self.steps.value(),
+                "epochs": self.epochs.value(), "batch_size": self.batch.value(), "lr": self.lr.value(),
+                "temperature": self.temperature.value(), "alpha": self.alpha.value() / 100,
+                "max_length": self.max_length.value(), "freeze_embeddings": self.freeze.isChecked(),
+                "dev_share": self.dev_share.value(), "seed": self.seed.value(),
+                "base_model": self.base_model.currentData() or "base", "eval_every": self.eval_every}
+
+    def save_settings(self) -> None:
+        if self.settings is not None:
+            self.settings.set("training/settings", self.current_settings())
+            self.settings.set("training/data_path", self.data_path or self.path_edit.text())
+
+    def refresh_models(self) -> None:
+        keep = self.base_model.currentData() or getattr(self, "_base_pref", "base")
+        self.base_model.clear()
+        for label, name in model_options():
+            self.base_model.addItem(label, name)
+        i = self.base_model.findData(keep)
+        if i < 0:
+            self.base_model.addItem(model_label(keep), keep)
+            i = self.base_model.count() - 1
+        self.base_model.setCurrentIndex(i)
+
+    def _length_mode(self) -> None:
+        steps = self.steps_radio.isChecked()
+        self.steps.setEnabled(steps)
+        self.epochs.setEnabled(not steps)
+        self._update_device_warning()
+
+    # devices ---------------------------------------------------------------------------------------
+    def refresh_devices(self) -> None:
+        w = Worker(lambda cancel, report: _devices(), lane_name="probe", parent=self)
+        w.result.connect(self.set_devices)
+        w.error.connect(lambda msg: self.set_devices([]))
+        w.start()
+
+    def set_devices(self, devices) -> None:
+        self.devices = list(devices or [])
+        self.device.clear()
+        if not self.devices:
+            self.device.addItem("CPU", "cpu")
+        for d in self.devices:
+            mem = f" — {d.memory_bytes / 2**30:.0f} GiB" if getattr(d, "memory_bytes", None) else ""
+            self.device.addItem(f"{d.name}{mem}", d.id)
+        self._update_device_warning()
+
+    def planned_pairs(self) -> int | None:
+        if self.steps_radio.isChecked():
+            return self.steps.value() * self.batch.value()
+        if self.data is None:
+            return None
+        return int(self.epochs.value() * self.data.summary().get("xx_pairs", 0) * 1.0)
+
+    def _update_device_warning(self, *_) -> None:
+        dev = self.device.currentData() or "cpu"
+        only_cpu = all(getattr(d, "kind", "cpu") == "cpu" for d in self.devices) if self.devices else True
+        pairs = self.planned_pairs()
+        if dev == "cpu":
+            est = f" At about {CPU_PAIRS_PER_S:.0f} pairs per second this run takes roughly " \
+                  f"{format_eta(pairs / CPU_PAIRS_PER_S * self.max_length.value() / 128)}." if pairs else ""
+            head = "No GPU found: training will run on the CPU." if only_cpu else "Training on the CPU."
+            self.device_warning.show_message(
+                "warning", f"<b>{head}</b> That is slow.{est} Fewer steps, a smaller batch size or a shorter "
+                "max length make it faster; the live ETA appears once training starts.", rich=True)
+        else:
+            self.device_warning.hide()
+
+    # data ------------------------------------------------------------------------------------------
+    def _choose(self) -> None:
+        start = str(Path(self.path_edit.text()).parent) if self.path_edit.text() else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a parallel QA file", start,
+                                              "QA files (*.jsonl *.json *.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self.load_file(path)
+
+    def load_file(self, path: str) -> None:
+        path = str(path).strip()
+        if not path:
+            return
+        self.path_edit.setText(path)
+        self.data = None
+        self.data_path = path
+        self.error_list.clear()
+        self.error_list.setVisible(False)
+        self.data_summary.setText("Checking the file…")
+        self._update_start()
+
+        def job(cancel, report):
+            from trainer.data import load_parallel_qa
+
+            return load_parallel_qa(path)
+
+        w = Worker(job, lane_name="data", parent=self)
+        w.result.connect(lambda data, p=path: self._data_loaded(p, data))
+        w.error.connect(lambda msg, w=w, p=path: self._data_failed(p, w.exception, msg))
+        self.load_worker = w.start()
+
+    def _data_loaded(self, path: str, data) -> None:
+        if path != self.data_path:
+            return
+        self.data = data
+        s = data.summary()
+        langs = ", ".join(s.get("languages", []))
+        self.data_summary.setText(
+            f"<b style='color:#1e7b34'>✓ Valid.</b> {s.get('ids', 0)} question ids · {s.get('rows', 0)} rows · "
+            f"{len(s.get('languages', []))} languages ({html.escape(langs)})<br>"
+            f"{s.get('xx_pairs', 0)} same-language and {s.get('xy_pairs', 0)} cross-language pairs")
+        self.save_settings()
+        self._update_start()
+        self._update_device_warning()
+
+    def _data_failed(self, path: str, exc, msg: str) -> None:
+        if path != self.data_path:
+            return
+        problems = list(getattr(exc, "problems", []) or [])
+        self.data = None
+        head = html.escape(msg)
+        self.data_summary.setText(f"<b style='color:#c62828'>✗ This file cannot be used.</b> {head}"
+                                  + (f"<br>{len(problems)} problem{'s' if len(problems) != 1 else ''}:"
+                                     if problems else ""))
+        self.error_list.clear()
+        for line, text in problems:
+            self.error_list.addItem(f"line {line}: {text}" if line else str(text))
+        self.error_list.setVisible(bool(problems))
+        self._update_start()
+
+    def error_lines(self) -> list[str]:
+        return [self.error_list.item(i).text() for i in range(self.error_list.count())]
+
+    def _update_start(self) -> None:
+        running = self.worker is not None and self.worker.running
+        self.start_btn.setEnabled(self.data is not None and not running)
+        self.cancel_btn.setEnabled(running)
+
+    # running ---------------------------------------------------------------------------------------
+    def build_config(self):
+        from hybridsearch import paths
+        from trainer.train import TrainConfig
+
+        s = self.current_settings()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out_dir = paths.models_dir() / f"trained-{stamp}"
+        steps = s["steps"] if s["steps_mode"] else None
+        epochs = None if s["steps_mode"] else s["epochs"]
+        eval_every = max(1, min(s["eval_every"], max(1, (steps or 10**9) // 5)))
+        return TrainConfig(model=s["base_model"], out_dir=str(out_dir), steps=steps, epochs=epochs,
+                           batch_size=s["batch_size"], lr=s["lr"], temperature=s["temperature"], alpha=s["alpha"],
+                           max_length=s["max_length"], freeze_embeddings=s["freeze_embeddings"],
+                           dev_share=s["dev_share"], seed=s["seed"], eval_every=eval_every,
+                           device=self.device.currentData() or "auto")
+
+    def start(self) -> None:
+        if self.data is None or (self.worker is not None and self.worker.running):
+            return
+        self.save_settings()
+        cfg = self.build_config()
+        data = self.data
+        current = self.current_model()
+        self.banner.hide()
+        self.result = None
+        self.comparison = {}
+        self.loss_chart.reset()
+        self.dev_chart.reset()
+        self.cmp_map.set_models({})
+        self.cmp_cross.set_models({})
+        self.use_btn.setEnabled(False)
+        self.result_label.setText("")
+        self.progress.setRange(0, 0)
+        self.stats.setText("Loading the model…")
+        self._started_at = time.monotonic()
+
+        def job(cancel, report):
+            from trainer.evaluate import evaluate_model
+            from trainer.train import train
+
+            res = train(cfg, data, on_progress=report, cancel=cancel)
+            comparison = {}
+            if not res.cancelled and cfg.dev_share > 0 and res.best_metrics:
+                _, dev = data.split(cfg.dev_share, cfg.seed)
+                from hybridsearch.progress import Progress
+
+                report(Progress("compare", 0, None, f"evaluating the current model ({model_label(current)})"))
+                comparison[f"current: {model_label(current)}"] = evaluate_model(current, dev, cancel=cancel)
+                comparison[f"new: {Path(res.out_dir).name}"] = res.best_metrics
+            return res, comparison
+
+        w = Worker(job, lane_name="training", min_interval_s=0.2, parent=self)
+        w.progress.connect(self._on_progress)
+        w.result.connect(self._on_result)
+        w.error.connect(self._on_error)
+        w.cancelled.connect(self._on_cancelled)
+        w.finished.connect(self._update_start)
+        self.worker = w.start()
+        self.status.emit("Training started")
+        self._update_start()
+
+    def cancel(self) -> None:
+        if self.worker is not None and self.worker.running:
+            self.worker.cancel()
+            self.stats.setText("Cancelling after the current step…")
+            self.cancel_btn.setEnabled(False)
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.running
+
+    def _on_progress(self, p) -> None:
+        if hasattr(p, "step"):
+            self.progress.setRange(0, int(p.total_steps))
+            self.progress.setValue(int(p.step))
+            self.loss_chart.add_point("loss", p.step, p.loss)
+            if p.dev_metrics:
+                for key, name in (("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR")):
+                    if key in p.dev_metrics:
+                        self.dev_chart.add_point(name, p.step, p.dev_metrics[key])
+            text = (f"Step {p.step}/{p.total_steps} · loss {p.loss:.4f} · {p.pairs_per_s:.1f} pairs/s · "
+                    f"ETA {format_eta(p.eta_s)}")
+            if p.dev_metrics and "map" in p.dev_metrics:
+                text += f" · dev mAP {p.dev_metrics['map']:.3f}"
+            self.stats.setText(text)
+            self.status.emit(f"Training: step {p.step}/{p.total_steps}, ETA {format_eta(p.eta_s)}")
+        else:
+            self.progress.setRange(0, 0)
+            self.stats.setText(getattr(p, "message", "") or "Evaluating…")
+
+    def _on_result(self, payload) -> None:
+        res, comparison = payload
+        self.result = res
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        if res.cancelled:
+            self._on_cancelled(res)
+            return
+        self.progress.setValue(self.progress.maximum())
+        self.comparison = comparison
+        self.cmp_map.set_models(comparison)
+        self.cmp_cross.set_models(comparison)
+        took = format_eta(time.monotonic() - self._started_at)
+        best = res.best_metrics or {}
+        txt = f"Done in {took}. Saved to {res.out_dir}."
+        if best:
+            txt += f" Best dev mAP {best.get('map', float('nan')):.3f} at step {res.best_step}."
+        self.result_label.setText(txt)
+        self.stats.setText("Training complete.")
+        self.use_btn.setEnabled(True)
+        self.status.emit("Training complete")
+        self.training_finished.emit(res)
+        self.refresh_models()
+
+    def _on_cancelled(self, res=None) -> None:
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.stats.setText("Training cancelled. Starting again with the same settings continues from the last "
+                           "checkpoint only for the same output folder; a new run starts fresh.")
+        self.banner.show_message("info", "Training was cancelled.")
+        self.status.emit("Training cancelled")
+
+    def _on_error(self, msg: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        exc = self.worker.exception if self.worker is not None else None
+        oom = type(exc).__name__ == "TrainingOOM" or "out of memory" in msg.lower()
+        title = "The GPU ran out of memory." if oom else "Training failed."
+        self.banner.show_message("error", f"<b>{title}</b> {html.escape(msg)}", rich=True)
+        self.stats.setText(title)
+        self.status.emit("Training failed")
+
+    def _use_model(self) -> None:
+        if self.result is not None:
+            self.use_model_requested.emit(str(self.result.out_dir))
+            self.use_btn.setEnabled(False)
+            self.result_label.setText(self.result_label.text() + " Re-embedding your library with it in the "
+                                      "background; search keeps using the current index until it is done.")
+
+
+def _devices():
+    from trainer.devices import available_devices
+
+    return available_devices()
