@@ -67,8 +67,8 @@ SQL_CHUNKS_OF_DOC = "SELECT id, text FROM chunks WHERE document_id = ?"
 SQL_LEXICAL = """
     SELECT c.id, bm25(chunks_fts) AS rank
     FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
-    WHERE chunks_fts MATCH :match {where}
-    ORDER BY rank LIMIT :limit"""
+    WHERE chunks_fts MATCH ? {where}
+    ORDER BY rank LIMIT ?"""
 SQL_FILTERED_CHUNK_IDS = """
     SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE 1 {where}"""
 SQL_CHUNK_ROWS = """

@@ -1,0 +1,290 @@
+"""Search: dense (hnsw), lexical (FTS5 BM25), hybrid (reciprocal rank fusion), grouped by document.
+
+In: a :class:`Library`, the user's query and filters. Out: ``DocumentResult`` list, best first,
+each with its best passage (snippet with the query terms in ``<b>``) and further passages.
+
+Fusion is done per document: each list (dense chunks, lexical chunks) ranks documents by their
+first chunk in it, and a document scores ``sum(w / (RRF_K + rank))`` over the lists it is in.
+Passages within a document are ordered the same way at chunk level.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+
+from hybridsearch.errors import InputError
+from hybridsearch.store import (SQL_CHUNK_ROWS, SQL_FILTERED_CHUNK_IDS, SQL_LEXICAL, fts_query,
+                                lexical_tokens)
+
+RRF_K = 60
+MODES = ("hybrid", "dense", "lexical")
+#: Chunks fetched from each retriever per document asked for (documents have several chunks).
+CANDIDATES_PER_DOC = 5
+MAX_MORE = 3
+SNIPPET_CHARS = 280
+
+
+def _ts(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def build_filters(languages=None, folders=None, file_types=None, modified_after=None,
+                  modified_before=None) -> tuple[str, list]:
+    """SQL ``AND …`` conditions over ``c`` (chunks) and ``d`` (documents), with parameters."""
+    where, params = [], []
+    if languages:
+        langs = [str(x).strip().lower() for x in languages if str(x).strip()]
+        marks = ",".join("?" * len(langs))
+        where.append(f"(d.language IN ({marks}) OR c.language IN ({marks}))")
+        params += langs + langs
+    if folders:
+        conds = []
+        for f in folders:
+            p = str(Path(f).expanduser().resolve())
+            prefix = p.rstrip(os.sep) + os.sep
+            conds.append("(d.path = ? OR substr(d.path, 1, ?) = ?)")
+            params += [p, len(prefix), prefix]
+        where.append("(" + " OR ".join(conds) + ")")
+    if file_types:
+        types = [str(t).lower().lstrip(".") for t in file_types]
+        types = ["html" if t == "htm" else t for t in types]
+        where.append(f"d.file_type IN ({','.join('?' * len(types))})")
+        params += types
+    if modified_after is not None:
+        where.append("d.mtime >= ?")
+        params.append(_ts(modified_after))
+    if modified_before is not None:
+        where.append("d.mtime <= ?")
+        params.append(_ts(modified_before))
+    return "".join(" AND " + w for w in where), params
+
+
+def dense_candidates(lib, query: str, n: int, where: str, params: list) -> list[tuple[int, float]]:
+    """(chunk id, cosine) for the ``n`` nearest chunks passing the filters."""
+    from hybridsearch.indexer import _model_error
+
+    with lib._lock:
+        ann = lib.ann
+    if ann is None or len(ann) == 0:
+        return []
+    if lib.model_mismatch():
+        raise _model_error(lib, lib.encoder)
+    qv = lib.encoder.encode([query], kind="query")[0]
+    with lib._lock:
+        allowed = None
+        if where:
+            allowed = {r[0] for r in lib.store.conn.execute(SQL_FILTERED_CHUNK_IDS.format(where=where),
+                                                           params)}
+        labels, sims = ann.search(qv, n, allowed)
+    return [(int(a), float(b)) for a, b in zip(labels, sims)]
+
+
+def lexical_candidates(lib, query: str, n: int, where: str, params: list) -> list[tuple[int, float]]:
+    """(chunk id, -bm25) for the ``n`` best FTS5 matches passing the filters."""
+    match = fts_query(query)
+    if match is None:
+        return []
+    sql = SQL_LEXICAL.format(where=where)
+    with lib._lock:
+        rows = lib.store.conn.execute(sql, [match, *params, n]).fetchall()
+    return [(int(cid), -float(rank)) for cid, rank in rows]
+
+
+def _rows(lib, ids: list[int]) -> dict[int, dict]:
+    out = {}
+    with lib._lock:
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            cur = lib.store.conn.execute(SQL_CHUNK_ROWS.format(marks=",".join("?" * len(part))), part)
+            cols = [c[0] for c in cur.description]
+            for r in cur.fetchall():
+                out[r[0]] = dict(zip(cols, r))
+    return out
+
+
+def search(lib, query: str, k: int = 10, mode: str = "hybrid", languages=None, folders=None,
+           file_types=None, modified_after=None, modified_before=None, weights=(1.0, 1.0)):
+    """See :meth:`Library.search`."""
+    from hybridsearch.library import DocumentResult, Passage
+
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not isinstance(query, str):
+        raise InputError("the query must be text")
+    query = query.strip()
+    if not query or k <= 0:
+        return []
+    where, params = build_filters(languages, folders, file_types, modified_after, modified_before)
+    n = max(50, k * CANDIDATES_PER_DOC)
+    lists: list[tuple[float, list[tuple[int, float]]]] = []
+    if mode in ("hybrid", "dense"):
+        lists.append((weights[0], dense_candidates(lib, query, n, where, params)))
+    if mode in ("hybrid", "lexical"):
+        lists.append((weights[1], lexical_candidates(lib, query, n, where, params)))
+    ids = list(dict.fromkeys(cid for _, lst in lists for cid, _ in lst))
+    rows = _rows(lib, ids)  # ids deleted since the vector index was saved drop out here
+    chunk_score: dict[int, float] = {}
+    doc_score: dict[int, float] = {}
+    for w, lst in lists:
+        lst = [(c, s) for c, s in lst if c in rows]
+        doc_rank: dict[int, int] = {}
+        for rank, (cid, s) in enumerate(lst):
+            did = rows[cid]["document_id"]
+            if mode == "hybrid":
+                chunk_score[cid] = chunk_score.get(cid, 0.0) + w / (RRF_K + rank + 1)
+                if did not in doc_rank:
+                    doc_rank[did] = len(doc_rank) + 1
+                    doc_score[did] = doc_score.get(did, 0.0) + w / (RRF_K + doc_rank[did])
+            else:
+                chunk_score[cid] = s
+                doc_score[did] = max(doc_score.get(did, float("-inf")), s)
+    by_doc: dict[int, list[int]] = {}
+    for cid in sorted(chunk_score, key=chunk_score.get, reverse=True):
+        by_doc.setdefault(rows[cid]["document_id"], []).append(cid)
+    terms = query_terms(query)
+    results = []
+    for did in sorted(doc_score, key=doc_score.get, reverse=True)[:k]:
+        cids = by_doc[did]
+        passages = [Passage(chunk_id=c, text=rows[c]["text"], start=rows[c]["start"], end=rows[c]["end"],
+                            language=rows[c]["language"], score=chunk_score[c],
+                            snippet_html=snippet_html(rows[c]["text"], terms)) for c in cids[:1 + MAX_MORE]]
+        r = rows[cids[0]]
+        results.append(DocumentResult(
+            path=r["path"], title=r["title"] or Path(r["path"]).stem, folder=r["folder"],
+            file_type=r["file_type"], language=r["doc_language"], score=doc_score[did],
+            modified=datetime.fromtimestamp(r["mtime"] or 0), best=passages[0], more=passages[1:]))
+    return results
+
+
+# -- snippets -----------------------------------------------------------------------------------------
+def _key(tok: str) -> str:
+    """Match key of a folded token: diacritics dropped for Latin/Greek/Cyrillic words (as FTS5 does)."""
+    if all(ord(ch) < 0x0590 for ch in tok):
+        return "".join(ch for ch in unicodedata.normalize("NFKD", tok) if not unicodedata.combining(ch))
+    return tok
+
+
+def query_terms(query: str) -> set[str]:
+    """Match keys of the query's words and bigrams; whole no-space runs are kept as ``\x00run``."""
+    from hybridsearch.store import TOKEN_RE, fold
+
+    keys = {_key(t) for t, _, _ in lexical_tokens(query)}
+    keys |= {"\x00" + fold(m.group(1)) for m in TOKEN_RE.finditer(query) if m.group(1)}
+    return keys
+
+
+def highlight_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
+    """Merged (start, end) spans of ``text`` whose tokens are query terms.
+
+    In scripts without spaces a lone matching bigram is noise (Thai ``าน`` inside any word with
+    it): a span is kept when it is a whole query run, or at least two adjacent matching bigrams.
+    """
+    from hybridsearch.store import TOKEN_RE, fold
+
+    spans: list[list[int]] = []
+    bigram_spans: list[list[int]] = []
+    runs = [t[1:] for t in terms if t.startswith("\x00")]
+    for tok, s, e in lexical_tokens(text):
+        if _key(tok) not in terms:
+            continue
+        is_nospace = bool(TOKEN_RE.fullmatch(tok) and TOKEN_RE.fullmatch(tok).group(1))
+        target = bigram_spans if is_nospace and len(tok) == 2 else spans
+        if target and s <= target[-1][1]:
+            target[-1][1] = max(target[-1][1], e)
+        else:
+            target.append([s, e])
+    spans += [sp for sp in bigram_spans if sp[1] - sp[0] >= 3]
+    folded = fold(text) if runs else ""
+    if len(folded) == len(text):  # offsets line up: add exact occurrences of whole runs
+        for run in runs:
+            i = folded.find(run)
+            while run and i != -1:
+                spans.append([i, i + len(run)])
+                i = folded.find(run, i + 1)
+    spans.sort()
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def snippet_html(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> str:
+    """An HTML-escaped excerpt of ``text`` around the first query term, terms in ``<b>…</b>``."""
+    spans = highlight_spans(text, terms) if terms else []
+    lo, hi = 0, len(text)
+    if len(text) > width:
+        centre = spans[0][0] if spans else 0
+        lo = max(0, centre - width // 3)
+        hi = min(len(text), lo + width)
+        lo = max(0, hi - width)
+        # move to word boundaries where there are spaces
+        if lo > 0:
+            sp = text.find(" ", lo, lo + 20)
+            lo = sp + 1 if sp != -1 else lo
+        if hi < len(text):
+            sp = text.rfind(" ", hi - 20, hi)
+            hi = sp if sp != -1 else hi
+    out, pos = [], lo
+    for s, e in spans:
+        if e <= lo or s >= hi:
+            continue
+        s, e = max(s, lo), min(e, hi)
+        out.append(html.escape(text[pos:s]))
+        out.append("<b>" + html.escape(text[s:e]) + "</b>")
+        pos = e
+    out.append(html.escape(text[pos:hi]))
+    body = re.sub(r"\s+", " ", "".join(out)).strip()
+    return ("…" if lo > 0 else "") + body + ("…" if hi < len(text) else "")
+
+
+# -- context ------------------------------------------------------------------------------------------
+def _doc_text_from_chunks(rows) -> str:
+    """Rebuild a document's text from (start, end, text) chunks; gaps were whitespace."""
+    parts, pos = [], 0
+    for start, end, text in rows:
+        if start > pos:
+            gap = start - pos
+            parts.append("\n" * gap if gap >= 2 else " ")
+            pos = start
+        if end > pos:
+            parts.append(text[pos - start:])
+            pos = end
+    return "".join(parts)
+
+
+def document_text(lib, path: str) -> str:
+    with lib._lock:
+        rows = lib.store.conn.execute(
+            'SELECT c.start, c."end", c.text FROM chunks c JOIN documents d ON d.id = c.document_id'
+            " WHERE d.path = ? ORDER BY c.ordinal", (path,)).fetchall()
+    if not rows:
+        raise InputError(f"not an indexed document: {path}")
+    return _doc_text_from_chunks(rows)
+
+
+def context(lib, chunk_id: int, chars: int = 800):
+    """The text around a chunk, for "show in context"."""
+    from hybridsearch.library import Context
+
+    with lib._lock:
+        row = lib.store.conn.execute(
+            'SELECT d.path, c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id'
+            " WHERE c.id = ?", (int(chunk_id),)).fetchone()
+    if not row:
+        raise InputError(f"no such passage: {chunk_id}")
+    path, start, end = row
+    text = document_text(lib, path)
+    lo, hi = max(0, start - chars), min(len(text), end + chars)
+    return Context(path=path, text=text[lo:hi], start=start - lo, end=end - lo, doc_start=lo)
