@@ -1,0 +1,267 @@
+"""Reader and validator for a person's own parallel QA file (JSON Lines, CSV or TSV).
+
+One row per (id, lang, question, answer), optional ``context``; rows sharing an ``id`` are
+translations of one pair. Every problem is collected with its line number and raised together
+as one :class:`DataError`, so bad data never reaches training. The format is documented in
+``docs/qa-format.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from hybridsearch.errors import DataError
+from trainer.data import ParallelQA, QARow
+
+#: Files larger than this are refused before reading (bytes).
+MAX_BYTES = 200 * 2**20
+REQUIRED = ("id", "lang", "question", "answer")
+OPTIONAL = ("context",)
+#: How many problems the exception message itself lists (``problems`` always holds all).
+MESSAGE_PROBLEMS = 10
+
+#: ISO 639-1 two-letter language codes.
+ISO_639_1 = frozenset("""
+aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy
+da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu
+hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb
+lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om
+or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw
+ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
+""".split())
+
+#: Common BCP-47 tags (language-Script, language-REGION) accepted besides the bare codes.
+COMMON_BCP47 = frozenset("""
+zh-Hans zh-Hant zh-CN zh-TW zh-HK zh-SG zh-MO zh-Hans-CN zh-Hant-TW zh-Hant-HK
+pt-BR pt-PT pt-AO pt-MZ en-US en-GB en-AU en-CA en-IN en-IE en-NZ en-ZA
+es-ES es-MX es-AR es-CO es-CL es-US es-419 fr-FR fr-CA fr-BE fr-CH de-DE de-AT de-CH
+it-IT it-CH nl-NL nl-BE sv-SE sv-FI ar-SA ar-EG ar-AE ar-MA ko-KR ja-JP ru-RU uk-UA
+hi-IN bn-BD bn-IN ta-IN ta-LK ur-PK ur-IN ms-MY id-ID th-TH vi-VN tr-TR el-GR he-IL
+fa-IR fa-AF pl-PL cs-CZ ro-RO ro-MD hu-HU fi-FI da-DK nb-NO nn-NO ca-ES eu-ES gl-ES
+sr-Latn sr-Cyrl bs-Latn bs-Cyrl uz-Latn uz-Cyrl az-Latn az-Cyrl pa-Guru pa-Arab
+mn-Cyrl mn-Mong ha-Latn sw-KE sw-TZ
+""".split())
+
+#: Every accepted code, looked up case-insensitively -> its canonical spelling.
+LANGUAGE_CODES = {c.lower(): c for c in ISO_639_1 | COMMON_BCP47}
+
+#: Frequent mistakes (ISO 639-2/3 codes, English names) -> the code to suggest.
+_SUGGEST = {
+    "eng": "en", "english": "en", "deu": "de", "ger": "de", "german": "de", "fra": "fr",
+    "fre": "fr", "french": "fr", "spa": "es", "spanish": "es", "zho": "zh", "chi": "zh",
+    "cmn": "zh", "chinese": "zh", "jpn": "ja", "japanese": "ja", "rus": "ru", "russian": "ru",
+    "ara": "ar", "arabic": "ar", "hin": "hi", "hindi": "hi", "por": "pt", "portuguese": "pt",
+    "ita": "it", "italian": "it", "kor": "ko", "korean": "ko", "tur": "tr", "turkish": "tr",
+    "vie": "vi", "vietnamese": "vi", "tha": "th", "thai": "th", "ell": "el", "gre": "el",
+    "greek": "el", "nld": "nl", "dut": "nl", "dutch": "nl", "pol": "pl", "polish": "pl",
+    "swe": "sv", "ukr": "uk", "heb": "he", "iw": "he", "in": "id", "ji": "yi", "jw": "jv",
+}
+
+
+def normalize_language(code: str) -> str | None:
+    """A language code as written -> its canonical spelling, or None when not accepted."""
+    return LANGUAGE_CODES.get(code.strip().lower())
+
+
+def _unknown_language(code: str) -> str:
+    msg = f'unknown language code "{code}"'
+    low = code.strip().lower()
+    hint = _SUGGEST.get(low) or normalize_language(low.replace("_", "-"))
+    if hint:
+        return msg + f' (did you mean "{hint}"?)'
+    return msg + " (use an ISO 639-1 code like \"en\" or a BCP-47 tag like \"pt-BR\")"
+
+
+def format_problems(problems: list[tuple[int, str]]) -> list[str]:
+    """(line, message) pairs -> ``line 7: field "answer" is empty`` strings (line 0: whole file)."""
+    return [f"line {line}: {msg}" if line else msg for line, msg in problems]
+
+
+def read_qa_file(path: str | Path) -> ParallelQA:
+    """Read and validate a JSONL/CSV/TSV parallel QA file -> ParallelQA (``QARow.line`` set).
+
+    Raises DataError(summary, problems) listing every problem found, each with its line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise DataError(f"{path.name} is {size / 2**20:.0f} MB; QA files may be at most "
+                        f"{MAX_BYTES / 2**20:.0f} MB (split it, or drop the optional context column)")
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if not raw.strip():
+        raise DataError(f"{path.name} is empty: it holds no QA rows")
+    lines, problems = _decode_lines(raw)
+    kind = _detect_kind(path, lines)
+    if kind == "jsonl":
+        records = _jsonl_records(lines, problems)
+    else:
+        records = _table_records(lines, "\t" if kind == "tsv" else ",", problems, path.name)
+    rows = _validate(records, problems)
+    if problems:
+        problems.sort(key=lambda p: p[0])
+        shown = format_problems(problems[:MESSAGE_PROBLEMS])
+        more = len(problems) - len(shown)
+        tail = (f"\n  ... and {more} more (list them all with: hybridsearch data check {path})"
+                if more > 0 else "")
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise DataError(f"{path.name} has {len(problems)} {noun}:\n  " + "\n  ".join(shown) + tail,
+                        problems)
+    if not rows:
+        raise DataError(f"{path.name} is empty: it holds no QA rows")
+    return ParallelQA(rows, str(path))
+
+
+def _decode_lines(raw: bytes) -> tuple[list[str], list[tuple[int, str]]]:
+    """Bytes -> text lines (with their line ends); a line that is not UTF-8 is reported."""
+    lines, problems = [], []
+    for n, chunk in enumerate(raw.splitlines(keepends=True), start=1):
+        try:
+            lines.append(chunk.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            problems.append((n, f"not valid UTF-8 text (byte 0x{chunk[exc.start]:02x} at column "
+                                f"{exc.start + 1}); save the file as UTF-8"))
+            lines.append(chunk.decode("utf-8", errors="replace"))
+    return lines, problems
+
+
+def _detect_kind(path: Path, lines: list[str]) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".tsv":
+        return "tsv"
+    first = next((l for l in lines if l.strip()), "")
+    if first.lstrip().startswith("{"):
+        return "jsonl"
+    if suffix == ".txt" and "\t" in first:
+        return "tsv"
+    raise DataError(f"{path.name}: unknown file type; use JSON Lines (.jsonl), CSV (.csv) or "
+                    "tab-separated text (.tsv, or .txt with tabs) with a header row")
+
+
+def _jsonl_records(lines: list[str], problems) -> list[tuple[int, dict]]:
+    out = []
+    for n, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            problems.append((n, f"invalid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        if not isinstance(obj, dict):
+            problems.append((n, f"expected a JSON object {{...}}, found {_type_name(obj)}"))
+            continue
+        out.append((n, obj))
+    return out
+
+
+def _table_records(lines: list[str], delimiter: str, problems, name: str) -> list[tuple[int, dict]]:
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = None
+    out = []
+    last = 0
+    for fields in reader:
+        start, last = last + 1, reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if header is None:
+            header = [f.strip().lower() for f in fields]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                kind = "tab-separated" if delimiter == "\t" else "comma-separated"
+                raise DataError(
+                    f"{name}: line {start}: the header row must name the columns "
+                    f"{', '.join(REQUIRED)} (optional: context); missing "
+                    f"{', '.join(repr(m) for m in missing)} in a {kind} header "
+                    f"({', '.join(repr(h) for h in header)})",
+                    [(start, "the header row is missing the column(s) " + ", ".join(missing))])
+            dupes = sorted({h for h in header if h and header.count(h) > 1})
+            if dupes:
+                raise DataError(f"{name}: line {start}: the header names {', '.join(dupes)} twice",
+                                [(start, f"the header names {', '.join(dupes)} twice")])
+            continue
+        if len(fields) > len(header):
+            problems.append((start, f"{len(fields)} fields, but the header has {len(header)}"))
+            continue
+        rec = {h: v for h, v in zip(header, fields) if h}
+        out.append((start, rec))
+    return out
+
+
+def _type_name(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true/false"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _validate(records: list[tuple[int, dict]], problems) -> list[QARow]:
+    rows: list[QARow] = []
+    seen: dict[tuple[str, str], int] = {}
+    for n, rec in records:
+        ok = True
+        vals = {}
+        for key in REQUIRED:
+            v = rec.get(key)
+            if key not in rec:
+                problems.append((n, f'field "{key}" is missing'))
+                ok = False
+            elif not isinstance(v, str):
+                hint = f' (write "{v}")' if key == "id" and isinstance(v, int) and not isinstance(v, bool) else ""
+                problems.append((n, f'field "{key}" must be a string, not {_type_name(v)}{hint}'))
+                ok = False
+            elif not v.strip():
+                problems.append((n, f'field "{key}" is empty'))
+                ok = False
+            else:
+                vals[key] = v.strip()
+        ctx = rec.get("context")
+        if ctx is not None and not isinstance(ctx, str):
+            problems.append((n, f'field "context" must be a string or null, not {_type_name(ctx)}'))
+            ok = False
+        if "lang" in vals:
+            lang = normalize_language(vals["lang"])
+            if lang is None:
+                problems.append((n, _unknown_language(vals["lang"])))
+                ok = False
+            else:
+                vals["lang"] = lang
+        if "id" in vals and "lang" in vals:
+            key = (vals["id"], vals["lang"])
+            if key in seen:
+                first = seen[key]
+                problems.append((first, f'id "{key[0]}" in "{key[1]}" appears again at line {n}'))
+                problems.append((n, f'duplicate row: id "{key[0]}" in "{key[1]}" already at line {first}'))
+                ok = False
+            else:
+                seen[key] = n
+        if ok:
+            rows.append(QARow(vals["id"], vals["lang"], vals["question"], vals["answer"],
+                              ctx.strip() if isinstance(ctx, str) and ctx.strip() else None, n))
+    # every id needs two languages, or no cross-lingual pair exists for it (counted over every
+    # row with a usable id and language, so one bad translation is not reported twice)
+    langs_of: dict[str, list[tuple[str, int]]] = {}
+    for (i, lang), n in seen.items():
+        langs_of.setdefault(i, []).append((lang, n))
+    for i, found in langs_of.items():
+        if len(found) == 1:
+            lang, n = found[0]
+            problems.append((n, f'id "{i}" has a row only in "{lang}"; every id needs rows in at '
+                                "least two languages (translations of one pair share an id)"))
+    return rows
