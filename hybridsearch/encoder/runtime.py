@@ -77,6 +77,11 @@ def model_files(model_dir: str | Path) -> ModelFiles:
     if (d / OVERLAY).is_file() and not (d / "model.safetensors").is_file():
         from hybridsearch.encoder.convert import BASE_NAME, converted_base_dir
 
+        if card.get("base_model_dir"):  # an overlay on a model directory of the user's
+            base_dir = model_files(card["base_model_dir"])
+            if base_dir.overlay is not None:
+                raise ModelError(f"{d} is an overlay on another overlay; train from a full model")
+            return ModelFiles(base_dir.weights_dir, d / OVERLAY, card)
         base = card.get("base_model", BASE_NAME)
         if base != BASE_NAME:
             raise ModelError(f"{d} is an overlay on '{base}', but only {BASE_NAME} overlays are supported")

@@ -1,0 +1,160 @@
+"""LAReQA-protocol evaluation: multilingual mAP, mono/cross-lingual MRR and recall, language bias.
+
+Metrics come back as one flat dict (see :data:`PRIMARY`): overall ``map``, ``mono_mrr``,
+``cross_mrr``, ``mono_r1``, ``mono_r10``, ``cross_r1``, ``cross_r10``, ``rank_distance``,
+``qlf_rate``, ``n_queries``, ``n_languages``; per query language ``{x}_map``, ``{x}_mono_mrr``,
+``{x}_cross_mrr``, ``{x}_rank_distance``, ``{x}_qlf_rate``; and the matrix ``{x}_{y}_mrr``
+(query language x, pool language y; x == y is monolingual).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hybridsearch.progress import CancelToken, Progress
+from trainer.data import ParallelQA
+
+PRIMARY = "map"
+
+
+@dataclass
+class EvalSet:
+    """Queries, a multilingual candidate pool, and which candidate answers each query per language."""
+
+    languages: list[str]
+    queries: list[tuple[str, str, str]]          # (id, lang, question)
+    candidates: list[tuple[str, str]]            # (lang, text)
+    relevant: dict[str, dict[str, int]]          # id -> {lang: candidate index}
+
+    @classmethod
+    def from_parallel_qa(cls, data: ParallelQA) -> "EvalSet":
+        candidates: list[tuple[str, str]] = []
+        index: dict[tuple[str, str], int] = {}
+        if data.pool is not None:
+            for lang in sorted(data.pool):
+                for key, text in data.pool[lang]:
+                    index[(lang, key)] = len(candidates)
+                    candidates.append((lang, text))
+        relevant: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in data.rows:
+            k = (r.lang, r.answer_key) if data.pool is not None and r.answer_key else (r.lang, "t:" + r.answer)
+            if k not in index:
+                index[k] = len(candidates)
+                candidates.append((r.lang, r.answer))
+            relevant[r.id][r.lang] = index[k]
+        queries = [(r.id, r.lang, r.question) for r in data.rows]
+        return cls(data.languages, queries, candidates, dict(relevant))
+
+
+def compute_metrics(scores: np.ndarray, es: EvalSet) -> dict[str, float]:
+    """Metrics from a [n_queries, n_candidates] similarity matrix (higher is more similar)."""
+    langs = es.languages
+    cand_lang = np.array([l for l, _ in es.candidates])
+    lang_masks = {l: cand_lang == l for l in langs}
+    per = defaultdict(list)  # metric name -> values
+    for qi, (qid, qlang, _) in enumerate(es.queries):
+        s = scores[qi]
+        rel = es.relevant[qid]
+        rel_scores = {l: s[c] for l, c in rel.items()}
+        # rank in the multilingual pool = 1 + candidates scoring strictly higher
+        ranks = {l: 1 + int((s > v).sum()) for l, v in rel_scores.items()}
+        # mAP: the k-th relevant answer (in rank order) at rank r_k contributes k / r_k
+        ordered = sorted(ranks.values())
+        # ties between relevant answers must not push one to the other's rank
+        ap = np.mean([(k + 1) / max(r, k + 1) for k, r in enumerate(ordered)])
+        per[f"{qlang}_map"].append(ap)
+        if len(ranks) > 1:
+            per[f"{qlang}_rank_distance"].append(max(ordered) - min(ordered))
+            if qlang in ranks:
+                others = [r for l, r in ranks.items() if l != qlang]
+                per[f"{qlang}_qlf_rate"].append(float(ranks[qlang] < min(others)
+                                                      or (ranks[qlang] == min(others) and False)))
+        # per pool language: the query's answer in that language against that language only
+        for plang, c in rel.items():
+            mask = lang_masks[plang]
+            r = 1 + int((s[mask] > s[c]).sum())
+            per[f"{qlang}_{plang}_mrr"].append(1.0 / r)
+            kind = "mono" if plang == qlang else "cross"
+            per[f"{qlang}_{kind}_mrr"].append(1.0 / r)
+            per[f"{kind}_r1"].append(float(r <= 1))
+            per[f"{kind}_r10"].append(float(r <= 10))
+
+    out: dict[str, float] = {}
+    for key, vals in per.items():
+        out[key] = float(np.mean(vals))
+    # overall figures: means over query languages (mono) and over language pairs (cross)
+    out["map"] = _mean([out.get(f"{l}_map") for l in langs])
+    out["mono_mrr"] = _mean([out.get(f"{l}_{l}_mrr") for l in langs])
+    out["cross_mrr"] = _mean([out.get(f"{x}_{y}_mrr") for x in langs for y in langs if x != y])
+    out["rank_distance"] = _mean([out.get(f"{l}_rank_distance") for l in langs])
+    out["qlf_rate"] = _mean([out.get(f"{l}_qlf_rate") for l in langs])
+    out["n_queries"] = float(len(es.queries))
+    out["n_languages"] = float(len(langs))
+    return {k: out[k] for k in sorted(out)}
+
+
+def _mean(vals) -> float:
+    vals = [v for v in vals if v is not None]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def encode_eval_set(encoder, es: EvalSet, on_progress=None, cancel: CancelToken | None = None,
+                    batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Encode questions (query) and candidates (passage) with an :class:`Encoder`-like object."""
+    total = len(es.queries) + len(es.candidates)
+
+    def report(offset):
+        def cb(done, _n):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if on_progress:
+                on_progress(Progress("evaluate", offset + done, total, "encoding"))
+        return cb
+
+    q = encoder.encode([t for _, _, t in es.queries], kind="query", batch_size=batch_size,
+                       progress=report(0))
+    c = encoder.encode([t for _, t in es.candidates], kind="passage", batch_size=batch_size,
+                       progress=report(len(es.queries)))
+    return q, c
+
+
+def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable | None = None,
+                     cancel: CancelToken | None = None) -> dict[str, float]:
+    """Evaluate an already-loaded encoder on ``data`` -> flat metrics dict."""
+    es = data if isinstance(data, EvalSet) else EvalSet.from_parallel_qa(data)
+    q, c = encode_eval_set(encoder, es, on_progress, cancel)
+    return compute_metrics(q @ c.T, es)
+
+
+def evaluate_model(model, data, on_progress: Callable | None = None,
+                   cancel: CancelToken | None = None, device: str | None = None) -> dict[str, float]:
+    """Evaluate a model (name or directory) on a dataset (object or path) -> flat metrics dict."""
+    from hybridsearch.encoder import load_encoder
+    from trainer.data import load_parallel_qa
+
+    if isinstance(data, (str, Path)):
+        data = load_parallel_qa(data)
+    encoder = load_encoder(model, device=device)
+    return evaluate_encoder(encoder, data, on_progress, cancel)
+
+
+def write_report(metrics: dict, path: str | Path, **meta) -> None:
+    """Save ``{"meta": ..., "metrics": ...}`` as JSON (charts and tables read only this)."""
+    Path(path).write_text(json.dumps({"meta": meta, "metrics": metrics}, indent=2, ensure_ascii=False))
+
+
+def metrics_csv(metrics: dict) -> str:
+    """Per-language table as CSV: language, map, mono_mrr, cross_mrr, rank_distance, qlf_rate."""
+    langs = sorted({k.split("_")[0] for k in metrics if k.endswith("_map") and k != "map"})
+    cols = ["map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate"]
+    lines = ["language," + ",".join(cols)]
+    for l in langs:
+        lines.append(l + "," + ",".join(f"{metrics.get(f'{l}_{c}', float('nan')):.4f}" for c in cols))
+    lines.append("all," + ",".join(f"{metrics.get(c, float('nan')):.4f}" for c in cols))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,112 @@
+"""Batch samplers for hybrid batch training: X-X, X-Y and hybrid batches of (question, answer) pairs.
+
+A batch is a list of ``(id, question_lang, answer_lang)``. No id appears twice in a batch: the
+translation of a positive would otherwise be a false in-batch negative. Every sampler is seeded
+and reseeds per epoch with ``seed + epoch``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from trainer.data import ParallelQA
+
+Pair = tuple[str, str, str]  # (id, question language, answer language)
+
+
+class PairBatchSampler:
+    """Base: walks the ids in a seeded random order, ``batch_size`` distinct ids per batch."""
+
+    kind = "base"
+
+    def __init__(self, data: ParallelQA, batch_size: int, seed: int = 0):
+        if batch_size < 2:
+            raise ValueError("batch_size must be at least 2 (in-batch negatives)")
+        self.langs_of = {i: sorted(langs) for i, langs in data.by_id.items()}
+        self.ids = sorted(self.langs_of)
+        self.batch_size = min(batch_size, len(self.ids))
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.ids) // self.batch_size
+
+    def __iter__(self) -> Iterator[list[Pair]]:
+        rng = random.Random(self.seed + self.epoch)
+        order = self.ids[:]
+        rng.shuffle(order)
+        for b in range(len(self)):
+            yield self.make_batch(order[b * self.batch_size:(b + 1) * self.batch_size], rng)
+
+    def make_batch(self, ids: list[str], rng: random.Random) -> list[Pair]:
+        raise NotImplementedError
+
+    # the two kinds of batch, shared by the subclasses
+    def monolingual(self, ids: list[str], rng: random.Random) -> list[Pair]:
+        """One language drawn per batch; ids without it are swapped for ids that have it."""
+        langs = sorted({l for i in ids for l in self.langs_of[i]})
+        lang = rng.choice(langs)
+        chosen = [i for i in ids if lang in self.langs_of[i]]
+        if len(chosen) < len(ids):  # top up from other ids that have this language
+            have = set(chosen)
+            extra = [i for i in self.ids if lang in self.langs_of[i] and i not in have]
+            rng.shuffle(extra)
+            chosen += extra[:len(ids) - len(chosen)]
+        return [(i, lang, lang) for i in chosen]
+
+    def crosslingual(self, ids: list[str], rng: random.Random) -> list[Pair]:
+        """Question and answer languages drawn per pair, always different."""
+        out = []
+        for i in ids:
+            langs = self.langs_of[i]
+            if len(langs) < 2:
+                continue
+            q, a = rng.sample(langs, 2)
+            out.append((i, q, a))
+        return out
+
+
+class MonolingualBatchSampler(PairBatchSampler):
+    """X-X: every pair of a batch has question and answer in the batch's one language."""
+
+    kind = "xx"
+
+    def make_batch(self, ids, rng):
+        return self.monolingual(ids, rng)
+
+
+class CrossLingualBatchSampler(PairBatchSampler):
+    """X-Y: question and answer in different languages, drawn per pair."""
+
+    kind = "xy"
+
+    def make_batch(self, ids, rng):
+        return self.crosslingual(ids, rng)
+
+
+class HybridBatchSampler(PairBatchSampler):
+    """Hybrid: each batch is X-X with probability ``alpha``, otherwise X-Y."""
+
+    kind = "hybrid"
+
+    def __init__(self, data: ParallelQA, batch_size: int, alpha: float = 0.5, seed: int = 0):
+        super().__init__(data, batch_size, seed)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], not {alpha}")
+        self.alpha = alpha
+
+    def make_batch(self, ids, rng):
+        return self.monolingual(ids, rng) if rng.random() < self.alpha else self.crosslingual(ids, rng)
+
+
+def make_sampler(data: ParallelQA, batch_size: int, alpha: float, seed: int = 0) -> PairBatchSampler:
+    """alpha 1 -> X-X only, alpha 0 -> X-Y only, otherwise hybrid."""
+    if alpha >= 1.0:
+        return MonolingualBatchSampler(data, batch_size, seed)
+    if alpha <= 0.0:
+        return CrossLingualBatchSampler(data, batch_size, seed)
+    return HybridBatchSampler(data, batch_size, alpha, seed)

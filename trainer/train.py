@@ -1,0 +1,398 @@
+"""The training loop: hybrid batch training with in-batch-negative InfoNCE.
+
+``train(cfg, data, on_progress, cancel)`` fine-tunes a model directory and writes an *overlay*
+model (only the parameters training can change, fp16 safetensors, plus a model card) to
+``cfg.out_dir``. Checkpoints (``cfg.out_dir/checkpoint``) make a run resumable; the best dev
+checkpoint is what ends up in ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hybridsearch.errors import Cancelled, HybridSearchError
+from hybridsearch.progress import CancelToken
+from trainer.data import ParallelQA
+from trainer.evaluate import PRIMARY, EvalSet, compute_metrics
+from trainer.samplers import make_sampler
+
+CHECKPOINT = "checkpoint"
+
+
+class TrainingOOM(HybridSearchError):
+    """The GPU ran out of memory; the message names a smaller batch size to try."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (saved in the model card and the checkpoint)."""
+
+    model: str = "base"
+    out_dir: str = "trained-model"
+    steps: int | None = 300
+    epochs: float | None = None
+    batch_size: int = 32
+    lr: float = 3e-5
+    temperature: float = 0.05
+    alpha: float = 0.5
+    max_length: int = 128
+    freeze_embeddings: bool = True
+    #: train only the top N transformer layers (None: all)
+    train_layers: int | None = None
+    symmetric: bool = False
+    dev_share: float = 0.1
+    seed: int = 0
+    eval_every: int = 50
+    device: str = "auto"
+    grad_accum: int = 1
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    mixed_precision: bool = True
+    resume: bool = True
+    name: str | None = None
+
+
+@dataclass
+class TrainProgress:
+    step: int
+    total_steps: int
+    loss: float
+    lr: float
+    pairs_per_s: float
+    eta_s: float | None
+    dev_metrics: dict | None = None
+    message: str = ""
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    best_metrics: dict
+    best_step: int
+    history: list[dict] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX), where autocast pays off."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((l for l in f if l.startswith("flags")), "")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _seed_all(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _trainable_names(model, cfg: TrainConfig) -> list[str]:
+    """Which parameters train: all but the word embeddings (if frozen) and the lower layers."""
+    n_layers = model.config.num_hidden_layers
+    lowest = n_layers - cfg.train_layers if cfg.train_layers else 0
+    names = []
+    for name, _ in model.named_parameters():
+        if cfg.freeze_embeddings and "word_embeddings" in name:
+            continue
+        if lowest > 0:
+            if name.startswith("embeddings."):
+                continue
+            parts = name.split(".")
+            if "layer" in parts:
+                if int(parts[parts.index("layer") + 1]) < lowest:
+                    continue
+        names.append(name)
+    return names
+
+
+def total_steps_for(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    if cfg.steps:
+        return int(cfg.steps)
+    if cfg.epochs:
+        return max(1, int(math.ceil(cfg.epochs * batches_per_epoch / cfg.grad_accum)))
+    raise HybridSearchError("set either steps or epochs")
+
+
+def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgress], None] | None = None,
+          cancel: CancelToken | None = None, eval_data: ParallelQA | None = None) -> TrainResult:
+    """Fine-tune ``cfg.model`` on ``data``; evaluate on ``eval_data`` (or a dev split of ``data``)."""
+    import torch
+    from hybridsearch.encoder import resolve_model
+    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, pick_device
+    from trainer.loss import InBatchInfoNCE
+
+    cancel = cancel or CancelToken()
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _seed_all(cfg.seed)
+
+    if eval_data is None and cfg.dev_share > 0:
+        data, eval_data = data.split(cfg.dev_share, cfg.seed)
+    if len(data.by_id) < 2:
+        raise HybridSearchError("the training data needs at least 2 question ids")
+    sampler = make_sampler(data, cfg.batch_size, cfg.alpha, cfg.seed)
+    total = total_steps_for(cfg, len(sampler))
+
+    device = pick_device(cfg.device)
+    src_dir = resolve_model(cfg.model)
+    files = model_files(src_dir)
+    model, tokenizer = load_bert(files)
+    model.to(device)
+    pad_id = int(model.config.pad_token_id or 0)
+    trainable = set(_trainable_names(model, cfg))
+    for name, p in model.named_parameters():
+        p.requires_grad_(name in trainable)
+    params = [p for n, p in model.named_parameters() if n in trainable]
+
+    # tokenise every question and answer once
+    prefix_q, prefix_a = "query: ", "passage: "
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+
+    def tok(texts):
+        encs = tokenizer.encode_batch(texts)
+        return [e.ids if len(e.ids) <= cfg.max_length else e.ids[:cfg.max_length - 1] + e.ids[-1:] for e in encs]
+
+    q_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_q + r.question for r in data.rows])))
+    a_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_a + r.answer for r in data.rows])))
+
+    decay = [p for n, p in model.named_parameters() if n in trainable and not ("LayerNorm" in n or n.endswith("bias"))]
+    no_decay = [p for n, p in model.named_parameters() if n in trainable and ("LayerNorm" in n or n.endswith("bias"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    warm = int(cfg.warmup * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    loss_fn = InBatchInfoNCE(cfg.temperature, cfg.symmetric)
+    # mixed precision: fp16/bf16 on CUDA; bf16 on CPUs with native bf16 (about 2x faster there)
+    amp_device = "cuda" if device.startswith("cuda") else "cpu"
+    use_amp = cfg.mixed_precision and (amp_device == "cuda" or (device == "cpu" and cpu_has_bf16()))
+    amp_dtype = torch.bfloat16
+    if amp_device == "cuda" and use_amp and not torch.cuda.is_bf16_supported():
+        amp_dtype = torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    es = EvalSet.from_parallel_qa(eval_data) if eval_data is not None and eval_data.rows else None
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "best_step": 0, "history": []}
+    ckpt = out_dir / CHECKPOINT
+    if cfg.resume and (ckpt / "state.json").is_file():
+        state = _load_checkpoint(ckpt, model, opt, sched, scaler, trainable)
+
+    def evaluate() -> dict:
+        model.eval()
+        with torch.inference_mode():
+            qv = _encode(model, tok([prefix_q + t for _, _, t in es.queries]), pad_id, device, embed_ids)
+            cv = _encode(model, tok([prefix_a + t for _, t in es.candidates]), pad_id, device, embed_ids)
+        model.train()
+        return compute_metrics(qv @ cv.T, es)
+
+    def save_best(metrics: dict | None) -> None:
+        _save_overlay(model, trainable, files, out_dir, cfg, metrics, state)
+
+    model.train()
+    t0, pairs_done, last_loss = time.monotonic(), 0, float("nan")
+    start_step = state["step"]
+    batches = _batches(sampler, state)
+    try:
+        while state["step"] < total:
+            cancel.raise_if_cancelled()
+            opt.zero_grad(set_to_none=True)
+            step_loss = 0.0
+            for _ in range(cfg.grad_accum):
+                batch = next(batches)
+                qs = [q_ids[(i, ql)] for i, ql, _ in batch]
+                ans = [a_ids[(i, al)] for i, _, al in batch]
+                with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
+                    qv = embed_ids(model, qs, pad_id, device)
+                    av = embed_ids(model, ans, pad_id, device)
+                    loss = loss_fn(qv, av) / cfg.grad_accum
+                scaler.scale(loss).backward()
+                step_loss += float(loss.detach())
+                pairs_done += len(batch)
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            state["step"] += 1
+            last_loss = step_loss
+            elapsed = time.monotonic() - t0
+            done_here = state["step"] - start_step
+            eta = elapsed / done_here * (total - state["step"]) if done_here else None
+            dev = None
+            if es is not None and (state["step"] % cfg.eval_every == 0 or state["step"] == total):
+                dev = evaluate()
+                state["history"].append({"step": state["step"], "loss": last_loss, **{k: dev[k] for k in (
+                    "map", "mono_mrr", "cross_mrr", "qlf_rate", "rank_distance")}})
+                if state["best"] is None or dev[PRIMARY] > state["best"][PRIMARY]:
+                    state["best"], state["best_step"] = dev, state["step"]
+                    save_best(dev)
+                _save_checkpoint(ckpt, model, opt, sched, scaler, trainable, state, cfg)
+            elif es is None and state["step"] == total:
+                save_best(None)
+            if on_progress:
+                on_progress(TrainProgress(state["step"], total, last_loss, sched.get_last_lr()[0],
+                                          pairs_done / max(elapsed, 1e-9), eta, dev))
+    except Cancelled:
+        _save_checkpoint(ckpt, model, opt, sched, scaler, trainable, state, cfg)
+        if not (out_dir / "overlay.safetensors").is_file():
+            save_best(None)
+        return TrainResult(out_dir, state["best"] or {}, state["best_step"], state["history"], cancelled=True)
+    except torch.OutOfMemoryError as exc:
+        raise TrainingOOM(
+            f"the GPU ran out of memory at batch size {cfg.batch_size} (max length {cfg.max_length}). "
+            f"Try batch size {max(2, cfg.batch_size // 2)}, or a shorter max length, or gradient "
+            "accumulation to keep the effective batch.") from exc
+    if es is None:
+        save_best(None)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return TrainResult(out_dir, state["best"] or {}, state["best_step"], state["history"])
+
+
+def _batches(sampler, state):
+    """Endless batches, reseeding per epoch, skipping what a resumed run already consumed."""
+    skip = state["batch_in_epoch"]
+    while True:
+        sampler.set_epoch(state["epoch"])
+        for b, batch in enumerate(sampler):
+            if b < skip:
+                continue
+            state["batch_in_epoch"] = b + 1
+            yield batch
+        skip = 0
+        state["epoch"] += 1
+        state["batch_in_epoch"] = 0
+
+
+def _encode(model, ids, pad_id, device, embed_ids, batch_size: int = 128) -> np.ndarray:
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    out = np.zeros((len(ids), model.config.hidden_size), dtype=np.float32)
+    for s in range(0, len(ids), batch_size):
+        idx = order[s:s + batch_size]
+        out[idx] = embed_ids(model, [ids[i] for i in idx], pad_id, device).float().cpu().numpy()
+    return out
+
+
+def _atomic_dir(target: Path, write) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write(tmp)
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _save_overlay(model, trainable, files, out_dir: Path, cfg: TrainConfig, metrics, state) -> None:
+    """Write the changed parameters (fp16) and the model card; atomic per file."""
+    import torch
+    from safetensors.torch import save_file
+    from hybridsearch.encoder.convert import BASE_NAME
+
+    sd = model.state_dict()
+    keys = set(trainable)
+    if files.overlay is not None:  # continuing from an overlay: keep what it changed too
+        from safetensors import safe_open
+
+        with safe_open(str(files.overlay), "pt") as f:
+            keys |= set(f.keys())
+    tensors = {k: sd[k].detach().to("cpu", torch.float16).contiguous() for k in sorted(keys)}
+    tmp = out_dir / ".overlay.safetensors.tmp"
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, out_dir / "overlay.safetensors")
+    base_card = files.card or {}
+    card = {
+        "name": cfg.name or out_dir.name,
+        "base": base_card.get("base", str(files.weights_dir)),
+        "base_model": BASE_NAME if base_card.get("name") == BASE_NAME else None,
+        "base_model_dir": None if base_card.get("name") == BASE_NAME else str(files.weights_dir.resolve()),
+        "training": "hybrid batch training (in-batch-negative InfoNCE)",
+        "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "resume")},
+        "best_step": state["step"],
+        "dev_metrics": metrics,
+    }
+    card = {k: v for k, v in card.items() if v is not None}
+    tmpc = out_dir / ".hybridsearch.json.tmp"
+    tmpc.write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    os.replace(tmpc, out_dir / "hybridsearch.json")
+
+
+def _save_checkpoint(ckpt: Path, model, opt, sched, scaler, trainable, state, cfg) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    def write(d: Path):
+        sd = model.state_dict()
+        save_file({k: sd[k].detach().cpu().contiguous() for k in sorted(trainable)}, str(d / "params.safetensors"))
+        # optimizer moments as safetensors too (no pickles anywhere)
+        moments = {}
+        names = {id(p): n for n, p in model.named_parameters()}
+        for group in opt.param_groups:
+            for p in group["params"]:
+                st = opt.state.get(p)
+                if st:
+                    n = names[id(p)]
+                    moments[f"{n}::exp_avg"] = st["exp_avg"].cpu().contiguous()
+                    moments[f"{n}::exp_avg_sq"] = st["exp_avg_sq"].cpu().contiguous()
+                    moments[f"{n}::step"] = torch.as_tensor(st["step"]).reshape(1).float().cpu()
+        if moments:
+            save_file(moments, str(d / "optimizer.safetensors"))
+        meta = {k: v for k, v in state.items()}
+        meta["sched_last_epoch"] = sched.last_epoch
+        meta["scaler_scale"] = float(scaler.get_scale()) if scaler.is_enabled() else None
+        meta["config"] = asdict(cfg)
+        (d / "state.json").write_text(json.dumps(meta, indent=2))
+
+    _atomic_dir(ckpt, write)
+
+
+def _load_checkpoint(ckpt: Path, model, opt, sched, scaler, trainable) -> dict:
+    import torch
+    from safetensors.torch import load_file
+
+    params = load_file(str(ckpt / "params.safetensors"))
+    own = model.state_dict()
+    with torch.no_grad():
+        for k, v in params.items():
+            own[k].copy_(v)
+    mom_path = ckpt / "optimizer.safetensors"
+    if mom_path.is_file():
+        moments = load_file(str(mom_path))
+        by_name = dict(model.named_parameters())
+        for key in {k.split("::")[0] for k in moments}:
+            p = by_name[key]
+            dev = p.device
+            opt.state[p] = {"exp_avg": moments[f"{key}::exp_avg"].to(dev),
+                            "exp_avg_sq": moments[f"{key}::exp_avg_sq"].to(dev),
+                            "step": moments[f"{key}::step"].reshape(()).clone()}
+    meta = json.loads((ckpt / "state.json").read_text())
+    sched.last_epoch = meta.pop("sched_last_epoch")
+    for g, base_lr in zip(opt.param_groups, sched.base_lrs):
+        g["lr"] = base_lr * sched.lr_lambdas[0](sched.last_epoch)
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+    scale = meta.pop("scaler_scale", None)
+    if scale and scaler.is_enabled():
+        scaler.update(scale)
+    meta.pop("config", None)
+    return meta
