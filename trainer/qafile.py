@@ -99,7 +99,7 @@ def read_qa_file(path: str | Path) -> ParallelQA:
     lines, problems = _decode_lines(raw)
     kind = _detect_kind(path, lines)
     if kind == "jsonl":
-        records = _jsonl_records(lines, problems)
+        records = _jsonl_records(lines, problems, {n for n, _ in problems})
     else:
         records = _table_records(lines, "\t" if kind == "tsv" else ",", problems, path.name)
     rows = _validate(records, problems)
@@ -147,10 +147,10 @@ def _detect_kind(path: Path, lines: list[str]) -> str:
                     "tab-separated text (.tsv, or .txt with tabs) with a header row")
 
 
-def _jsonl_records(lines: list[str], problems) -> list[tuple[int, dict]]:
+def _jsonl_records(lines: list[str], problems, undecodable: set[int]) -> list[tuple[int, dict]]:
     out = []
     for n, text in enumerate(lines, start=1):
-        if not text.strip():
+        if not text.strip() or n in undecodable:  # not UTF-8: reported once, not as bad JSON too
             continue
         try:
             obj = json.loads(text)

@@ -1,0 +1,347 @@
+"""``hybridsearch train``, ``hybridsearch evaluate`` and ``hybridsearch data check``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hybridsearch.errors import DataError, HybridSearchError
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="fine-tune the encoder on parallel QA pairs (hybrid batch training)",
+                       description="Fine-tune a multilingual encoder with hybrid batch training: each "
+                                   "batch is X-X (one language) with probability --alpha, else X-Y.")
+    t.add_argument("data", help="parallel QA file (.jsonl, .csv, .tsv; see docs/qa-format.md) or an XQuAD-R folder")
+    t.add_argument("--out", required=True, help="directory for the trained model (and its checkpoint)")
+    t.add_argument("--model", default="base", help="model to start from: 'base', 'default' or a model directory")
+    t.add_argument("--alpha", type=float, default=0.5, help="share of X-X (monolingual) batches, 0..1")
+    length = t.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="optimizer steps (default 300)")
+    length.add_argument("--epochs", type=float, default=None, help="passes over the training ids")
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=3e-5)
+    t.add_argument("--temperature", type=float, default=0.05)
+    t.add_argument("--max-length", type=int, default=128, help="tokens per question/answer")
+    t.add_argument("--no-freeze-embeddings", action="store_true", help="also train the word embeddings")
+    t.add_argument("--train-layers", type=int, default=None, help="train only the top N transformer layers")
+    t.add_argument("--symmetric", action="store_true", help="add the answer->question loss direction")
+    t.add_argument("--dev-share", type=float, default=0.1, help="share of ids held out for the dev set")
+    t.add_argument("--eval-data", default=None, help="evaluate on this file/folder instead of a dev split")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--eval-every", type=int, default=50, help="evaluate (and checkpoint) every N steps")
+    t.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step")
+    t.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1, mps")
+    t.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out and start over")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="LAReQA-style retrieval evaluation of a model on parallel QA data")
+    e.add_argument("model", help="'base', 'default' or a model directory")
+    e.add_argument("data", help="parallel QA file or XQuAD-R folder")
+    e.add_argument("--articles", default=None,
+                   help="XQuAD-R article indices, e.g. 28-35 or 28,30 (XQuAD-R folders only)")
+    e.add_argument("--json", action="store_true", help="print every metric as JSON")
+    e.add_argument("--report", default=None, metavar="FILE.json", help="save the metrics as a JSON report")
+    e.add_argument("--csv", default=None, metavar="FILE.csv", help="save the per-language table as CSV")
+    e.add_argument("--device", default="auto")
+    e.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("data", help="parallel QA data commands")
+    dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    c = dsub.add_parser("check", help="validate a QA file and print its summary or every problem")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_data_check)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+def _fmt_duration(s: float | None) -> str:
+    if s is None:
+        return "?"
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """A ParallelQA summary -> printable lines."""
+    per = ", ".join(f"{l} {n}" for l, n in summary["rows_per_language"].items())
+    return [f"  languages: {len(summary['languages'])} ({', '.join(summary['languages'])})",
+            f"  ids:       {summary['ids']}",
+            f"  rows:      {summary['rows']} ({per})",
+            f"  pairs:     {summary['xx_pairs']} X-X (same language), {summary['xy_pairs']} X-Y (cross-lingual)"]
+
+
+def metrics_table(metrics: dict) -> str:
+    """Per-language table plus the overall row (mAP, mono/cross MRR, rank distance, QLF rate)."""
+    langs = sorted({k[:-len("_map")] for k in metrics if k.endswith("_map") and k != "map"})
+    cols = [("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR"),
+            ("rank_distance", "rank dist"), ("qlf_rate", "QLF rate")]
+    head = f"{'language':<10}" + "".join(f"{h:>11}" for _, h in cols)
+
+    def cell(v):
+        return f"{v:>11.4f}" if isinstance(v, float) and v == v else f"{'-':>11}"
+
+    lines = [head, "-" * len(head)]
+    for l in langs:
+        lines.append(f"{l:<10}" + "".join(cell(metrics.get(f"{l}_{k}")) for k, _ in cols))
+    lines.append("-" * len(head))
+    lines.append(f"{'overall':<10}" + "".join(cell(metrics.get(k)) for k, _ in cols))
+    extra = [f"{k}={metrics[k]:.4f}" for k in ("mono_r1", "mono_r10", "cross_r1", "cross_r10") if k in metrics]
+    if extra:
+        lines.append("recall: " + "  ".join(extra))
+    if "n_queries" in metrics:
+        lines.append(f"queries: {int(metrics['n_queries'])} in {int(metrics.get('n_languages', 0))} languages")
+    return "\n".join(lines)
+
+
+def parse_articles(text: str | None) -> list[int] | None:
+    """``"28-35"`` / ``"28,30,33-34"`` -> sorted article indices; None when not given."""
+    if not text:
+        return None
+    out: set[int] = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                if b < a:
+                    raise ValueError
+                out.update(range(a, b + 1))
+            elif part:
+                out.add(int(part))
+    except ValueError:
+        raise HybridSearchError(f"--articles wants indices like 28-35 or 28,30, not {text!r}") from None
+    if not out or min(out) < 0:
+        raise HybridSearchError(f"--articles wants indices like 28-35 or 28,30, not {text!r}")
+    return sorted(out)
+
+
+def _load(path: str, articles=None):
+    from trainer.data import _looks_like_squad, load_parallel_qa, load_xquad_r
+
+    p = Path(path)
+    if articles is not None:
+        if not p.exists():
+            raise DataError(f"no such file or folder: {p}")
+        if not (p.is_dir() or _looks_like_squad(p)):
+            raise HybridSearchError("--articles applies only to XQuAD-R data (a folder of {lang}.json)")
+        data = load_xquad_r(p, articles=articles)
+        if not data.rows:
+            raise DataError(f"no questions in articles {articles[0]}-{articles[-1]} of {p}")
+        return data
+    return load_parallel_qa(p)
+
+
+# ------------------------------------------------------------------------------------ data check
+
+def cmd_data_check(args) -> int:
+    from trainer.data import load_parallel_qa
+    from trainer.qafile import format_problems
+
+    try:
+        data = load_parallel_qa(args.file)
+    except DataError as exc:
+        if not exc.problems:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        n = len(exc.problems)
+        print(f"{args.file}: {n} problem{'s' if n != 1 else ''}; nothing was loaded")
+        for line in format_problems(exc.problems):
+            print(f"  {line}")
+        return 2
+    print(f"{args.file}: OK")
+    print("\n".join(summary_lines(data.summary())))
+    return 0
+
+
+# -------------------------------------------------------------------------------------- evaluate
+
+def cmd_evaluate(args) -> int:
+    from tqdm import tqdm
+
+    from hybridsearch.progress import CancelToken
+    from trainer.evaluate import metrics_csv, evaluate_model, write_report
+
+    data = _load(args.data, parse_articles(args.articles))
+    bar = tqdm(total=None, desc="encoding", unit="text", file=sys.stderr, dynamic_ncols=True)
+
+    def on_progress(p):
+        if bar.total != p.total:
+            bar.total = p.total
+        bar.n = p.done
+        bar.refresh()
+
+    try:
+        metrics = evaluate_model(args.model, data, on_progress=on_progress, cancel=CancelToken(),
+                                 device=args.device)
+    finally:
+        bar.close()
+    if args.report:
+        write_report(metrics, args.report, model=str(args.model), data=str(args.data),
+                     articles=args.articles)
+    if args.csv:
+        Path(args.csv).write_text(metrics_csv(metrics), encoding="utf-8")
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    print(f"model: {args.model}   data: {args.data}" + (f" (articles {args.articles})" if args.articles else ""))
+    print(metrics_table(metrics))
+    for what, path in (("report", args.report), ("CSV", args.csv)):
+        if path:
+            print(f"{what} written to {path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- train
+
+def _config_from_args(args):
+    from trainer.train import TrainConfig
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise HybridSearchError(f"--alpha must be between 0 and 1, not {args.alpha}")
+    for name in ("batch_size", "grad_accum", "eval_every", "max_length"):
+        if getattr(args, name) < 1:
+            raise HybridSearchError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.batch_size < 2:
+        raise HybridSearchError("--batch-size must be at least 2 (the other pairs of a batch are the negatives)")
+    if args.steps is not None and args.steps < 1:
+        raise HybridSearchError("--steps must be at least 1")
+    if args.epochs is not None and args.epochs <= 0:
+        raise HybridSearchError("--epochs must be positive")
+    return TrainConfig(
+        model=args.model, out_dir=args.out,
+        steps=args.steps if args.epochs is None else None,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
+        alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
+        train_layers=args.train_layers, symmetric=args.symmetric, dev_share=args.dev_share,
+        seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
+        resume=not args.no_resume)
+
+
+def _checkpoint_state(out_dir: Path) -> dict | None:
+    from trainer.train import CHECKPOINT
+
+    path = out_dir / CHECKPOINT / "state.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _resume_command(args) -> str:
+    argv = [a for a in sys.argv[1:] if a != "--no-resume"]
+    return " ".join(["hybridsearch", *argv]) if argv[:1] == ["train"] else \
+        f"hybridsearch train {args.data} --out {args.out} (with the same options)"
+
+
+def cmd_train(args) -> int:
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from hybridsearch.encoder.runtime import pick_device
+    from hybridsearch.progress import CancelToken
+    from trainer.data import load_parallel_qa
+    from trainer.devices import available_devices
+    from trainer.train import train
+
+    cfg = _config_from_args(args)
+    data = load_parallel_qa(args.data)
+    print(f"Training data {args.data}: OK")
+    print("\n".join(summary_lines(data.summary())))
+    eval_data = None
+    if args.eval_data:
+        eval_data = load_parallel_qa(args.eval_data)
+        print(f"Dev data {args.eval_data}: {len(eval_data.by_id)} ids, {len(eval_data.rows)} rows")
+    elif cfg.dev_share > 0:
+        print(f"Dev set: {cfg.dev_share:.0%} of the ids held out (seed {cfg.seed})")
+    else:
+        print("No dev set (--dev-share 0): the model of the last step is saved")
+
+    device = pick_device(cfg.device)
+    if device == "cpu":
+        gpus = [d for d in available_devices() if d.kind != "cpu"]
+        cpu = available_devices()[-1]
+        why = "only the CPU is available" if not gpus else "training on the CPU (--device cpu)"
+        print(f"warning: {why} ({cpu.name}). Training on a CPU is slow: expect seconds per step "
+              f"for the base model; a time estimate follows after the first step.", file=sys.stderr)
+
+    out_dir = Path(cfg.out_dir)
+    state = _checkpoint_state(out_dir) if cfg.resume else None
+    if state is not None:
+        print(f"Resuming from the checkpoint in {out_dir} at step {state.get('step')} "
+              "(use --no-resume to start over)")
+        old = state.get("config") or {}
+        new = asdict(cfg)
+        changed = [k for k in old if k not in ("out_dir", "resume", "name") and old.get(k) != new.get(k)]
+        if changed:
+            print("warning: options differ from the checkpoint's run: "
+                  + ", ".join(f"{k} {old[k]!r} -> {new.get(k)!r}" for k in changed), file=sys.stderr)
+
+    cancel = CancelToken()
+    bar = None
+    estimated = False
+    latest_map = None
+
+    def on_progress(p) -> None:
+        nonlocal bar, estimated, latest_map
+        if bar is None:
+            bar = tqdm(total=p.total_steps, initial=p.step - 1, desc="training", unit="step",
+                       file=sys.stderr, dynamic_ncols=True)
+        bar.update(p.step - bar.n)
+        if p.dev_metrics:
+            latest_map = p.dev_metrics.get("map")
+            bar.write(f"step {p.step}: dev mAP {latest_map:.4f}  mono MRR "
+                      f"{p.dev_metrics.get('mono_mrr', float('nan')):.4f}  cross MRR "
+                      f"{p.dev_metrics.get('cross_mrr', float('nan')):.4f}")
+        post = {"loss": f"{p.loss:.4f}", "lr": f"{p.lr:.2e}", "pairs/s": f"{p.pairs_per_s:.1f}"}
+        if latest_map is not None:
+            post["dev mAP"] = f"{latest_map:.4f}"
+        bar.set_postfix(post, refresh=True)
+        if device == "cpu" and not estimated and p.eta_s is not None:
+            estimated = True
+            bar.write(f"CPU time estimate: about {_fmt_duration(p.eta_s)} for the remaining "
+                      f"{p.total_steps - p.step} steps (measured on the first step)")
+
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        if interrupted:  # second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        cancel.cancel()
+        msg = "\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)"
+        (bar.write if bar is not None else print)(msg)
+
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = train(cfg, data, on_progress=on_progress, cancel=cancel, eval_data=eval_data)
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+        if bar is not None:
+            bar.close()
+
+    if result.cancelled:
+        st = _checkpoint_state(out_dir) or {}
+        print(f"Stopped at step {st.get('step', '?')}; the checkpoint is saved in {out_dir / 'checkpoint'}.")
+        print(f"Resume with: {_resume_command(args)}")
+        return 130
+    print(f"Model written to {out_dir} (overlay.safetensors + hybridsearch.json); "
+          f"use it with --model {out_dir}")
+    if result.best_metrics:
+        print(f"Dev metrics of the saved model (step {result.best_step}):")
+        print(metrics_table(result.best_metrics))
+    return 0
