@@ -94,8 +94,11 @@ def _style_chart(chart: QChart, title: str) -> None:
 class ChartView(QChartView):
     """A QChartView that can be exported and says when it has nothing to show."""
 
-    def __init__(self, title: str = "", parent=None):
+    def __init__(self, title: str = "", parent=None, **attrs):
         super().__init__(parent)
+        # PySide objects must be initialised before Python attributes are set on them.
+        for k, v in attrs.items():
+            setattr(self, k, v)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setMinimumSize(QSize(240, 200))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -106,7 +109,12 @@ class ChartView(QChartView):
     def reset(self) -> QChart:
         chart = QChart()
         _style_chart(chart, self._title)
+        old = getattr(self, "_chart", None)
         self.setChart(chart)
+        # Keep Python references: the view does not own its chart in PySide, and the chart's
+        # series and axes must outlive this call.
+        self._chart = chart
+        self._old_chart = old
         return chart
 
     def has_data(self) -> bool:
@@ -128,8 +136,7 @@ class MetricBarsChart(ChartView):
     """Per-language bars of one metric, one bar set per model, with an 'all' group for the overall value."""
 
     def __init__(self, metric: str, title: str | None = None, parent=None):
-        self.metric = metric
-        super().__init__(title or METRIC_TITLES.get(metric, metric), parent)
+        super().__init__(title or METRIC_TITLES.get(metric, metric), parent, metric_key=metric)
         self.models: dict[str, dict] = {}
 
     def set_models(self, models: dict[str, dict]) -> None:
@@ -147,14 +154,14 @@ class MetricBarsChart(ChartView):
             bs.setColor(theme.series_color(i))
             bs.setBorderColor(theme.series_color(i))
             for lang in langs:
-                v = _num(metrics.get(f"{lang}_{self.metric}"))
+                v = _num(metrics.get(f"{lang}_{self.metric_key}"))
                 bs.append(v)
                 top = max(top, v)
-            v = _num(metrics.get(self.metric))
+            v = _num(metrics.get(self.metric_key))
             bs.append(v)
             top = max(top, v)
             series.append(bs)
-            ref = ref if ref is not None else unbiased_level(self.metric, metrics)
+            ref = ref if ref is not None else unbiased_level(self.metric_key, metrics)
         series.setBarWidth(0.8)
         chart.addSeries(series)
         ax = QBarCategoryAxis()
@@ -168,7 +175,7 @@ class MetricBarsChart(ChartView):
         chart.addAxis(ay, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(ax)
         series.attachAxis(ay)
-        if ref is not None and self.metric == "qlf_rate":
+        if ref is not None and self.metric_key == "qlf_rate":
             line = QLineSeries()
             line.setName(f"unbiased ({ref:.2f})")
             line.append(-0.5, ref)
@@ -253,8 +260,7 @@ class CurveChart(ChartView):
     """Live line chart: ``add_point(name, x, y)`` appends to (or creates) the named curve."""
 
     def __init__(self, title: str, x_title: str = "step", y_title: str = "", parent=None):
-        self._x_title, self._y_title = x_title, y_title
-        super().__init__(title, parent)
+        super().__init__(title, parent, _x_title=x_title, _y_title=y_title)
 
     def reset(self) -> QChart:
         chart = super().reset()

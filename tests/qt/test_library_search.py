@@ -1,0 +1,105 @@
+"""Add a folder -> index -> search -> a cross-lingual result appears and opens; cancel indexing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+
+def _wait_index(qtbot, w, timeout=180000):
+    with qtbot.waitSignal(w.service.job_finished, timeout=timeout) as sig:
+        pass
+    return sig.args
+
+
+def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_encoder, opened):
+    w = make_window(encoder=base_encoder)
+    w.show_page(1)
+    with qtbot.waitSignal(w.service.job_finished, timeout=180000) as sig:
+        w.library_page.add_folder(str(docs_dir))
+    kind, outcome, report = sig.args
+    assert (kind, outcome) == ("index", "done"), report
+    qtbot.waitUntil(lambda: w.library_page.table.rowCount() == 1, timeout=10000)
+    assert int(w.library_page.table.item(0, 1).text()) == 7
+    assert "de" in w.library_page.table.item(0, 3).text()
+    assert "Watching" in w.status_label.text() or "up to date" in w.status_label.text().lower()
+
+    # search in English for a German document, semantic ranking
+    w.focus_search()
+    page = w.search_page
+    qtbot.waitUntil(lambda: "de" in (page.lang_filter.actions_ or {}), timeout=10000)
+    page.mode.setCurrentIndex(page.mode.findData("dense"))
+    with qtbot.waitSignal(page.searched, timeout=60000):
+        qtbot.keyClicks(page.box, "high-speed trains between Berlin and Munich")
+        qtbot.keyClick(page.box, Qt.Key.Key_Return)
+    assert page.stack.currentWidget() is page.results_view
+    top = page.results[0]
+    assert top.language == "de" and Path(top.path).name == "bahn.txt"
+    card = page.list.itemWidget(page.list.item(0))
+    assert "bahn.txt" in card.findChildren(type(card.passage))[0].text() or top.title
+    # the passage is shown in its document
+    qtbot.waitUntil(lambda: "ICE" in page.context_view.toPlainText(), timeout=10000)
+    # keyboard: Down moves into the results, Enter opens the document
+    qtbot.keyClick(page.box, Qt.Key.Key_Down)
+    assert page.list.hasFocus() or page.list.currentRow() == 0
+    qtbot.keyClick(page.list, Qt.Key.Key_Return)
+    assert opened == [str(top.path)]
+    page.reveal_current()
+    assert opened[-1] == str(Path(top.path).parent)
+    page.copy_current()
+    from PySide6.QtGui import QGuiApplication
+    assert QGuiApplication.clipboard().text() == str(top.path)
+
+    # a language filter narrows the results
+    page.lang_filter.set_selected(["zh"])
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.search_now()
+    assert all(r.language == "zh" for r in page.results)
+
+    # nothing matching: the no-results state explains what to try
+    page.lang_filter.set_selected([])
+    page.mode.setCurrentIndex(page.mode.findData("lexical"))
+    page.box.setText("xylophonezzz")
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.search_now()
+    assert page.stack.currentWidget() is page.no_results
+    assert "Nothing matches" in page.no_results_text.text()
+
+
+def test_indexing_can_be_cancelled_and_continues(make_window, qtbot, tmp_path, tiny_encoder):
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(60):
+        (docs / f"doc{i:03d}.txt").write_text(f"Document number {i}. " + "Some words about things. " * 40,
+                                              encoding="utf-8")
+    w = make_window(encoder=tiny_encoder)
+    w.show_page(1)
+    lp = w.library_page
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000) as sig:
+        w.library_page.add_folder(str(docs))
+        qtbot.waitUntil(lambda: lp.progress_row.isVisible(), timeout=10000)
+        lp.cancel_btn.click()
+    kind, outcome, _ = sig.args
+    assert outcome == "cancelled"
+    qtbot.waitUntil(lambda: "cancelled" in lp.banner.text(), timeout=10000)
+    assert not lp.progress_row.isVisible()
+    # re-index continues and finishes
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000) as sig:
+        lp.reindex_btn.click()
+    assert sig.args[1] == "done"
+    qtbot.waitUntil(lambda: lp.table.rowCount() == 1 and lp.table.item(0, 1).text() == "60", timeout=10000)
+
+
+def test_unreadable_files_are_listed_with_the_reason(make_window, qtbot, tmp_path, tiny_encoder):
+    docs = tmp_path / "mixed"
+    docs.mkdir()
+    (docs / "good.txt").write_text("A perfectly readable text about rivers and mountains.", encoding="utf-8")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    w = make_window(encoder=tiny_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(docs))
+    lp = w.library_page
+    qtbot.waitUntil(lambda: lp.failed_table.rowCount() == 1, timeout=10000)
+    assert lp.failed_table.item(0, 0).text() == "broken.pdf"
+    assert lp.failed_table.item(0, 1).text()

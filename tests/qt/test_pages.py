@@ -1,0 +1,116 @@
+"""Each page builds and shows what a person expects before any work is done."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.qt.conftest import fake_metrics
+
+
+def test_every_page_builds_at_1280x800(make_window, qtbot):
+    w = make_window()
+    w.resize(1280, 800)
+    for i, page in enumerate(w.pages):
+        w.show_page(i)
+        assert w.stack.currentWidget() is page
+        img = w.grab()
+        assert img.width() == 1280 and img.height() == 800
+    # empty library: the search page offers to add a folder
+    w.show_page(0)
+    qtbot.waitUntil(lambda: w.search_page.stack.currentWidget() is w.search_page.empty_folders, timeout=10000)
+    assert w.search_page.empty_folders.findChild(type(w.library_page.add_btn), "emptyAction").isVisible()
+
+
+def test_shortcuts_switch_pages_and_focus_search(make_window, qtbot):
+    w = make_window()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    for i in [1, 2, 3, 0]:
+        qtbot.keyClick(w.focusWidget() or w, Qt.Key(Qt.Key.Key_1.value + i), Qt.KeyboardModifier.ControlModifier)
+        assert w.stack.currentIndex() == i
+    w.show_page(2)
+    qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert w.stack.currentIndex() == 0
+    assert w.search_page.box.hasFocus()
+
+
+def test_geometry_and_settings_are_remembered(make_window, settings):
+    w = make_window()
+    w.resize(1100, 700)
+    w.show_page(3)
+    w.training_page.batch.setValue(8)
+    w.close()
+    w2 = make_window()
+    assert w2.width() == 1100 and w2.height() == 700
+    assert w2.stack.currentIndex() == 3
+    assert w2.training_page.batch.value() == 8
+
+
+def test_evaluation_charts_fill_from_a_metrics_dict_and_export(qtbot, settings, tmp_path):
+    from hybridsearch.qt.evaluation_page import EvaluationPage
+
+    page = EvaluationPage(settings)
+    qtbot.addWidget(page)
+    page.resize(1200, 700)
+    page.show()
+    page.set_results({"base": fake_metrics(base=0.4), "trained": fake_metrics(base=0.6)})
+    bars = page.map_chart.values()
+    assert set(bars) == {"base", "trained"}
+    assert len(bars["base"]) == 4  # de, en, fr + all
+    assert bars["trained"][-1] == pytest.approx(0.6)
+    assert page.heatmap.rows == ["de", "en", "fr"] and page.heatmap.value("de", "en") == pytest.approx(0.3)
+    files = page.export_all(tmp_path)
+    assert len(files) == 6 and all(f.stat().st_size > 1000 for f in files)
+    js = page.export_report(tmp_path / "report.json")
+    csvp = page.export_report(tmp_path / "report.csv")
+    assert '"trained"' in js.read_text()
+    assert "trained,de,map," in csvp.read_text()
+
+
+def test_alpha_slider_says_what_it_does(qtbot, settings):
+    from hybridsearch.qt.training_page import TrainingPage
+
+    page = TrainingPage(settings)
+    qtbot.addWidget(page)
+    page.alpha.setValue(0)
+    assert "monolingual" in page.alpha_line.text()
+    page.alpha.setValue(100)
+    assert "cross-lingual" in page.alpha_line.text()
+    page.alpha.setValue(30)
+    assert "30%" in page.alpha_line.text()
+
+
+def test_cpu_only_warns_with_a_time_estimate(qtbot, settings):
+    from types import SimpleNamespace
+
+    from hybridsearch.qt.training_page import TrainingPage
+
+    page = TrainingPage(settings)
+    qtbot.addWidget(page)
+    page.set_devices([SimpleNamespace(id="cpu", kind="cpu", name="Test CPU, 2 threads", memory_bytes=8 << 30)])
+    assert page.device_warning.isVisibleTo(page)
+    assert "CPU" in page.device_warning.text() and "roughly" in page.device_warning.text()
+    page.set_devices([SimpleNamespace(id="cuda:0", kind="cuda", name="Big GPU", memory_bytes=80 << 30),
+                      SimpleNamespace(id="cpu", kind="cpu", name="CPU", memory_bytes=None)])
+    assert "Big GPU — 80 GiB" in page.device.itemText(0)
+    assert not page.device_warning.isVisibleTo(page)
+
+
+def test_worker_errors_become_readable_messages(qtbot):
+    from hybridsearch.errors import HybridSearchError
+    from hybridsearch.qt.workers import Worker
+
+    def boom(cancel, report):
+        raise HybridSearchError("the file is damaged: try another one")
+
+    w = Worker(boom)
+    with qtbot.waitSignal(w.error, timeout=5000) as sig:
+        w.start()
+    assert sig.args == ["the file is damaged: try another one"]
+
+    w2 = Worker(lambda cancel, report: 1 / 0)
+    with qtbot.waitSignal(w2.error, timeout=5000) as sig:
+        w2.start()
+    assert sig.args[0].startswith("ZeroDivisionError")

@@ -1,0 +1,86 @@
+"""Training page: QA file validation, a tiny real training run that fills the charts, cancel, OOM."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def page(qtbot, settings, tiny_model_dir):
+    from hybridsearch.qt.training_page import TrainingPage
+
+    p = TrainingPage(settings, current_model=lambda: str(tiny_model_dir))
+    qtbot.addWidget(p)
+    p.resize(1200, 760)
+    p.show()
+    p.base_model.addItem("tiny", str(tiny_model_dir))
+    p.base_model.setCurrentIndex(p.base_model.count() - 1)
+    p.batch.setValue(6)
+    p.max_length.setValue(32)
+    p.dev_share.setValue(0.25)
+    p.eval_every = 2
+    return p
+
+
+def test_bad_qa_file_shows_its_errors_with_line_numbers(page, qtbot, bad_qa_file):
+    page.load_file(str(bad_qa_file))
+    qtbot.waitUntil(lambda: page.error_list.count() > 0, timeout=10000)
+    lines = page.error_lines()
+    assert any(line.startswith("line 2:") for line in lines)
+    assert any(line.startswith("line 3:") for line in lines)
+    assert page.error_list.isVisible()
+    assert "cannot be used" in page.data_summary.text()
+    assert not page.start_btn.isEnabled()
+
+
+def test_valid_qa_file_shows_its_summary(page, qtbot, qa_file):
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    text = page.data_summary.text()
+    assert "12 question ids" in text and "36 rows" in text and "de, en, fr" in text
+    assert page.start_btn.isEnabled()
+
+
+def test_tiny_training_run_completes_and_fills_the_charts(page, qtbot, qa_file):
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    page.steps_radio.setChecked(True)
+    page.steps.setValue(4)
+    page.start_btn.click()
+    qtbot.waitUntil(lambda: page.result is not None or page.banner.isVisible(), timeout=120000)
+    assert not page.banner.isVisible(), page.banner.text()
+    assert len(page.loss_chart.points("loss")) == 4
+    assert page.dev_chart.points("mAP")
+    models = page.cmp_map.values()
+    assert len(models) == 2 and any(k.startswith("new:") for k in models)
+    assert page.use_btn.isEnabled()
+    assert (page.result.out_dir / "hybridsearch.json").is_file()
+
+
+def test_training_can_be_cancelled(page, qtbot, qa_file):
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    page.steps.setValue(10000)
+    page.start_btn.click()
+    qtbot.waitUntil(lambda: len(page.loss_chart.points("loss")) >= 1, timeout=60000)
+    page.cancel_btn.click()
+    qtbot.waitUntil(lambda: not page.running, timeout=60000)
+    assert "cancelled" in page.stats.text().lower()
+    assert len(page.loss_chart.points("loss")) < 10000
+    assert not page.use_btn.isEnabled()
+    assert page.start_btn.isEnabled()
+
+
+def test_out_of_memory_is_explained(page, qtbot, qa_file, monkeypatch):
+    import trainer.train as tt
+
+    def oom(cfg, data, on_progress=None, cancel=None):
+        raise tt.TrainingOOM(f"the GPU ran out of memory at batch size {cfg.batch_size}. Try batch size "
+                             f"{cfg.batch_size // 2}.")
+    monkeypatch.setattr(tt, "train", oom)
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    page.start_btn.click()
+    qtbot.waitUntil(lambda: page.banner.isVisible(), timeout=10000)
+    assert "ran out of memory" in page.banner.text() and "batch size 3" in page.banner.text()
+    assert page.start_btn.isEnabled()
