@@ -1,0 +1,213 @@
+"""``hybridsearch index|search|status|remove|failed|reembed``: the library from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from hybridsearch.cli_encoder import add_model_options
+
+
+def _library_option(p) -> None:
+    p.add_argument("--library", metavar="DIR", default=None,
+                   help="library directory (default: the app's library, or $HYBRIDSEARCH_HOME/data/library)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("index", help="add folders to the library and index them (resumable)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folders to add and index")
+    p.add_argument("--include", action="append", default=None, metavar="GLOB",
+                   help="only files matching this pattern (repeatable), e.g. '*.pdf'")
+    p.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                   help="skip files/folders matching this pattern (repeatable), e.g. 'drafts/**'")
+    p.add_argument("--max-size-mb", type=float, default=64, help="skip files larger than this (default 64)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _library_option(p)
+    add_model_options(p)
+    p.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("search", help="search the library")
+    s.add_argument("query")
+    s.add_argument("--lang", default=None, help="only these languages, e.g. ru,uk")
+    s.add_argument("--k", type=int, default=10, help="number of documents (default 10)")
+    s.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    s.add_argument("--type", default=None, help="only these file types, e.g. pdf,docx")
+    s.add_argument("--folder", action="append", default=None, help="only documents under this folder")
+    s.add_argument("--json", action="store_true")
+    _library_option(s)
+    add_model_options(s)
+    s.set_defaults(func=cmd_search)
+
+    st = sub.add_parser("status", help="library counts, model and index health")
+    st.add_argument("--json", action="store_true")
+    _library_option(st)
+    st.set_defaults(func=cmd_status)
+
+    r = sub.add_parser("remove", help="remove a folder (its documents, chunks and vectors) from the library")
+    r.add_argument("path")
+    _library_option(r)
+    r.set_defaults(func=cmd_remove)
+
+    f = sub.add_parser("failed", help="list files that could not be indexed, with the reason")
+    f.add_argument("--json", action="store_true")
+    _library_option(f)
+    f.set_defaults(func=cmd_failed)
+
+    e = sub.add_parser("reembed", help="re-embed the whole library with another model")
+    _library_option(e)
+    add_model_options(e)
+    e.set_defaults(func=cmd_reembed)
+
+
+def _open(args, model: bool = True):
+    from hybridsearch.library import Library
+
+    kw = {}
+    if model:
+        kw = dict(model=args.model, device=None if args.device == "auto" else args.device,
+                  threads=args.threads)
+    return Library(Path(args.library).expanduser() if args.library else None, **kw)
+
+
+class _Bars:
+    """tqdm bars (on stderr) fed by Progress reports, one bar per stage."""
+
+    def __init__(self):
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, p) -> None:
+        from tqdm import tqdm
+
+        if p.stage != self.stage:
+            self.close()
+            self.stage = p.stage
+            if p.stage == "done":
+                return
+            unit = "chunk" if p.stage in ("repair", "reembed") else "file"
+            self.bar = tqdm(total=p.total, desc=p.stage, unit=unit, file=sys.stderr, dynamic_ncols=True)
+        if self.bar is not None:
+            if p.total is not None and self.bar.total != p.total:
+                self.bar.total = p.total
+            self.bar.n = p.done
+            if "chunks_done" in p.extra:
+                self.bar.set_postfix(chunks=p.extra["chunks_done"], refresh=False)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def cmd_index(args) -> int:
+    lib = _open(args)
+    lib.max_file_bytes = int(args.max_size_mb * 1024 * 1024)
+    bars = _Bars()
+    try:
+        folders = [lib.add_folder(p, include=args.include, exclude=args.exclude).path for p in args.paths]
+        report = lib.index(folders=folders, on_progress=bars)
+    finally:
+        bars.close()
+        lib.close()
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(report), ensure_ascii=False, indent=2))
+        return 0
+    print(f"indexed: {report.added} new, {report.updated} changed, {report.removed} removed, "
+          f"{report.unchanged} unchanged, {report.failed} failed; {report.chunks_added} chunks "
+          f"in {report.seconds:.1f} s" + (f"; {report.repaired_vectors} vectors repaired"
+                                          if report.repaired_vectors else ""))
+    for f in report.failures[:20]:
+        print(f"  failed: {f.path}: {f.reason}")
+    if len(report.failures) > 20:
+        print(f"  … and {len(report.failures) - 20} more (hybridsearch failed)")
+    return 0
+
+
+def cmd_search(args) -> int:
+    with _open(args) as lib:
+        results = lib.search(args.query, k=args.k, mode=args.mode,
+                             languages=args.lang.split(",") if args.lang else None,
+                             file_types=args.type.split(",") if args.type else None,
+                             folders=args.folder)
+    if args.json:
+        out = []
+        for r in results:
+            out.append({"path": r.path, "title": r.title, "language": r.language, "score": r.score,
+                        "file_type": r.file_type, "modified": r.modified.isoformat(),
+                        "passage": {"chunk_id": r.best.chunk_id, "start": r.best.start, "end": r.best.end,
+                                    "language": r.best.language, "text": r.best.text,
+                                    "snippet_html": r.best.snippet_html},
+                        "more": [{"chunk_id": m.chunk_id, "start": m.start, "end": m.end} for m in r.more]})
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    if not results:
+        print("no results")
+        return 0
+    import re
+
+    for i, r in enumerate(results, 1):
+        snippet = re.sub(r"</?b>", "*", r.best.snippet_html)
+        import html
+
+        print(f"{i:>2}. {r.title}  [{r.language or '?'}, {r.file_type}]  {r.score:.4f}\n    {r.path}\n"
+              f"    {html.unescape(snippet)}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    with _open(args, model=False) as lib:
+        st = lib.status()
+        folders = lib.folders()
+    if args.json:
+        st["folder_list"] = [{"path": f.path, "documents": f.documents, "chunks": f.chunks,
+                              "failed": f.failed, "languages": f.languages,
+                              "last_indexed": f.last_indexed.isoformat() if f.last_indexed else None}
+                             for f in folders]
+        print(json.dumps(st, ensure_ascii=False, indent=2))
+        return 0
+    print(f"library: {st['root']}")
+    print(f"model: {st['model_name'] or '(none yet)'}  ({st['model_identity'] or '-'})")
+    print(f"documents: {st['documents']}  chunks: {st['chunks']}  vectors: {st['vectors']}  "
+          f"failed files: {st['failed']}")
+    print(f"index health: {st['health']}")
+    if st["languages"]:
+        print("languages: " + ", ".join(f"{k or '?'} {v}" for k, v in st["languages"].items()))
+    for f in folders:
+        when = f.last_indexed.strftime("%Y-%m-%d %H:%M") if f.last_indexed else "never"
+        print(f"  {f.path}: {f.documents} documents, {f.chunks} chunks, {f.failed} failed, indexed {when}")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    with _open(args, model=False) as lib:
+        lib.remove_folder(args.path)
+    print(f"removed {args.path} from the library")
+    return 0
+
+
+def cmd_failed(args) -> int:
+    with _open(args, model=False) as lib:
+        failed = lib.failed_files()
+    if args.json:
+        print(json.dumps([{"path": f.path, "reason": f.reason} for f in failed], ensure_ascii=False, indent=2))
+        return 0
+    for f in failed:
+        print(f"{f.path}: {f.reason}")
+    if not failed:
+        print("no failed files")
+    return 0
+
+
+def cmd_reembed(args) -> int:
+    bars = _Bars()
+    with _open(args) as lib:
+        try:
+            lib.reembed(args.model, on_progress=bars)
+        finally:
+            bars.close()
+    print(f"re-embedded the library with {args.model}")
+    return 0

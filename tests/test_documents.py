@@ -1,0 +1,226 @@
+"""Extraction per format, encoding detection, walking, chunking and language identification.
+
+The ``make_*`` helpers build real documents of each format inside the tests (no binaries in
+the repository); other test modules import them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hybridsearch.documents import (ExtractError, chunk_text, decode_text, detect_language, extract,
+                                    walk)
+
+RU = ("Москва является столицей России и крупнейшим городом страны. В городе находится Кремль, "
+      "Красная площадь и множество музеев. Река Москва протекает через центр города.")
+ZH = "北京是中华人民共和国的首都，也是全国的政治和文化中心。故宫位于北京的中心，是明清两代的皇宫。长城在北京的北部。"
+JA = "東京は日本の首都であり、世界で最も人口の多い都市圏の一つです。浅草寺は東京で最も古い寺院として知られています。"
+TH = "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย มีวัดพระแก้วและพระบรมมหาราชวัง แม่น้ำเจ้าพระยาไหลผ่านใจกลางเมือง"
+EN = "The lighthouse keeper climbed the spiral staircase every evening to light the lamp."
+
+
+def make_pdf(path: Path, text: str = EN, title: str = "") -> Path:
+    """A one-page PDF with ``text`` (ASCII) written by hand: objects, content stream, xref."""
+    esc = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    stream = f"BT /F1 12 Tf 72 720 Td ({esc}) Tj ET".encode("latin-1")
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >>"
+            b" /Contents 5 0 R >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    if title:
+        objs.append(b"<< /Title (" + title.encode("latin-1") + b") >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    info = b" /Info %d 0 R" % len(objs) if title else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, info, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def make_encrypted_pdf(path: Path) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    plain = make_pdf(path.with_name("plain-for-encryption.pdf"))
+    w = PdfWriter()
+    for page in PdfReader(plain).pages:
+        w.add_page(page)
+    w.encrypt(user_password="secret", owner_password="owner")
+    with open(path, "wb") as fh:
+        w.write(fh)
+    plain.unlink()
+    return path
+
+
+def make_docx(path: Path, paragraphs: list[str], title: str = "") -> Path:
+    import docx
+
+    d = docx.Document()
+    for p in paragraphs:
+        d.add_paragraph(p)
+    if title:
+        d.core_properties.title = title
+    d.save(str(path))
+    return path
+
+
+def make_odt(path: Path, paragraphs: list[str]) -> Path:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import H, P
+
+    doc = OpenDocumentText()
+    doc.text.addElement(H(outlinelevel=1, text="Heading"))
+    for p in paragraphs:
+        doc.text.addElement(P(text=p))
+    doc.save(str(path))
+    return path
+
+
+def make_epub(path: Path, paragraphs: list[str], title: str = "A Book") -> Path:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("id123")
+    book.set_title(title)
+    book.set_language("en")
+    ch = epub.EpubHtml(title="One", file_name="one.xhtml", lang="en")
+    ch.content = "<html><body>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body></html>"
+    book.add_item(ch)
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", ch]
+    epub.write_epub(str(path), book)
+    return path
+
+
+def make_rtf_cp1251(path: Path, text: str) -> Path:
+    body = "".join(c if ord(c) < 128 else "\\'%02x" % c.encode("cp1251")[0] for c in text)
+    path.write_text("{\\rtf1\\ansi\\ansicpg1251\\deff0 {\\fonttbl {\\f0 Times;}}\\f0 " + body + "\\par}",
+                    encoding="ascii")
+    return path
+
+
+# -- encodings ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,encoding", [
+    (RU, "cp1251"), (ZH, "gb18030"), (JA, "shift_jis"), (RU, "utf-16"), (ZH, "utf-16-le"),
+    (TH, "utf-8"), (RU, "utf-8-sig"), (TH, "cp874"),
+])
+def test_text_encodings_are_detected(tmp_path, text, encoding):
+    f = tmp_path / "doc.txt"
+    f.write_bytes(((text + "\n") * 3).encode(encoding))
+    assert text in extract(f).text
+
+
+@pytest.mark.parametrize("data", [bytes(range(256)) * 40, b"\x7fELF\x02\x01\x01" + os.urandom(3000),
+                                  b"\x89PNG\r\n\x1a\n" + bytes(2000)])
+def test_binary_disguised_as_text_is_refused(data):
+    with pytest.raises(ExtractError, match="binary"):
+        decode_text(data)
+
+
+# -- formats -----------------------------------------------------------------------------------------
+def test_each_format_extracts_text_and_title(tmp_path):
+    make_pdf(tmp_path / "a.pdf", EN, title="Keeper")
+    make_docx(tmp_path / "b.docx", [EN, "Second paragraph."], title="Docx Title")
+    make_odt(tmp_path / "c.odt", [EN])
+    make_epub(tmp_path / "d.epub", [EN], title="Sea Book")
+    make_rtf_cp1251(tmp_path / "e.rtf", RU)
+    (tmp_path / "f.html").write_bytes(
+        ("<html><head><meta charset='windows-1251'><title>Заголовок</title><script>var x=1;</script>"
+         f"</head><body><p>{RU}</p></body></html>").encode("cp1251"))
+    (tmp_path / "g.md").write_text(f"# Notes\n\n{EN}\n", encoding="utf-8")
+    got = {p.name: extract(p) for p in sorted(tmp_path.iterdir()) if p.is_file()}
+    assert "lighthouse keeper" in got["a.pdf"].text and got["a.pdf"].title == "Keeper"
+    assert "Second paragraph." in got["b.docx"].text and got["b.docx"].title == "Docx Title"
+    assert "lighthouse" in got["c.odt"].text and got["c.odt"].text.startswith("Heading")
+    assert "lighthouse" in got["d.epub"].text and got["d.epub"].title == "Sea Book"
+    assert RU in got["e.rtf"].text
+    assert RU in got["f.html"].text and "var x" not in got["f.html"].text
+    assert got["f.html"].title == "Заголовок"
+    assert got["g.md"].title == "Notes"
+
+
+def test_unreadable_files_give_reasons(tmp_path):
+    enc = make_encrypted_pdf(tmp_path / "locked.pdf")
+    with pytest.raises(ExtractError, match="encrypted"):
+        extract(enc)
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage garbage")
+    with pytest.raises(ExtractError, match="PDF"):
+        extract(tmp_path / "broken.pdf")
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ExtractError, match="DOCX"):
+        extract(tmp_path / "broken.docx")
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 1000)
+    with pytest.raises(ExtractError, match="too large"):
+        extract(big, max_bytes=1000)
+    if os.name != "nt" and os.geteuid() != 0:
+        secret = tmp_path / "secret.txt"
+        secret.write_text(EN)
+        secret.chmod(0)
+        with pytest.raises(ExtractError, match="permission"):
+            extract(secret)
+
+
+# -- walking ---------------------------------------------------------------------------------------
+def test_walk_skips_hidden_follows_links_without_loops_and_applies_globs(tmp_path):
+    root = tmp_path / "lib"
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / ".git").mkdir()
+    (root / "drafts").mkdir()
+    for p in ["a.txt", "sub/b.md", "sub/deep/c.pdf", ".git/d.txt", "drafts/e.txt", "f.exe", ".hidden.txt"]:
+        (root / p).write_text("x")
+    (root / "sub" / "deep" / "loop").symlink_to(root, target_is_directory=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "g.txt").write_text("x")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    rel = sorted(os.path.relpath(e.path, root) for e in walk(root))
+    assert rel == ["a.txt", "drafts/e.txt", "link/g.txt", "sub/b.md", "sub/deep/c.pdf"]
+    rel = sorted(os.path.relpath(e.path, root) for e in walk(root, exclude=["drafts/**", "*.pdf"]))
+    assert rel == ["a.txt", "link/g.txt", "sub/b.md"]
+    rel = sorted(os.path.relpath(e.path, root) for e in walk(root, include=["*.md"]))
+    assert rel == ["sub/b.md"]
+
+
+# -- chunking ----------------------------------------------------------------------------------------
+def test_chunks_are_bounded_keep_offsets_and_follow_paragraphs(tiny_encoder):
+    tok = tiny_encoder.tokenizer
+    paras = [" ".join([EN] * 3), RU * 2, ZH * 4, TH * 3, JA * 3]
+    text = "\n\n".join(paras)
+    chunks = chunk_text(text, tok, max_tokens=60, overlap_tokens=16)
+    assert len(chunks) > 5
+    for ch in chunks:
+        assert text[ch.start:ch.end] == ch.text
+        assert len(tok.encode(ch.text, add_special_tokens=False).ids) <= 60 + 2
+        assert "\n\n" not in ch.text or ch.n_tokens <= 60
+    covered = set()
+    for ch in chunks:
+        covered.update(range(ch.start, ch.end))
+    # everything but whitespace is in some chunk (context view rebuilds the text from chunks)
+    assert all(i in covered or text[i].isspace() for i in range(len(text)))
+    # a small overlap: some chunk starts before the previous one ends
+    assert any(b.start < a.end for a, b in zip(chunks, chunks[1:]))
+    # CJK without punctuation still splits at token boundaries, under the budget
+    long_zh = "北京故宫长城天安门颐和园" * 40
+    zchunks = chunk_text(long_zh, tok, max_tokens=50, overlap_tokens=0)
+    assert len(zchunks) > 2 and "".join(c.text for c in zchunks) == long_zh
+
+
+def test_language_identification():
+    assert detect_language(RU) == "ru"
+    assert detect_language(ZH) == "zh"
+    assert detect_language(TH) == "th"
+    assert detect_language(EN) == "en"
+    assert detect_language("12 34 --") is None

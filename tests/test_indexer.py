@@ -1,0 +1,178 @@
+"""Indexing: formats and failures, incremental updates, repair after a lost vector file, model change,
+cancel and resume, the watcher. Uses the tiny random encoder: behaviour, not retrieval quality."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from test_documents import EN, RU, TH, ZH, make_docx, make_encrypted_pdf, make_pdf
+
+from hybridsearch.errors import LibraryLockedError
+from hybridsearch.library import Library, ModelMismatchError
+from hybridsearch.progress import CancelToken
+
+
+def _consistent(lib: Library) -> None:
+    """Every chunk has exactly one vector and no document has duplicate chunks."""
+    st = lib.status()
+    assert st["health"] == "ok", st
+    assert st["vectors"] == st["chunks"]
+    dup = lib.store.conn.execute(
+        "SELECT count(*) FROM (SELECT document_id, ordinal FROM chunks GROUP BY 1, 2 HAVING count(*) > 1)"
+    ).fetchone()[0]
+    assert dup == 0
+
+
+@pytest.fixture
+def docs(tmp_path):
+    d = tmp_path / "docs"
+    (d / "sub").mkdir(parents=True)
+    (d / "ru.txt").write_bytes((RU + "\n\n" + RU).encode("cp1251"))
+    (d / "zh.md").write_text(ZH, encoding="utf-8")
+    (d / "sub" / "th.txt").write_text(TH, encoding="utf-8")
+    make_pdf(d / "en.pdf", EN)
+    make_docx(d / "notes.docx", [EN, "Second paragraph about the harbour."])
+    make_encrypted_pdf(d / "locked.pdf")
+    (d / "fake.txt").write_bytes(bytes(range(256)) * 20)
+    return d
+
+
+def test_index_records_failures_and_stays_consistent(tmp_path, docs, tiny_encoder):
+    seen = []
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        rep = lib.index(on_progress=seen.append)
+        assert (rep.added, rep.failed) == (5, 2)
+        failed = {os.path.basename(f.path): f.reason for f in lib.failed_files()}
+        assert "encrypted" in failed["locked.pdf"] and "binary" in failed["fake.txt"]
+        [info] = lib.folders()
+        assert info.documents == 5 and info.failed == 2 and info.last_indexed is not None
+        assert info.languages["ru"] == 1 and info.languages["zh"] == 1 and info.languages["th"] == 1
+        assert set(lib.file_types()) == {"txt", "md", "pdf", "docx"}
+        assert {"ru", "zh", "th", "en"} <= set(lib.languages())
+        last = [p for p in seen if p.stage == "index"][-1]
+        assert last.extra["files_done"] == last.extra["files_total"] == 7 and last.extra["chunks_done"] > 0
+        _consistent(lib)
+        # the Russian cp1251 file is found by a Russian query
+        hits = lib.search("столицей России", mode="lexical")
+        assert hits and hits[0].path.endswith("ru.txt") and hits[0].language == "ru"
+
+
+def test_incremental_updates_and_deletions(tmp_path, docs, tiny_encoder):
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        rep = lib.index()  # nothing changed; failed files are not retried
+        assert (rep.added, rep.updated, rep.failed, rep.unchanged) == (0, 0, 0, 7)
+        st = (docs / "zh.md").stat()
+        os.utime(docs / "zh.md", (st.st_atime, st.st_mtime + 10))  # touched, same content
+        (docs / "sub" / "th.txt").write_text(TH + "\n\nพิพิธภัณฑ์ใหม่ลำดับที่สอง", encoding="utf-8")
+        (docs / "ru.txt").unlink()
+        (docs / "new.txt").write_text("A brand new zeppelin document.", encoding="utf-8")
+        rep = lib.index()
+        assert (rep.added, rep.updated, rep.removed) == (1, 1, 1)
+        assert not lib.search("столицей России", mode="lexical")
+        assert lib.search("zeppelin", mode="lexical")[0].path.endswith("new.txt")
+        assert lib.search("พิพิธภัณฑ์ใหม่", mode="lexical")[0].path.endswith("th.txt")
+        _consistent(lib)
+        # a failed file is retried once it changes
+        (docs / "fake.txt").write_text("now it is real text about a walrus", encoding="utf-8")
+        rep = lib.index()
+        assert rep.updated == 1 and lib.search("walrus", mode="lexical")
+        lib.remove_folder(docs)
+        assert lib.folders() == [] and lib.status()["chunks"] == 0
+        _consistent(lib)
+
+
+def test_lost_vectors_are_repaired_on_next_run(tmp_path, docs, tiny_encoder):
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        n = lib.status()["chunks"]
+    (tmp_path / "lib" / "vectors.hnsw").unlink()  # as if killed before the first checkpoint
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        st = lib.status()
+        assert st["vectors_missing"] == n and st["health"] != "ok"
+        rep = lib.index()
+        assert rep.repaired_vectors == n and rep.added == 0
+        _consistent(lib)
+
+
+def test_another_model_asks_for_a_reembed(tmp_path, docs, tiny_encoder):
+    class Other:
+        """The tiny encoder under another identity: 'a different model'."""
+
+        identity, name = "other-model-123", "other"
+
+        def __getattr__(self, attr):
+            return getattr(tiny_encoder, attr)
+
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+    with Library(tmp_path / "lib", encoder=Other()) as lib:
+        assert lib.model_mismatch()
+        with pytest.raises(ModelMismatchError, match="Re-embed"):
+            lib.index()
+        with pytest.raises(ModelMismatchError):
+            lib.search("harbour")
+        assert lib.search("harbour", mode="lexical")  # keyword search still works
+        lib.reembed(encoder=Other())
+        assert not lib.model_mismatch() and lib.store.get("model_identity") == "other-model-123"
+        _consistent(lib)
+        assert lib.search("harbour")
+
+
+def test_cancel_then_resume(tmp_path, tiny_encoder):
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(150):
+        (d / f"f{i:03}.txt").write_text(f"Document number {i} about topic {i % 7}. " * 20, encoding="utf-8")
+    token = CancelToken()
+
+    def stop_soon(p):
+        if p.stage == "index" and p.done >= 64:
+            token.cancel()
+
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(d)
+        rep = lib.index(cancel=token, on_progress=stop_soon)
+        assert rep.cancelled and 0 < rep.added < 150
+        first = rep.added
+        rep = lib.index()
+        assert not rep.cancelled and rep.added == 150 - first
+        _consistent(lib)
+
+
+def test_second_process_gets_a_clear_lock_error(tmp_path, docs, tiny_encoder):
+    import subprocess
+    import sys
+
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)  # takes the write lock
+        code = ("from hybridsearch.library import Library\n"
+                f"lib = Library({str(tmp_path / 'lib')!r})\n"
+                "try:\n    lib.remove_folder('/nowhere')\nexcept Exception as e:\n    print(type(e).__name__, e)\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+        assert "LibraryLockedError" in out and "in use by another hybridsearch process" in out
+    assert LibraryLockedError
+
+
+def test_watcher_indexes_changes(tmp_path, docs, tiny_encoder):
+    reports = []
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        w = lib.watch(on_change=reports.append, debounce_s=0.3)
+        (docs / "fresh.txt").write_text("An octopus arrived in the harbour.", encoding="utf-8")
+        (docs / "zh.md").unlink()
+        deadline = time.time() + 20
+        while time.time() < deadline and not (reports and sum(r.added for r in reports) >= 1
+                                              and sum(r.removed for r in reports) >= 1):
+            time.sleep(0.1)
+        w.stop()
+        assert sum(r.added for r in reports) == 1 and sum(r.removed for r in reports) == 1
+        assert lib.search("octopus", mode="lexical")[0].path.endswith("fresh.txt")
+        _consistent(lib)

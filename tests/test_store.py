@@ -1,0 +1,73 @@
+"""The SQLite store: migrations, settings, FTS5 for every script, safe queries, lock errors."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from hybridsearch.documents import Chunk
+from hybridsearch.errors import LibraryLockedError
+from hybridsearch.store import SCHEMA_MIGRATIONS, Store, fts_query
+
+
+def _doc(store: Store, texts: list[str]) -> list[int]:
+    with store.transaction():
+        fid = store.conn.execute("INSERT INTO folders (path) VALUES ('/f')").lastrowid
+        did = store.conn.execute(
+            "INSERT INTO documents (folder_id, path, status) VALUES (?, '/f/a.txt', 'ok')", (fid,)).lastrowid
+        return store.insert_chunks(did, [Chunk(t, 0, len(t), 5) for t in texts])
+
+
+def _match(store: Store, query: str) -> list[int]:
+    q = fts_query(query)
+    if q is None:
+        return []
+    return [r[0] for r in store.conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (q,))]
+
+
+def test_migrations_are_named_and_applied_once(tmp_path):
+    s = Store(tmp_path / "library.db")
+    names = [r[0] for r in s.conn.execute("SELECT name FROM migrations")]
+    assert names == [n for n, _ in SCHEMA_MIGRATIONS]
+    assert s.migrate() == []
+    assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with s.transaction():
+        s.set("model_identity", "m-1")
+    s.close()
+    s2 = Store(tmp_path / "library.db")
+    assert s2.get("model_identity") == "m-1" and s2.get("missing", 3) == 3
+
+
+def test_fts_finds_words_in_every_script_and_deletes(tmp_path):
+    s = Store(tmp_path / "library.db")
+    ids = _doc(s, ["Der Straßenbahnfahrer fährt nach Köln", "北京是中国的首都", "กรุงเทพมหานครเป็นเมืองหลวง",
+                   "Москва — столица России", "東京は日本の首都です", "نص عربي قصير", "cafe NEAR the *star*"])
+    assert _match(s, "köln") == [ids[0]] and _match(s, "KOLN") == [ids[0]]  # case and diacritics folded
+    assert _match(s, "首都") == [ids[1], ids[4]]  # a two-character CJK word
+    assert _match(s, "中") == [ids[1]]  # a single character
+    assert _match(s, "เมืองหลวง") == [ids[2]]
+    assert _match(s, "москва") == [ids[3]]
+    assert _match(s, "عربي") == [ids[5]]
+    # user text is never FTS syntax: quotes, NEAR, *, parentheses, AND/OR/NOT, column filters
+    for q in ['"', 'NEAR', 'near(cafe star)', '*star*', 'cafe AND', '(', 'body:cafe', 'NOT', '^', "'",
+              'a"b', '-', '{x}']:
+        _match(s, q)  # must not raise
+    assert _match(s, "NEAR") == [ids[6]]
+    assert _match(s, "*star*") == [ids[6]]
+    with s.transaction():
+        s.delete_chunks_of(1)
+    assert _match(s, "köln") == [] and _match(s, "首都") == []
+    assert s.conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
+
+
+def test_a_write_locked_database_gives_a_clear_error(tmp_path):
+    s = Store(tmp_path / "library.db", timeout=0.2)
+    other = sqlite3.connect(str(tmp_path / "library.db"))
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(LibraryLockedError, match="in use by another hybridsearch process"):
+            with s.transaction():
+                pass
+    finally:
+        other.rollback()
