@@ -83,11 +83,12 @@ class Worker(QObject):
         self.running = False
         self.exception: BaseException | None = None
         self.traceback = ""
+        # connected first, so every later slot of ``finished`` sees ``running`` False
+        self.finished.connect(self._forget)
 
     def start(self) -> "Worker":
         self.running = True
         _running.add(self)
-        self.finished.connect(self._forget)
         lane(self._lane).submit(self._run)
         return self
 
