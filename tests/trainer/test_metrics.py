@@ -1,0 +1,102 @@
+"""LAReQA metrics against a 2-language, 2-question pool worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from trainer.data import ParallelQA, QARow
+from trainer.evaluate import EvalSet, compute_metrics, metrics_csv
+
+
+def hand_set() -> tuple[np.ndarray, EvalSet]:
+    """Candidates c0 = en a1, c1 = en a2, c2 = de a1, c3 = de a2; queries q1/q2 in en and de.
+
+    ===========  ====================  ======================  ======  =========  ===  ========  =========
+    query        scores c0 c1 c2 c3    multilingual ranks      AP      rank dist  QLF  mono RR   cross RR
+    ===========  ====================  ======================  ======  =========  ===  ========  =========
+    q1 en        .9  .5  .7  .1        en 1, de 2              1       1          1    1 (en)    1 (de)
+    q1 de        .8  .6  .4  .5        en 1, de 4              (1+2/4)/2 = .75 3  0    1/2 (de)  1 (en)
+    q2 en        .6  .2  .3  .4        en 4, de 2              (1/2+2/4)/2 = .5 2 0    1/2 (en)  1 (de)
+    q2 de        .1  .05 .2  .9        de 1, en 4              (1+2/4)/2 = .75 3  1    1 (de)    1/2 (en)
+    ===========  ====================  ======================  ======  =========  ===  ========  =========
+
+    en: map (1+.5)/2 = .75, mono .75, cross (en->de) 1, rank distance 1.5, QLF .5
+    de: map (.75+.75)/2 = .75, mono .75, cross (de->en) .75, rank distance 3, QLF .5
+    overall: map .75, mono MRR .75, cross MRR .875, rank distance 2.25, QLF .5,
+    mono R@1 2/4 = .5, cross R@1 3/4 = .75, R@10 1.
+    """
+    es = EvalSet(languages=["de", "en"],
+                 queries=[("q1", "en", "Q1"), ("q1", "de", "F1"), ("q2", "en", "Q2"), ("q2", "de", "F2")],
+                 candidates=[("en", "A1"), ("en", "A2"), ("de", "B1"), ("de", "B2")],
+                 relevant={"q1": {"en": 0, "de": 2}, "q2": {"en": 1, "de": 3}})
+    scores = np.array([[0.9, 0.5, 0.7, 0.1],
+                       [0.8, 0.6, 0.4, 0.5],
+                       [0.6, 0.2, 0.3, 0.4],
+                       [0.1, 0.05, 0.2, 0.9]])
+    return scores, es
+
+
+def test_overall_metrics_by_hand():
+    m = compute_metrics(*hand_set())
+    assert m["map"] == pytest.approx(0.75)
+    assert m["mono_mrr"] == pytest.approx(0.75)
+    assert m["cross_mrr"] == pytest.approx(0.875)
+    assert m["rank_distance"] == pytest.approx(2.25)
+    assert m["qlf_rate"] == pytest.approx(0.5)
+    assert m["mono_r1"] == pytest.approx(0.5)
+    assert m["cross_r1"] == pytest.approx(0.75)
+    assert m["mono_r10"] == m["cross_r10"] == pytest.approx(1.0)
+    assert m["n_queries"] == 4 and m["n_languages"] == 2
+
+
+def test_per_language_metrics_by_hand():
+    m = compute_metrics(*hand_set())
+    assert m["en_map"] == pytest.approx(0.75)
+    assert m["de_map"] == pytest.approx(0.75)
+    assert m["en_mono_mrr"] == pytest.approx(0.75)
+    assert m["de_mono_mrr"] == pytest.approx(0.75)
+    assert m["en_de_mrr"] == pytest.approx(1.0)
+    assert m["de_en_mrr"] == pytest.approx(0.75)
+    assert m["en_en_mrr"] == pytest.approx(0.75)
+    assert m["en_rank_distance"] == pytest.approx(1.5)
+    assert m["de_rank_distance"] == pytest.approx(3.0)
+    assert m["en_qlf_rate"] == pytest.approx(0.5)
+    assert m["de_qlf_rate"] == pytest.approx(0.5)
+
+
+def test_perfect_and_language_biased_retrieval():
+    """A perfect model scores 1 everywhere; a model that ranks all same-language text first
+    (the language bias hybrid training removes) keeps mono MRR 1 but loses mAP, QLF rate 1."""
+    rows = [QARow(i, l, f"{i}-{l}-q", f"{i}-{l}-a") for i in ("a", "b", "c") for l in ("en", "de")]
+    es = EvalSet.from_parallel_qa(ParallelQA(rows))
+    assert len(es.candidates) == 6 and len(es.queries) == 6
+    perfect = np.zeros((6, 6))
+    biased = np.zeros((6, 6))
+    for qi, (qid, ql, _) in enumerate(es.queries):
+        for ci, (cl, _) in enumerate(es.candidates):
+            same_id = es.relevant[qid][cl] == ci
+            perfect[qi, ci] = 1.0 if same_id else 0.0
+            biased[qi, ci] = (2.0 if cl == ql else 0.0) + (1.0 if same_id else 0.0)
+    p = compute_metrics(perfect, es)
+    assert p["map"] == p["mono_mrr"] == p["cross_mrr"] == pytest.approx(1.0)
+    # both answers tie at rank 1: no distance, and the query language is not strictly first
+    assert p["rank_distance"] == pytest.approx(0.0)
+    assert p["qlf_rate"] == pytest.approx(0.0)
+    b = compute_metrics(biased, es)
+    assert b["mono_mrr"] == pytest.approx(1.0) and b["cross_mrr"] == pytest.approx(1.0)
+    # the other-language answer sits behind the 3 same-language candidates: rank 4 -> AP (1 + 2/4)/2
+    assert b["map"] == pytest.approx(0.75)
+    assert b["rank_distance"] == pytest.approx(3.0)
+    assert b["qlf_rate"] == pytest.approx(1.0)
+
+
+def test_metrics_csv_rows():
+    m = compute_metrics(*hand_set())
+    lines = metrics_csv(m).strip().splitlines()
+    assert lines[0] == "language,map,mono_mrr,cross_mrr,rank_distance,qlf_rate"
+    assert lines[1].startswith("de,0.7500,0.7500,0.7500,3.0000,0.5000")
+    assert lines[-1] == "all,0.7500,0.7500,0.8750,2.2500,0.5000"
+    assert not any(math.isnan(v) for v in m.values())
