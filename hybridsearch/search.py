@@ -126,9 +126,9 @@ def search(lib, query: str, k: int = 10, mode: str = "hybrid", languages=None, f
     where, params = build_filters(languages, folders, file_types, modified_after, modified_before)
     n = max(50, k * CANDIDATES_PER_DOC)
     lists: list[tuple[float, list[tuple[int, float]]]] = []
-    if mode in ("hybrid", "dense"):
+    if mode == "dense" or (mode == "hybrid" and weights[0] > 0):
         lists.append((weights[0], dense_candidates(lib, query, n, where, params)))
-    if mode in ("hybrid", "lexical"):
+    if mode == "lexical" or (mode == "hybrid" and weights[1] > 0):
         lists.append((weights[1], lexical_candidates(lib, query, n, where, params)))
     ids = list(dict.fromkeys(cid for _, lst in lists for cid, _ in lst))
     rows = _rows(lib, ids)  # ids deleted since the vector index was saved drop out here

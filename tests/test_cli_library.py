@@ -1,0 +1,64 @@
+"""``hybridsearch index|search|status|failed|remove`` as a user runs them (in-process, tiny model)."""
+
+from __future__ import annotations
+
+import json
+
+from test_documents import RU, make_encrypted_pdf
+
+from hybridsearch.cli import main
+from hybridsearch.library import Library
+
+
+def test_index_search_status_failed_remove(tmp_path, tiny_model_dir, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ru.txt").write_bytes(RU.encode("cp1251"))
+    (docs / "en.txt").write_text("The walrus sleeps on the beach near the NEAR sign.", encoding="utf-8")
+    make_encrypted_pdf(docs / "locked.pdf")
+    lib = ["--library", str(tmp_path / "lib")]
+    model = ["--model", str(tiny_model_dir), "--device", "cpu"]
+
+    assert main(["index", str(docs), *lib, *model]) == 0
+    out = capsys.readouterr()
+    assert "indexed: 2 new" in out.out and "1 failed" in out.out and "encrypted" in out.out
+    assert "index" in out.err  # the progress bar went to stderr
+
+    assert main(["search", "Москва", "--json", "--mode", "lexical", *lib, *model]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res[0]["path"].endswith("ru.txt") and res[0]["language"] == "ru"
+    assert "<b>Москва</b>" in res[0]["passage"]["snippet_html"]
+
+    assert main(["search", '"NEAR*', "--k", "3", *lib, *model]) == 0
+    assert "en.txt" in capsys.readouterr().out
+    assert main(["search", "walrus", "--lang", "ru", "--mode", "lexical", *lib, *model]) == 0
+    assert "no results" in capsys.readouterr().out
+
+    assert main(["status", *lib]) == 0
+    out = capsys.readouterr().out
+    assert "documents: 2" in out and "index health: ok" in out
+    assert main(["status", "--json", *lib]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["vectors"] == st["chunks"] > 0 and st["failed"] == 1
+
+    assert main(["failed", *lib]) == 0
+    assert "locked.pdf: encrypted" in capsys.readouterr().out
+
+    assert main(["remove", str(docs), *lib]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json", *lib]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 0
+    assert main(["remove", str(tmp_path / "nope"), *lib]) == 2
+    assert "not a library folder" in capsys.readouterr().err
+
+
+def test_locked_library_gives_a_clear_message(tmp_path, tiny_model_dir, tiny_encoder, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello", encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as app:
+        app.add_folder(docs)  # the "app" holds the library
+        code = main(["index", str(docs), "--library", str(tmp_path / "lib"), "--model", str(tiny_model_dir)])
+        err = capsys.readouterr().err
+        assert code == 2 and "error: the library is in use by another hybridsearch process" in err
+        assert "Traceback" not in err

@@ -1,0 +1,96 @@
+"""Search behaviour a user notices: grouping, snippets, filters, literal query text, context view.
+The tiny random encoder makes dense ranking meaningless here; retrieval quality is in
+test_quality_xquad.py."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+import pytest
+from test_documents import RU, ZH, make_docx
+
+from hybridsearch.errors import InputError
+from hybridsearch.library import Library
+
+
+@pytest.fixture
+def lib(tmp_path, tiny_encoder):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    long_doc = "\n\n".join(
+        [f"Chapter {i}. The penguin colony walked across the ice for the {i}th time. " * 6 for i in range(6)])
+    (a / "penguins.txt").write_text(long_doc, encoding="utf-8")
+    (a / "html.md").write_text("Use <b>bold</b> & a penguin in text.", encoding="utf-8")
+    (a / "ru.txt").write_text(RU, encoding="utf-8")
+    (b / "zh.txt").write_text(ZH, encoding="utf-8")
+    (b / "syntax.txt").write_text('The NEAR operator and the "quoted" *star* word.', encoding="utf-8")
+    make_docx(b / "report.docx", ["Quarterly penguin census report."])
+    old = datetime(2020, 1, 1).timestamp()
+    os.utime(b / "report.docx", (old, old))
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as library:
+        library.add_folder(a)
+        library.add_folder(b)
+        library.index()
+        library.dirs = (a, b)
+        yield library
+
+
+def test_results_are_grouped_by_document_with_snippets(lib):
+    res = lib.search("penguin colony", k=10, mode="lexical")
+    paths = [os.path.basename(r.path) for r in res]
+    assert paths[0] == "penguins.txt" and len(paths) == len(set(paths))
+    top = res[0]
+    assert top.more and all(p.chunk_id != top.best.chunk_id for p in top.more)
+    assert "<b>penguin</b>" in top.best.snippet_html and "<b>colony</b>" in top.best.snippet_html
+    assert top.title == "penguins" and top.file_type == "txt" and top.language == "en"
+    assert isinstance(top.modified, datetime) and top.folder == str(lib.dirs[0])
+    md = next(r for r in res if r.path.endswith("html.md"))
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; a <b>penguin</b>" in md.best.snippet_html
+    # the passage's offsets point into the document text; the context view shows it in place
+    ctx = lib.context(top.best.chunk_id, chars=100)
+    assert ctx.text[ctx.start:ctx.end] == top.best.text
+    assert lib.document_text(top.path)[top.best.start:top.best.end] == top.best.text
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_query_syntax_is_searched_literally(lib, mode):
+    for q in ['"', 'NEAR', '"quoted', '*', '*star*', 'NEAR(a b)', 'penguin AND', 'OR', '(((', "body:x", "'"]:
+        lib.search(q, mode=mode)  # never an FTS5 syntax error
+    if mode == "lexical":
+        assert lib.search("NEAR", mode=mode)[0].path.endswith("syntax.txt")
+        assert lib.search('"quoted"', mode=mode)[0].path.endswith("syntax.txt")
+        assert lib.search("*star*", mode=mode)[0].path.endswith("syntax.txt")
+    assert lib.search("   ", mode=mode) == []
+
+
+def test_filters(lib):
+    a, b = lib.dirs
+    assert {os.path.basename(r.path) for r in lib.search("penguin", mode="lexical", folders=[b])} == {"report.docx"}
+    assert {r.file_type for r in lib.search("penguin", mode="hybrid", file_types=["docx"])} == {"docx"}
+    recent = lib.search("penguin", mode="lexical", modified_after=datetime.now() - timedelta(days=1))
+    assert "report.docx" not in {os.path.basename(r.path) for r in recent}
+    old = lib.search("penguin", mode="dense", modified_before=datetime(2021, 1, 1))
+    assert [os.path.basename(r.path) for r in old] == ["report.docx"]
+    ru = lib.search("Москва", mode="hybrid", languages=["ru"])
+    assert ru and all(r.language == "ru" for r in ru)
+    zh = lib.search("首都", mode="lexical", languages=["zh"])
+    assert [os.path.basename(r.path) for r in zh] == ["zh.txt"]
+    assert "<b>首都</b>" in zh[0].best.snippet_html
+    with pytest.raises(InputError):
+        lib.search("x", mode="fuzzy")
+
+
+def test_dense_and_hybrid_return_documents_and_forget_deleted_ones(lib):
+    dense = lib.search("penguin colony on the ice", k=50, mode="dense")
+    assert len(dense) == 6 and all(r.best.score <= 1.0001 for r in dense)
+    hyb = lib.search("penguin colony", k=3)
+    assert len(hyb) == 3 and hyb[0].score >= hyb[1].score >= hyb[2].score
+    # with the dense weight at zero, hybrid ranks documents as lexical search does
+    lex_only = [r.path for r in lib.search("penguin colony", k=4, weights=(0.0, 1.0))]
+    assert lex_only == [r.path for r in lib.search("penguin colony", k=4, mode="lexical")]
+    os.remove(os.path.join(lib.dirs[0], "penguins.txt"))
+    lib.index()
+    for mode in ("dense", "hybrid", "lexical"):
+        assert not any(r.path.endswith("penguins.txt") for r in lib.search("penguin colony", k=50, mode=mode))
