@@ -1,0 +1,125 @@
+"""The training loop on a tiny random BERT: loss falls, cancel/resume, overlay output."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from hybridsearch.progress import CancelToken
+from trainer.data import ParallelQA, QARow
+from trainer.train import CHECKPOINT, TrainConfig, train
+
+LANG_WORDS = {"en": ("where is", "it is in"), "de": ("wo ist", "es ist in"), "es": ("dónde está", "está en")}
+
+
+def toy_data(n_ids: int = 40, seed: int = 0) -> ParallelQA:
+    """n_ids made-up pairs in 3 languages: a nonsense name in the question, its place in the answer."""
+    rng = random.Random(seed)
+    syll = ["ka", "lo", "mi", "ru", "te", "zo", "ba", "ne", "fi", "gu", "pa", "so"]
+    rows = []
+    for i in range(n_ids):
+        name = "".join(rng.choice(syll) for _ in range(3))
+        place = "".join(rng.choice(syll) for _ in range(3))
+        for lang, (q, a) in LANG_WORDS.items():
+            rows.append(QARow(f"id{i}", lang, f"{q} {name}?", f"{name} {a} {place}."))
+    return ParallelQA(rows, "toy")
+
+
+def config(tmp_path, tiny_model_dir, **kw) -> TrainConfig:
+    base = dict(model=str(tiny_model_dir), out_dir=str(tmp_path / "out"), steps=12, batch_size=8,
+                lr=2e-3, temperature=0.1, alpha=0.5, max_length=32, dev_share=0.0, eval_every=1000,
+                device="cpu", warmup=0.0, mixed_precision=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir):
+    """One 12-step run shared by the tests that inspect its result."""
+    tmp = tmp_path_factory.mktemp("train")
+    seen = []
+    cfg = config(tmp, tiny_model_dir, dev_share=0.2, eval_every=6)
+    result = train(cfg, toy_data(), on_progress=seen.append)
+    return cfg, result, seen
+
+
+def test_loss_falls_and_run_completes(trained):
+    cfg, result, seen = trained
+    assert [p.step for p in seen] == list(range(1, 13))
+    assert all(p.total_steps == 12 for p in seen)
+    losses = [p.loss for p in seen]
+    assert all(math.isfinite(l) for l in losses)
+    assert np.mean(losses[-4:]) < np.mean(losses[:4]) - 0.2, losses
+    assert not result.cancelled
+    assert [h["step"] for h in result.history] == [6, 12]  # dev evaluations
+    assert result.best_step in (6, 12) and 0 < result.best_metrics["map"] <= 1
+    assert not (result.out_dir / CHECKPOINT).exists()  # finished runs clean up their checkpoint
+
+
+def test_overlay_changes_weights_but_not_frozen_embeddings(trained, tiny_model_dir):
+    cfg, result, _ = trained
+    original = load_file(str(tiny_model_dir / "model.safetensors"))
+    overlay = load_file(str(result.out_dir / "overlay.safetensors"))
+    assert "embeddings.word_embeddings.weight" not in overlay
+    key = "encoder.layer.1.attention.self.query.weight"
+    assert key in overlay
+    assert (overlay[key].float() - original[key]).abs().max() > 1e-2  # far beyond fp16 rounding
+    card = json.loads((result.out_dir / "hybridsearch.json").read_text())
+    assert card["recipe"]["alpha"] == 0.5 and card["best_step"] == result.best_step
+    assert card["base_model_dir"] == str(tiny_model_dir.resolve())
+
+
+def test_overlay_model_loads_and_encodes(trained, tiny_model_dir):
+    import torch
+
+    from hybridsearch.encoder import Encoder
+
+    _, result, _ = trained
+    enc = Encoder(result.out_dir, device="cpu", max_length=32)
+    vecs = enc.encode(["where is kalomi?", "wo ist kalomi?"], kind="query")
+    assert vecs.shape == (2, 32) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    before = Encoder(tiny_model_dir, device="cpu", max_length=32)
+    assert not np.allclose(vecs, before.encode(["where is kalomi?", "wo ist kalomi?"], kind="query"), atol=1e-3)
+    # the frozen word embeddings are exactly the base model's
+    assert torch.equal(enc.model.embeddings.word_embeddings.weight,
+                       before.model.embeddings.word_embeddings.weight)
+
+
+def test_cancel_then_resume(tmp_path, tiny_model_dir):
+    cancel = CancelToken()
+    steps = []
+
+    def stop_at_2(p):
+        steps.append(p.step)
+        if p.step == 2:
+            cancel.cancel()
+
+    cfg = config(tmp_path, tiny_model_dir, steps=5)
+    result = train(cfg, toy_data(16), on_progress=stop_at_2, cancel=cancel)
+    assert result.cancelled
+    assert max(steps) <= 3
+    ckpt = tmp_path / "out" / CHECKPOINT
+    state = json.loads((ckpt / "state.json").read_text())
+    assert state["step"] == 2
+    assert (tmp_path / "out" / "overlay.safetensors").is_file()
+
+    resumed = []
+    result2 = train(cfg, toy_data(16), on_progress=lambda p: resumed.append(p.step))
+    assert not result2.cancelled
+    assert resumed == [3, 4, 5]
+    assert not ckpt.exists()
+
+
+def test_resume_false_starts_over(tmp_path, tiny_model_dir):
+    cancel = CancelToken()
+    cfg = config(tmp_path, tiny_model_dir, steps=3)
+    train(cfg, toy_data(16), on_progress=lambda p: cancel.cancel(), cancel=cancel)
+    steps = []
+    cfg.resume = False
+    train(cfg, toy_data(16), on_progress=lambda p: steps.append(p.step))
+    assert steps == [1, 2, 3]

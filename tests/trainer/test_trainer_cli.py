@@ -1,0 +1,112 @@
+"""``hybridsearch data check``, ``train`` and ``evaluate`` run in-process on tiny inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hybridsearch.cli import main
+from tests.conftest import XQUAD_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "resources" / "examples" / "qa-example.jsonl"
+
+
+def test_data_check_good_file(capsys):
+    assert main(["data", "check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "ids:       12" in out and "X-Y" in out
+
+
+def test_data_check_bad_file_lists_every_line(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "lang": "en", "question": "Q?", "answer": "A."}\n'
+                   '{"id": "1", "lang": "de", "question": "F?", "answer": ""}\n'
+                   'not json\n'
+                   '{"id": "1", "lang": "klingon", "question": "Q?", "answer": "A."}\n', encoding="utf-8")
+    assert main(["data", "check", str(bad)]) == 2
+    out = capsys.readouterr().out
+    assert 'line 2: field "answer" is empty' in out
+    assert "line 3: invalid JSON" in out
+    assert 'line 4: unknown language code "klingon"' in out
+    assert "3 problems" in out
+
+
+def test_data_check_missing_file(tmp_path, capsys):
+    assert main(["data", "check", str(tmp_path / "nope.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_train_refuses_bad_data_before_loading_a_model(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,lang,question,answer\n1,en,Q,A\n", encoding="utf-8")
+    assert main(["train", str(bad), "--out", str(tmp_path / "m"), "--model", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "two languages" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_writes_overlay(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "model"
+    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "3",
+               "--batch-size", "4", "--max-length", "32", "--dev-share", "0.25", "--device", "cpu",
+               "--lr", "1e-3"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "languages: 4 (de, en, es, fr)" in captured.out
+    assert "only the CPU" in captured.err or "on the CPU" in captured.err
+    assert "Model written to" in captured.out
+    assert "overall" in captured.out and "mAP" in captured.out  # final dev table
+    assert (out / "overlay.safetensors").is_file()
+    card = json.loads((out / "hybridsearch.json").read_text())
+    assert card["recipe"]["steps"] == 3 and card["recipe"]["batch_size"] == 4
+
+
+@pytest.mark.skipif(not (XQUAD_DIR / "en.json").is_file(), reason="XQuAD-R data not present")
+def test_evaluate_xquad_slice(tmp_path, tiny_model_dir, capsys):
+    report, table = tmp_path / "r.json", tmp_path / "t.csv"
+    rc = main(["evaluate", str(tiny_model_dir), str(XQUAD_DIR), "--articles", "28-28",
+               "--report", str(report), "--csv", str(table), "--device", "cpu"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for lang in ("ar", "de", "en", "zh"):
+        assert any(l.startswith(lang + " ") for l in lines), out
+    overall = next(l for l in lines if l.startswith("overall"))
+    assert len(overall.split()) == 6  # mAP, mono MRR, cross MRR, rank distance, QLF rate
+    metrics = json.loads(report.read_text())["metrics"]
+    assert metrics["n_languages"] == 11 and 0 <= metrics["map"] <= 1
+    assert table.read_text().splitlines()[0].startswith("language,map")
+
+
+def test_evaluate_articles_only_for_xquad(tmp_path, capsys):
+    assert main(["evaluate", "base", str(EXAMPLE), "--articles", "28-35"]) == 2
+    assert "XQuAD-R" in capsys.readouterr().err
+    assert main(["evaluate", "base", str(EXAMPLE), "--articles", "x-y"]) == 2
+
+
+@pytest.mark.slow
+def test_train_real_base_model_three_steps(tmp_path, capsys):
+    """3 real steps on multilingual-e5-small (CPU): finite losses, an overlay that loads and encodes."""
+    import math
+
+    from hybridsearch.encoder import Encoder
+    from trainer.data import load_parallel_qa
+    from trainer.train import TrainConfig, train
+
+    out = tmp_path / "model"
+    cfg = TrainConfig(model="base", out_dir=str(out), steps=3, batch_size=4, max_length=48,
+                      dev_share=0.0, device="cpu")
+    seen = []
+    train(cfg, load_parallel_qa(EXAMPLE), on_progress=seen.append)
+    assert [p.step for p in seen] == [1, 2, 3]
+    assert all(math.isfinite(p.loss) and p.loss > 0 for p in seen)
+    assert (out / "overlay.safetensors").is_file()
+    vec = Encoder(out, device="cpu").encode(["Wann ist das Büro geschlossen?"], kind="query")
+    assert vec.shape == (1, 384)
+    # and the command line accepts --model base
+    rc = main(["train", str(EXAMPLE), "--out", str(tmp_path / "cli"), "--model", "base", "--steps", "1",
+               "--batch-size", "4", "--max-length", "48", "--dev-share", "0", "--device", "cpu"])
+    assert rc == 0 and (tmp_path / "cli" / "overlay.safetensors").is_file()
