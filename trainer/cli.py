@@ -274,7 +274,7 @@ def cmd_train(args) -> int:
         cpu = available_devices()[-1]
         why = "only the CPU is available" if not gpus else "training on the CPU (--device cpu)"
         print(f"warning: {why} ({cpu.name}). Training on a CPU is slow: expect seconds per step "
-              f"for the base model; a time estimate follows after the first step.", file=sys.stderr)
+              f"for the base model; a time estimate follows after a few steps.", file=sys.stderr)
 
     out_dir = Path(cfg.out_dir)
     state = _checkpoint_state(out_dir) if cfg.resume else None
@@ -292,9 +292,10 @@ def cmd_train(args) -> int:
     bar = None
     estimated = False
     latest_map = None
+    first_step = None
 
     def on_progress(p) -> None:
-        nonlocal bar, estimated, latest_map
+        nonlocal bar, estimated, latest_map, first_step
         if bar is None:
             bar = tqdm(total=p.total_steps, initial=p.step - 1, desc="training", unit="step",
                        file=sys.stderr, dynamic_ncols=True)
@@ -308,10 +309,16 @@ def cmd_train(args) -> int:
         if latest_map is not None:
             post["dev mAP"] = f"{latest_map:.4f}"
         bar.set_postfix(post, refresh=True)
-        if device == "cpu" and not estimated and p.eta_s is not None:
+        if first_step is None:
+            first_step = p.step
+        # the first step pays for warm-up; estimate from three steps (or the first, if that is all)
+        measured = p.step - first_step + 1
+        if device == "cpu" and not estimated and p.eta_s is not None and p.step < p.total_steps \
+                and (measured >= 3 or p.total_steps - first_step < 3):
             estimated = True
             bar.write(f"CPU time estimate: about {_fmt_duration(p.eta_s)} for the remaining "
-                      f"{p.total_steps - p.step} steps (measured on the first step)")
+                      f"{p.total_steps - p.step} steps (measured over {measured} step"
+                      f"{'s' if measured > 1 else ''})")
 
     interrupted = []
 

@@ -110,3 +110,26 @@ def test_train_real_base_model_three_steps(tmp_path, capsys):
     rc = main(["train", str(EXAMPLE), "--out", str(tmp_path / "cli"), "--model", "base", "--steps", "1",
                "--batch-size", "4", "--max-length", "48", "--dev-share", "0", "--device", "cpu"])
     assert rc == 0 and (tmp_path / "cli" / "overlay.safetensors").is_file()
+
+
+def test_train_resumes_from_a_checkpoint(tmp_path, tiny_model_dir, capsys):
+    """A cancelled run leaves a checkpoint; the same command continues from it and says so."""
+    from hybridsearch.progress import CancelToken
+    from trainer.data import load_parallel_qa
+    from trainer.train import TrainConfig, train
+
+    out = tmp_path / "model"
+    cancel = CancelToken()
+    cfg = TrainConfig(model=str(tiny_model_dir), out_dir=str(out), steps=4, batch_size=4, max_length=32,
+                      dev_share=0.0, device="cpu", lr=5e-3)
+    train(cfg, load_parallel_qa(EXAMPLE), on_progress=lambda p: cancel.cancel(), cancel=cancel)
+    assert (out / "checkpoint" / "state.json").is_file()
+    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "4",
+               "--batch-size", "4", "--max-length", "32", "--dev-share", "0", "--device", "cpu",
+               "--lr", "1e-3"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "Resuming from the checkpoint" in captured.out and "at step 1" in captured.out
+    assert "lr 0.005 -> 0.001" in captured.err  # changed options are pointed out
+    assert "CPU time estimate" in captured.out
+    assert not (out / "checkpoint").exists()
