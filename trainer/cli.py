@@ -15,13 +15,14 @@ from hybridsearch.errors import DataError, HybridSearchError
 def register(sub) -> None:
     t = sub.add_parser("train", help="fine-tune the encoder on parallel QA pairs (hybrid batch training)",
                        description="Fine-tune a multilingual encoder with hybrid batch training: each "
-                                   "batch is X-X (one language) with probability --alpha, else X-Y.")
+                                   "batch is X-X (one language) with probability --alpha, else X-Y.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("data", help="parallel QA file (.jsonl, .csv, .tsv; see docs/qa-format.md) or an XQuAD-R folder")
     t.add_argument("--out", required=True, help="directory for the trained model (and its checkpoint)")
     t.add_argument("--model", default="base", help="model to start from: 'base', 'default' or a model directory")
     t.add_argument("--alpha", type=float, default=0.5, help="share of X-X (monolingual) batches, 0..1")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, default=None, help="optimizer steps (default 300)")
+    length.add_argument("--steps", type=int, default=None, help="optimizer steps (300 when neither --steps nor --epochs is given)")
     length.add_argument("--epochs", type=float, default=None, help="passes over the training ids")
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=3e-5)

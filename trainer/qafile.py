@@ -259,9 +259,11 @@ def _validate(records: list[tuple[int, dict]], problems) -> list[QARow]:
     langs_of: dict[str, list[tuple[str, int]]] = {}
     for (i, lang), n in seen.items():
         langs_of.setdefault(i, []).append((lang, n))
+    unread = any(n not in {r.line for r in rows} for n, _ in problems)  # lines that did not parse
     for i, found in langs_of.items():
         if len(found) == 1:
             lang, n = found[0]
             problems.append((n, f'id "{i}" has a row only in "{lang}"; every id needs rows in at '
-                                "least two languages (translations of one pair share an id)"))
+                                "least two languages (translations of one pair share an id)"
+                                + ("; its translation may be on one of the lines with problems" if unread else "")))
     return rows
