@@ -105,10 +105,12 @@ def load_bert(files: ModelFiles):
     d = files.weights_dir
     try:
         config = AutoConfig.from_pretrained(str(d), trust_remote_code=False)
-        model = AutoModel.from_pretrained(str(d), config=config, use_safetensors=True,
+        # dtype: weights stored as float16 (the packaged base model) are computed in float32
+        model = AutoModel.from_pretrained(str(d), config=config, use_safetensors=True, dtype=torch.float32,
                                           trust_remote_code=False, add_pooling_layer=False)
     except TypeError:  # models without a pooler argument (for example DistilBERT)
-        model = AutoModel.from_pretrained(str(d), use_safetensors=True, trust_remote_code=False)
+        model = AutoModel.from_pretrained(str(d), use_safetensors=True, trust_remote_code=False,
+                                          dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the model in {d}: {exc}") from exc
     if files.overlay is not None:
