@@ -133,3 +133,31 @@ def test_train_resumes_from_a_checkpoint(tmp_path, tiny_model_dir, capsys):
     assert "lr 0.005 -> 0.001" in captured.err  # changed options are pointed out
     assert "CPU time estimate" in captured.out
     assert not (out / "checkpoint").exists()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    """Ctrl-C (SIGINT) during step 1 stops the run after that step, with a resumable checkpoint."""
+    import signal
+
+    import trainer.train as train_mod
+
+    real_train = train_mod.train
+
+    def train_with_ctrl_c(cfg, data, on_progress=None, cancel=None, eval_data=None):
+        def progress(p):
+            on_progress(p)
+            if p.step == 1:
+                signal.raise_signal(signal.SIGINT)
+        return real_train(cfg, data, on_progress=progress, cancel=cancel, eval_data=eval_data)
+
+    monkeypatch.setattr(train_mod, "train", train_with_ctrl_c)
+    out = tmp_path / "model"
+    before = signal.getsignal(signal.SIGINT)
+    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "20",
+               "--batch-size", "4", "--max-length", "32", "--dev-share", "0", "--device", "cpu"])
+    assert rc == 130
+    stdout = capsys.readouterr().out
+    assert "Stopped at step 1" in stdout and "Resume with: hybridsearch train" in stdout
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 1
+    assert signal.getsignal(signal.SIGINT) is before  # the app's own handler is back
