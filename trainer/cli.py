@@ -203,6 +203,9 @@ def cmd_evaluate(args) -> int:
 
 # ----------------------------------------------------------------------------------------- train
 
+DEFAULT_STEPS = 300
+
+
 def _config_from_args(args):
     from trainer.train import TrainConfig
 
@@ -219,7 +222,7 @@ def _config_from_args(args):
         raise HybridSearchError("--epochs must be positive")
     return TrainConfig(
         model=args.model, out_dir=args.out,
-        steps=args.steps if args.epochs is None else None,
+        steps=None if args.epochs is not None else (args.steps or DEFAULT_STEPS),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric, dev_share=args.dev_share,

@@ -113,13 +113,3 @@ def test_cancel_then_resume(tmp_path, tiny_model_dir):
     assert not result2.cancelled
     assert resumed == [3, 4, 5]
     assert not ckpt.exists()
-
-
-def test_resume_false_starts_over(tmp_path, tiny_model_dir):
-    cancel = CancelToken()
-    cfg = config(tmp_path, tiny_model_dir, steps=3)
-    train(cfg, toy_data(16), on_progress=lambda p: cancel.cancel(), cancel=cancel)
-    steps = []
-    cfg.resume = False
-    train(cfg, toy_data(16), on_progress=lambda p: steps.append(p.step))
-    assert steps == [1, 2, 3]
