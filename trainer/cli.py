@@ -172,11 +172,12 @@ def cmd_evaluate(args) -> int:
     from trainer.evaluate import metrics_csv, evaluate_model, write_report
 
     data = _load(args.data, parse_articles(args.articles))
-    bar = tqdm(total=None, desc="encoding", unit="text", file=sys.stderr, dynamic_ncols=True)
+    bar = None
 
     def on_progress(p):
-        if bar.total != p.total:
-            bar.total = p.total
+        nonlocal bar
+        if bar is None:  # created once the model has loaded, so load errors print cleanly
+            bar = tqdm(total=p.total, desc="encoding", unit="text", file=sys.stderr, dynamic_ncols=True)
         bar.n = p.done
         bar.refresh()
 
@@ -184,7 +185,8 @@ def cmd_evaluate(args) -> int:
         metrics = evaluate_model(args.model, data, on_progress=on_progress, cancel=CancelToken(),
                                  device=args.device)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     if args.report:
         write_report(metrics, args.report, model=str(args.model), data=str(args.data),
                      articles=args.articles)

@@ -98,6 +98,10 @@ def read_qa_file(path: str | Path) -> ParallelQA:
         raise DataError(f"{path.name} is empty: it holds no QA rows")
     lines, problems = _decode_lines(raw)
     kind = _detect_kind(path, lines)
+    if kind == "jsonl" and raw.lstrip().startswith(b"["):
+        raise DataError(f"{path.name} is one JSON array; write JSON Lines instead: one object "
+                        '{"id": ..., "lang": ..., "question": ..., "answer": ...} per line',
+                        [(1, "a JSON array, not JSON Lines (one object per line)")])
     if kind == "jsonl":
         records = _jsonl_records(lines, problems, {n for n, _ in problems})
     else:

@@ -185,3 +185,10 @@ def test_unknown_extension_is_refused(tmp_path):
         read_qa_file(write(tmp_path, "qa.dat", "id;lang;question;answer\n"))
     # but JSON Lines content is recognised whatever the name
     assert read_qa_file(write(tmp_path, "qa.dat", "\n".join(GOOD))).summary()["rows"] == 4
+
+
+def test_json_array_gets_a_clear_message(tmp_path):
+    text = "[\n" + ",\n".join(GOOD) + "\n]\n"
+    with pytest.raises(DataError, match="JSON Lines") as info:
+        read_qa_file(write(tmp_path, "qa.json", text))
+    assert info.value.problems == [(1, "a JSON array, not JSON Lines (one object per line)")]
