@@ -51,8 +51,8 @@ def main(argv=None) -> int:
     for spec in args.extra:
         name, js = spec.split(":", 1)
         variants[name] = json.loads(js)
-    if args.only:
-        variants = {k: v for k, v in variants.items() if k in args.only}
+    if args.only:  # in the order given
+        variants = {k: variants[k] for k in args.only}
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,8 +74,15 @@ def main(argv=None) -> int:
         cfg = TrainConfig(**recipe)
         t = time.time()
         speeds = []
-        result = train(cfg, train_data, eval_data=dev,
-                       on_progress=lambda p: speeds.append(p.pairs_per_s))
+
+        def log(p, name=name):
+            speeds.append(p.pairs_per_s)
+            if p.step % 25 == 0 or p.dev_metrics:
+                dev_map = f" dev mAP {p.dev_metrics['map']:.3f}" if p.dev_metrics else ""
+                print(f"{name}: step {p.step}/{p.total_steps} loss {p.loss:.3f} "
+                      f"{p.pairs_per_s:.1f} pairs/s{dev_map}", flush=True)
+
+        result = train(cfg, train_data, eval_data=dev, on_progress=log)
         table[name] = {"metrics": result.best_metrics, "seconds": time.time() - t,
                        "pairs_per_s": speeds[-1] if speeds else None, "recipe": recipe}
         _save(out, table)
