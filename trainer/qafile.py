@@ -168,13 +168,37 @@ def _jsonl_records(lines: list[str], problems, undecodable: set[int]) -> list[tu
     return out
 
 
+def _csv_rows(lines: list[str], delimiter: str, problems):
+    """Yield (first line, fields) per record; malformed quoting is reported, not fatal."""
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, MAX_BYTES))  # a long context must not fail the read
+    try:
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        last = 0
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                start, last = last + 1, reader.line_num
+                if "end of data" in str(exc):
+                    problems.append((start, "a quoted value that starts here is never closed "
+                                            '(a stray " ?); the rest of the file could not be read'))
+                    return
+                problems.append((start, f'malformed {"TSV" if delimiter == chr(9) else "CSV"} ({exc}); '
+                                        'a value containing quotes must be quoted, with each " doubled'))
+                continue
+            start, last = last + 1, reader.line_num
+            yield start, fields
+    finally:
+        csv.field_size_limit(old_limit)
+
+
 def _table_records(lines: list[str], delimiter: str, problems, name: str) -> list[tuple[int, dict]]:
-    reader = csv.reader(lines, delimiter=delimiter)
     header = None
     out = []
-    last = 0
-    for fields in reader:
-        start, last = last + 1, reader.line_num
+    for start, fields in _csv_rows(lines, delimiter, problems):
         if not any(f.strip() for f in fields):
             continue
         if header is None:

@@ -192,3 +192,19 @@ def test_json_array_gets_a_clear_message(tmp_path):
     with pytest.raises(DataError, match="JSON Lines") as info:
         read_qa_file(write(tmp_path, "qa.json", text))
     assert info.value.problems == [(1, "a JSON array, not JSON Lines (one object per line)")]
+
+
+def test_csv_quoting_problems_and_long_values(tmp_path):
+    long_ctx = "word " * 40000  # beyond the csv module's default 128 KiB field limit
+    good = read_qa_file(write(tmp_path, "long.csv", "id,lang,question,answer,context\n"
+                                                    f'1,en,Q,A,"{long_ctx}"\n1,de,F,A,\n'))
+    assert len(good.by_id["1"]["en"].context) > 150_000
+    text = ('id,lang,question,answer\n'
+            '1,en,Q,A\n'
+            '1,de,"F" oops,A\n'     # line 3: text after a closing quote
+            '2,en,Q,A\n'
+            '2,de,"never closed,A\n'  # line 5: swallows the rest of the file
+            '3,en,Q,A\n')
+    probs = dict(problems_of(write(tmp_path, "bad.csv", text)))
+    assert "malformed CSV" in probs[3]
+    assert "never closed" in probs[5]

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from hybridsearch.cli import main
-from tests.conftest import XQUAD_DIR
+
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "resources" / "examples" / "qa-example.jsonl"
+XQUAD_DIR = REPO.parent / "shared" / "data" / "xquad-r"  # as in tests/conftest.py
 
 
 def test_data_check_good_file(capsys):
