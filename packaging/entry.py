@@ -6,10 +6,13 @@
 """
 
 import multiprocessing
+import os
 import sys
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
+    if os.name == "posix" and not any(os.environ.get(v) for v in ("LC_ALL", "LC_CTYPE", "LANG")):
+        os.environ["LC_CTYPE"] = "C.UTF-8"  # started without a locale (env -i, some launchers): Qt wants UTF-8
     if sys.argv[1:2] == ["--smoke-window"]:
         from hybridsearch.cli import quiet_libraries
         from hybridsearch.selftest import smoke_window
