@@ -126,6 +126,7 @@ class LibraryService(QObject):
         self.status.emit(progress_text(p, self.job_kind))
 
     def _job_done(self, kind: str, outcome: str, payload) -> None:
+        self.job = None  # not busy any more, before anyone hears about it
         self.job_finished.emit(kind, outcome, payload)
         if outcome == "failed":
             self.error.emit(str(payload))
@@ -135,8 +136,7 @@ class LibraryService(QObject):
                                                     "cancelled": "Re-embedding cancelled",
                                                     "failed": "Re-embedding failed"}[outcome])
         self.changed.emit()
-        if self.watcher is not None or self.folder_count:
-            self.start_watching()
+        self.start_watching()
 
     def add_folder(self, path: str | Path) -> Worker | None:
         """Add ``path`` and index it."""
@@ -171,6 +171,7 @@ class LibraryService(QObject):
 
         def done(_):
             self.changed.emit()
+            self.start_watching()
             if on_done:
                 on_done()
         return self.call(fn, done, lane=JOB_LANE) if not self.busy else self.call(fn, done, lane=QUERY_LANE)
@@ -183,6 +184,7 @@ class LibraryService(QObject):
 
         def fn(lib):
             if self.watcher is not None:
+                self.watcher.refresh()  # pick up added or removed folders
                 return self.watcher
             return lib.watch(on_change=self._on_watch_change, on_error=self._on_watch_error)
 

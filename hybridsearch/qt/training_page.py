@@ -448,7 +448,7 @@ class TrainingPage(QWidget):
                 comparison[f"new: {Path(res.out_dir).name}"] = res.best_metrics
             return res, comparison
 
-        w = Worker(job, lane_name="training", min_interval_s=0.2, parent=self)
+        w = Worker(job, lane_name="training", min_interval_s=0.0, parent=self)  # every step is a point
         w.progress.connect(self._on_progress)
         w.result.connect(self._on_result)
         w.error.connect(self._on_error)

@@ -111,8 +111,6 @@ class Worker(QObject):
 
     def _run(self) -> None:
         try:
-            if self.token.cancelled:
-                raise Cancelled("cancelled")
             out = self._fn(self.token, self._report)
         except Cancelled:
             self.cancelled.emit()

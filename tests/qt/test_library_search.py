@@ -20,8 +20,8 @@ def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_enc
         w.library_page.add_folder(str(docs_dir))
     kind, outcome, report = sig.args
     assert (kind, outcome) == ("index", "done"), report
-    qtbot.waitUntil(lambda: w.library_page.table.rowCount() == 1, timeout=10000)
-    assert int(w.library_page.table.item(0, 1).text()) == 7
+    qtbot.waitUntil(lambda: w.library_page.table.rowCount() == 1
+                    and w.library_page.table.item(0, 1).text() == "7", timeout=10000)
     assert "de" in w.library_page.table.item(0, 3).text()
     assert "Watching" in w.status_label.text() or "up to date" in w.status_label.text().lower()
 
@@ -70,25 +70,38 @@ def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_enc
 def test_indexing_can_be_cancelled_and_continues(make_window, qtbot, tmp_path, tiny_encoder):
     docs = tmp_path / "many"
     docs.mkdir()
-    for i in range(60):
+    for i in range(120):
         (docs / f"doc{i:03d}.txt").write_text(f"Document number {i}. " + "Some words about things. " * 40,
                                               encoding="utf-8")
     w = make_window(encoder=tiny_encoder)
+    errs = []
+    w.service.error.connect(errs.append)
     w.show_page(1)
     lp = w.library_page
+    seen = []
+
+    def cancel_when_files_are_done(p):
+        # press Cancel as a person would: while the progress bar shows files being indexed
+        if (p.extra or {}).get("files_done", 0) >= 1 and not seen:
+            seen.append((lp.progress_row.isVisible(), lp.progress_label.text()))
+            lp.cancel_btn.click()
+    w.service.job_progress.connect(cancel_when_files_are_done)
     with qtbot.waitSignal(w.service.job_finished, timeout=120000) as sig:
         w.library_page.add_folder(str(docs))
-        qtbot.waitUntil(lambda: lp.progress_row.isVisible(), timeout=10000)
-        lp.cancel_btn.click()
+    w.service.job_progress.disconnect(cancel_when_files_are_done)
+    assert seen and seen[0][0] and "files" in seen[0][1]
     kind, outcome, _ = sig.args
     assert outcome == "cancelled"
     qtbot.waitUntil(lambda: "cancelled" in lp.banner.text(), timeout=10000)
     assert not lp.progress_row.isVisible()
     # re-index continues and finishes
+    assert not w.service.busy
     with qtbot.waitSignal(w.service.job_finished, timeout=120000) as sig:
         lp.reindex_btn.click()
-    assert sig.args[1] == "done"
-    qtbot.waitUntil(lambda: lp.table.rowCount() == 1 and lp.table.item(0, 1).text() == "60", timeout=10000)
+    assert sig.args[1] == "done", sig.args
+    qtbot.waitUntil(lambda: lp.table.rowCount() == 1 and lp.table.item(0, 1).text() == "120", timeout=10000)
+    assert not errs
+    qtbot.waitUntil(lambda: lp.table.rowCount() == 1 and lp.table.item(0, 1).text() == "120", timeout=10000)
 
 
 def test_unreadable_files_are_listed_with_the_reason(make_window, qtbot, tmp_path, tiny_encoder):
