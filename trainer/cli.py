@@ -143,9 +143,20 @@ def _load(path: str, articles=None):
 
 # ------------------------------------------------------------------------------------ data check
 
+def _print_problems(exc: DataError, source: str | None = None, file=None) -> None:
+    """Every (line, message) of a DataError, one per line, under a count."""
+    from trainer.qafile import format_problems
+
+    file = file or sys.stderr
+    n = len(exc.problems)
+    head = f"{source}: " if source else "error: "
+    print(f"{head}{n} problem{'s' if n != 1 else ''} in the data; nothing was loaded", file=file)
+    for line in format_problems(exc.problems):
+        print(f"  {line}", file=file)
+
+
 def cmd_data_check(args) -> int:
     from trainer.data import load_parallel_qa
-    from trainer.qafile import format_problems
 
     try:
         data = load_parallel_qa(args.file)
@@ -153,10 +164,7 @@ def cmd_data_check(args) -> int:
         if not exc.problems:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        n = len(exc.problems)
-        print(f"{args.file}: {n} problem{'s' if n != 1 else ''}; nothing was loaded")
-        for line in format_problems(exc.problems):
-            print(f"  {line}")
+        _print_problems(exc, args.file, sys.stdout)
         return 2
     print(f"{args.file}: OK")
     print("\n".join(summary_lines(data.summary())))
@@ -262,7 +270,15 @@ def cmd_train(args) -> int:
     from trainer.train import train
 
     cfg = _config_from_args(args)
-    data = load_parallel_qa(args.data)
+    try:
+        data = load_parallel_qa(args.data)
+    except DataError as exc:
+        if not exc.problems:
+            raise
+        _print_problems(exc, f"error: {args.data}")
+        print("Nothing was trained. Fix these lines and run again "
+              f"(check a file alone with: hybridsearch data check {args.data})", file=sys.stderr)
+        return 2
     print(f"Training data {args.data}: OK")
     print("\n".join(summary_lines(data.summary())))
     eval_data = None

@@ -19,8 +19,6 @@ from trainer.data import ParallelQA, QARow
 MAX_BYTES = 200 * 2**20
 REQUIRED = ("id", "lang", "question", "answer")
 OPTIONAL = ("context",)
-#: How many problems the exception message itself lists (``problems`` always holds all).
-MESSAGE_PROBLEMS = 10
 
 #: ISO 639-1 two-letter language codes.
 ISO_639_1 = frozenset("""
@@ -109,13 +107,10 @@ def read_qa_file(path: str | Path) -> ParallelQA:
     rows = _validate(records, problems)
     if problems:
         problems.sort(key=lambda p: p[0])
-        shown = format_problems(problems[:MESSAGE_PROBLEMS])
-        more = len(problems) - len(shown)
-        tail = (f"\n  ... and {more} more (list them all with: hybridsearch data check {path})"
-                if more > 0 else "")
-        noun = "problem" if len(problems) == 1 else "problems"
-        raise DataError(f"{path.name} has {len(problems)} {noun}:\n  " + "\n  ".join(shown) + tail,
-                        problems)
+        first = format_problems(problems[:1])[0]
+        summary = (f"{path.name} has 1 problem: {first}" if len(problems) == 1 else
+                   f"{path.name} has {len(problems)} problems (the first: {first})")
+        raise DataError(summary, problems)
     if not rows:
         raise DataError(f"{path.name} is empty: it holds no QA rows")
     return ParallelQA(rows, str(path))

@@ -145,8 +145,10 @@ def test_every_problem_is_reported_in_order(tmp_path):
     probs = info.value.problems
     assert lines_of(probs) == [2, 3, 4, 4, 6]  # bad JSON, duplicate (both), empty answer, lonely id
     assert lines_of(probs) == [n for n, _ in probs]
-    assert "line 2: invalid JSON" in str(info.value)
-    assert 'line 4: field "answer" is empty' in str(info.value)
+    assert str(info.value).startswith("qa.jsonl has 5 problems (the first: line 2: invalid JSON")
+    listed = qafile.format_problems(probs)
+    assert listed[0].startswith("line 2: invalid JSON")
+    assert 'line 4: field "answer" is empty' in listed
 
 
 def test_empty_and_blank_files(tmp_path):

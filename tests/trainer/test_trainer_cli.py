@@ -9,7 +9,6 @@ import pytest
 
 from hybridsearch.cli import main
 
-
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "resources" / "examples" / "qa-example.jsonl"
 XQUAD_DIR = REPO.parent / "shared" / "data" / "xquad-r"  # as in tests/conftest.py
