@@ -188,3 +188,11 @@ def test_train_options_reach_the_config():
         _config_from_args(build_parser().parse_args(["train", "d", "--out", "o", "--batch-size", "1"]))
     with pytest.raises(SystemExit):  # --steps and --epochs exclude each other
         build_parser().parse_args(["train", "d", "--out", "o", "--steps", "3", "--epochs", "1"])
+
+
+def test_evaluate_json_on_a_qa_file(tiny_model_dir, capsys):
+    assert main(["evaluate", str(tiny_model_dir), str(EXAMPLE), "--json", "--device", "cpu"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["n_queries"] == 39 and metrics["n_languages"] == 4
+    for key in ("map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate", "de_map", "en_fr_mrr"):
+        assert key in metrics
