@@ -295,6 +295,13 @@ class CurveChart(ChartView):
         b = self._bounds
         b[0], b[1], b[2], b[3] = min(b[0], x), max(b[1], x), min(b[2], y), max(b[3], y)
         self._ax.setRange(b[0], max(b[1], b[0] + 1))
+        span_x = max(1.0, b[1] - b[0])
+        step = 1.0
+        while span_x / step > 6:  # whole-number ticks, at most ~6 of them
+            step *= 2 if str(int(step))[0] in "15" else 2.5
+        self._ax.setTickType(QValueAxis.TickType.TicksDynamic)
+        self._ax.setTickAnchor(0.0)
+        self._ax.setTickInterval(float(int(step)) or 1.0)
         span = max(1e-6, b[3] - b[2])
         self._ay.setRange(b[2] - 0.05 * span, b[3] + 0.05 * span)
 

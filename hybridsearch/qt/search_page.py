@@ -262,6 +262,11 @@ class SearchPage(QWidget):
         self.list.currentRowChanged.connect(self._show_current)
         self.list.itemDoubleClicked.connect(lambda *_: self.open_current())
         self.list.installEventFilter(self)
+        self.list.viewport().installEventFilter(self)
+        self.list.setStyleSheet(
+            "QListWidget::item { border-left: 4px solid transparent; }"
+            "QListWidget::item:selected { background: rgba(0, 114, 178, 45); border-left: 4px solid #0072B2; }"
+            "QListWidget::item:hover:!selected { background: rgba(0, 114, 178, 18); }")
         split.addWidget(self.list)
         detail = QWidget()
         dl = QVBoxLayout(detail)
@@ -475,7 +480,7 @@ class SearchPage(QWidget):
         self._update_state()
 
     def _resize_item(self, item: QListWidgetItem, card: ResultCard) -> None:
-        width = max(200, self.list.viewport().width() - 4)
+        width = max(200, self.list.viewport().width() - 8)
         card.setFixedWidth(width)
         card.adjustSize()
         h = card.heightForWidth(width) if card.hasHeightForWidth() else card.sizeHint().height()
@@ -561,6 +566,8 @@ class SearchPage(QWidget):
 
     # keyboard -----------------------------------------------------------------------------------
     def eventFilter(self, obj, event):  # noqa: N802
+        if obj is self.list.viewport() and event.type() == QEvent.Type.Resize:
+            QTimer.singleShot(0, self._relayout_cards)
         if event.type() == QEvent.Type.KeyPress:
             key = event.key()
             if obj is self.box and key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.results:

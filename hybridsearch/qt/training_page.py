@@ -20,7 +20,9 @@ from hybridsearch.qt.workers import Worker
 
 #: Rough CPU training speed of multilingual-e5-small (question+answer pairs per second, max length
 #: 128, 2-4 cores); only used for the warning before a CPU run — the live ETA replaces it.
-CPU_PAIRS_PER_S = 12.0
+CPU_PAIRS_PER_S = 5.0
+#: Loading the model and the dev evaluations add roughly this much to a CPU run (seconds).
+CPU_OVERHEAD_S = 30.0
 GPU_PAIRS_PER_S = 400.0
 
 DEFAULTS = {"steps_mode": True, "steps": 300, "epochs": 1.0, "batch_size": 32, "lr": 3e-5, "temperature": 0.05,
@@ -87,6 +89,7 @@ class TrainingPage(QWidget):
         dl.addWidget(self.data_summary)
         self.error_list = QListWidget()
         self.error_list.setMaximumHeight(120)
+        self.error_list.setWordWrap(True)
         self.error_list.setVisible(False)
         dl.addWidget(self.error_list)
         ll.addWidget(data_box)
@@ -95,6 +98,8 @@ class TrainingPage(QWidget):
         form = QFormLayout(set_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.base_model = QComboBox()
+        self.base_model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.base_model.setMinimumContentsLength(16)
         form.addRow("Start from", self.base_model)
         length = QHBoxLayout()
         self.steps_radio = QRadioButton("Steps")
@@ -150,7 +155,7 @@ class TrainingPage(QWidget):
         self.max_length.setRange(16, 512)
         self.max_length.setSingleStep(16)
         form.addRow("Max length", self.max_length)
-        self.freeze = QCheckBox("Freeze the word embeddings (faster, smaller model)")
+        self.freeze = QCheckBox("Freeze word embeddings (faster, smaller)")
         form.addRow("", self.freeze)
         self.dev_share = QDoubleSpinBox()
         self.dev_share.setRange(0.0, 0.5)
@@ -162,6 +167,8 @@ class TrainingPage(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         form.addRow("Seed", self.seed)
         self.device = QComboBox()
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device.setMinimumContentsLength(16)
         form.addRow("Device", self.device)
         ll.addWidget(set_box)
         self.device_warning = Banner(closable=False)
@@ -170,6 +177,8 @@ class TrainingPage(QWidget):
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(left)
         scroll.setMinimumWidth(420)
         split.addWidget(scroll)
@@ -204,9 +213,9 @@ class TrainingPage(QWidget):
         curves.addWidget(self.dev_chart)
         rl.addLayout(curves, 1)
         cmp_row = QHBoxLayout()
-        self.cmp_map = MetricBarsChart("map", "Multilingual mAP: new vs current model (dev split)")
+        self.cmp_map = MetricBarsChart("map", "Multilingual mAP on the dev split")
         self.cmp_map.empty_text = "After training: the new model next to the current one"
-        self.cmp_cross = MetricBarsChart("cross_mrr", "Cross-lingual MRR: new vs current model")
+        self.cmp_cross = MetricBarsChart("cross_mrr", "Cross-lingual MRR on the dev split")
         self.cmp_cross.empty_text = ""
         cmp_row.addWidget(self.cmp_map)
         cmp_row.addWidget(self.cmp_cross)
@@ -320,8 +329,9 @@ class TrainingPage(QWidget):
         only_cpu = all(getattr(d, "kind", "cpu") == "cpu" for d in self.devices) if self.devices else True
         pairs = self.planned_pairs()
         if dev == "cpu":
-            est = f" At about {CPU_PAIRS_PER_S:.0f} pairs per second this run takes roughly " \
-                  f"{format_eta(pairs / CPU_PAIRS_PER_S * self.max_length.value() / 128)}." if pairs else ""
+            secs = CPU_OVERHEAD_S + pairs / CPU_PAIRS_PER_S * self.max_length.value() / 128 if pairs else 0
+            est = f" At about {CPU_PAIRS_PER_S:.0f} question–answer pairs per second this run takes " \
+                  f"roughly {format_eta(secs)}." if pairs else ""
             head = "No GPU found: training will run on the CPU." if only_cpu else "Training on the CPU."
             self.device_warning.show_message(
                 "warning", f"<b>{head}</b> That is slow.{est} Fewer steps, a smaller batch size or a shorter "
@@ -444,8 +454,8 @@ class TrainingPage(QWidget):
                 from hybridsearch.progress import Progress
 
                 report(Progress("compare", 0, None, f"evaluating the current model ({model_label(current)})"))
-                comparison[f"current: {model_label(current)}"] = evaluate_model(current, dev, cancel=cancel)
-                comparison[f"new: {Path(res.out_dir).name}"] = res.best_metrics
+                comparison[f"current model ({model_label(current)})"] = evaluate_model(current, dev, cancel=cancel)
+                comparison["new model"] = res.best_metrics
             return res, comparison
 
         w = Worker(job, lane_name="training", min_interval_s=0.0, parent=self)  # every step is a point
@@ -470,6 +480,7 @@ class TrainingPage(QWidget):
 
     def _on_progress(self, p) -> None:
         if hasattr(p, "step"):
+            self._total_steps = int(p.total_steps)
             self.progress.setRange(0, int(p.total_steps))
             self.progress.setValue(int(p.step))
             self.loss_chart.add_point("loss", p.step, p.loss)
@@ -490,7 +501,7 @@ class TrainingPage(QWidget):
     def _on_result(self, payload) -> None:
         res, comparison = payload
         self.result = res
-        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.progress.setRange(0, max(1, getattr(self, "_total_steps", 1)))
         if res.cancelled:
             self._on_cancelled(res)
             return
@@ -511,7 +522,7 @@ class TrainingPage(QWidget):
         self.refresh_models()
 
     def _on_cancelled(self, res=None) -> None:
-        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.progress.setRange(0, max(1, getattr(self, "_total_steps", 1)))
         self.stats.setText("Training cancelled. Starting again with the same settings continues from the last "
                            "checkpoint only for the same output folder; a new run starts fresh.")
         self.banner.show_message("info", "Training was cancelled.")
