@@ -270,20 +270,24 @@ def cmd_train(args) -> int:
     from trainer.train import train
 
     cfg = _config_from_args(args)
-    try:
-        data = load_parallel_qa(args.data)
-    except DataError as exc:
-        if not exc.problems:
-            raise
-        _print_problems(exc, f"error: {args.data}")
-        print("Nothing was trained. Fix these lines and run again "
-              f"(check a file alone with: hybridsearch data check {args.data})", file=sys.stderr)
-        return 2
+    loaded = {}
+    for key, path in (("data", args.data), ("eval", args.eval_data)):
+        if not path:
+            continue
+        try:
+            loaded[key] = load_parallel_qa(path)
+        except DataError as exc:
+            if not exc.problems:
+                raise
+            _print_problems(exc, f"error: {path}")
+            print("Nothing was trained. Fix these lines and run again "
+                  f"(check a file alone with: hybridsearch data check {path})", file=sys.stderr)
+            return 2
+    data = loaded["data"]
     print(f"Training data {args.data}: OK")
     print("\n".join(summary_lines(data.summary())))
-    eval_data = None
-    if args.eval_data:
-        eval_data = load_parallel_qa(args.eval_data)
+    eval_data = loaded.get("eval")
+    if eval_data is not None:
         print(f"Dev data {args.eval_data}: {len(eval_data.by_id)} ids, {len(eval_data.rows)} rows")
     elif cfg.dev_share > 0:
         print(f"Dev set: {cfg.dev_share:.0%} of the ids held out (seed {cfg.seed})")
@@ -300,6 +304,9 @@ def cmd_train(args) -> int:
 
     out_dir = Path(cfg.out_dir)
     state = _checkpoint_state(out_dir) if cfg.resume else None
+    if state is None and (out_dir / "overlay.safetensors").is_file():
+        print(f"warning: {out_dir} already holds a trained model; this run will replace it",
+              file=sys.stderr)
     if state is not None:
         print(f"Resuming from the checkpoint in {out_dir} at step {state.get('step')} "
               "(use --no-resume to start over)")
@@ -352,14 +359,14 @@ def cmd_train(args) -> int:
         msg = "\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)"
         (bar.write if bar is not None else print)(msg)
 
-    old_handler = None
-    if threading.current_thread() is threading.main_thread():
+    own_handler = threading.current_thread() is threading.main_thread()
+    if own_handler:
         old_handler = signal.signal(signal.SIGINT, on_sigint)
     try:
         result = train(cfg, data, on_progress=on_progress, cancel=cancel, eval_data=eval_data)
     finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGINT, old_handler)
+        if own_handler:
+            signal.signal(signal.SIGINT, old_handler if old_handler is not None else signal.SIG_DFL)
         if bar is not None:
             bar.close()
 

@@ -196,3 +196,12 @@ def test_evaluate_json_on_a_qa_file(tiny_model_dir, capsys):
     assert metrics["n_queries"] == 39 and metrics["n_languages"] == 4
     for key in ("map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate", "de_map", "en_fr_mrr"):
         assert key in metrics
+
+
+def test_train_reports_bad_eval_data_lines(tmp_path, capsys):
+    bad = tmp_path / "dev.tsv"
+    bad.write_text("id\tlang\tquestion\tanswer\n1\ten\tQ\tA\n1\txx\tQ\tA\n", encoding="utf-8")
+    rc = main(["train", str(EXAMPLE), "--out", str(tmp_path / "m"), "--eval-data", str(bad)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert 'line 3: unknown language code "xx"' in err and "Nothing was trained" in err
