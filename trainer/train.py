@@ -321,12 +321,17 @@ def _save_overlay(model, trainable, files, out_dir: Path, cfg: TrainConfig, metr
     tmp = out_dir / ".overlay.safetensors.tmp"
     save_file(tensors, str(tmp), metadata={"format": "pt"})
     os.replace(tmp, out_dir / "overlay.safetensors")
+    from hybridsearch.encoder.runtime import read_card
+
     base_card = files.card or {}
+    # the weights' own card says whether they are the converted base (also when continuing from
+    # an overlay, whose card names the overlay): then the new overlay names the base portably
+    on_base = read_card(files.weights_dir).get("name") == BASE_NAME
     card = {
         "name": cfg.name or out_dir.name,
         "base": base_card.get("base", str(files.weights_dir)),
-        "base_model": BASE_NAME if base_card.get("name") == BASE_NAME else None,
-        "base_model_dir": None if base_card.get("name") == BASE_NAME else str(files.weights_dir.resolve()),
+        "base_model": BASE_NAME if on_base else None,
+        "base_model_dir": None if on_base else str(files.weights_dir.resolve()),
         "training": "hybrid batch training (in-batch-negative InfoNCE)",
         "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "resume")},
         "best_step": state["step"],
