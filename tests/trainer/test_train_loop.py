@@ -113,3 +113,24 @@ def test_cancel_then_resume(tmp_path, tiny_model_dir):
     assert not result2.cancelled
     assert resumed == [3, 4, 5]
     assert not ckpt.exists()
+
+
+@pytest.mark.slow
+def test_continuing_from_an_overlay_of_the_base_stays_portable(tmp_path, base_model_dir):
+    """An overlay trained from another overlay of multilingual-e5-small names the base by name,
+    not by this machine's path, so the model directory can be copied to another computer."""
+    import torch
+    from safetensors.torch import save_file
+
+    first = tmp_path / "first"
+    first.mkdir()
+    ln = load_file(str(base_model_dir / "model.safetensors"))["embeddings.LayerNorm.weight"]
+    save_file({"embeddings.LayerNorm.weight": (ln * 1.01).to(torch.float16).contiguous()},
+              str(first / "overlay.safetensors"))
+    (first / "hybridsearch.json").write_text(json.dumps({"name": "first", "base_model": "multilingual-e5-small"}))
+    cfg = TrainConfig(model=str(first), out_dir=str(tmp_path / "second"), steps=1, batch_size=2,
+                      max_length=16, dev_share=0.0, device="cpu", train_layers=1)
+    train(cfg, toy_data(4))
+    card = json.loads((tmp_path / "second" / "hybridsearch.json").read_text())
+    assert card["base_model"] == "multilingual-e5-small" and "base_model_dir" not in card
+    assert "embeddings.LayerNorm.weight" in load_file(str(tmp_path / "second" / "overlay.safetensors"))
