@@ -78,7 +78,7 @@ def dense_candidates(lib, query: str, n: int, where: str, params: list) -> list[
         return []
     if lib.model_mismatch():
         raise _model_error(lib, lib.encoder)
-    qv = lib.encoder.encode([query], kind="query")[0]
+    qv = query_vector(lib, query)
     with lib._lock:
         allowed = None
         if where:
@@ -86,6 +86,24 @@ def dense_candidates(lib, query: str, n: int, where: str, params: list) -> list[
                                                            params)}
         labels, sims = ann.search(qv, n, allowed)
     return [(int(a), float(b)) for a, b in zip(labels, sims)]
+
+
+_QUERY_CACHE: dict[tuple[str, str], object] = {}
+QUERY_CACHE_SIZE = 256
+
+
+def query_vector(lib, query: str):
+    """The query's embedding; the last few hundred are cached, since a user re-runs a query with
+    other filters or another mode, and the encoder is most of a query's time."""
+    enc = lib.encoder
+    key = (enc.identity, query)
+    vec = _QUERY_CACHE.pop(key, None)
+    if vec is None:
+        vec = enc.encode([query], kind="query")[0]
+        if len(_QUERY_CACHE) >= QUERY_CACHE_SIZE:
+            _QUERY_CACHE.pop(next(iter(_QUERY_CACHE)))
+    _QUERY_CACHE[key] = vec  # most recently used last
+    return vec
 
 
 def lexical_candidates(lib, query: str, n: int, where: str, params: list) -> list[tuple[int, float]]:

@@ -1,0 +1,127 @@
+"""Cross-lingual retrieval quality on XQuAD-R articles 28-35, through the real library and search.
+
+One file per paragraph per language (8 articles x 5 paragraphs x 11 languages = 440 files) is
+indexed; every question is searched in every language; for each (query language, target
+language) we report the share of queries whose paragraph in the target language is among the
+top-10 documents. Prints the 11 x 11 matrix (rows: query language, columns: target).
+
+    python benchmarks/quality_xquad.py [--model base] [--mode hybrid] [--per-paragraph N] [--json]
+
+In/out: reads ../shared/data/xquad-r (never copied into the repository), writes a temporary
+library; prints the matrix and its mean same-language / cross-language figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+XQUAD_DIR = REPO.parent / "shared" / "data" / "xquad-r"
+LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
+ARTICLES = range(28, 36)
+
+
+def load(xquad_dir: Path = XQUAD_DIR, langs=LANGS, articles=ARTICLES, per_paragraph: int | None = None):
+    """-> (paragraphs {(lang, art, par): context}, questions [(lang, art, par, question)]).
+
+    ``per_paragraph`` keeps only the first N questions of each paragraph (same ids in all
+    languages), for a quicker run.
+    """
+    paras, questions = {}, []
+    for lang in langs:
+        data = json.loads((xquad_dir / f"{lang}.json").read_text(encoding="utf-8"))["data"]
+        for a in articles:
+            for p, para in enumerate(data[a]["paragraphs"]):
+                paras[(lang, a, p)] = para["context"]
+                qas = para["qas"][:per_paragraph] if per_paragraph else para["qas"]
+                questions += [(lang, a, p, qa["question"]) for qa in qas]
+    return paras, questions
+
+
+def build_folder(root: Path, paras: dict) -> Path:
+    """Write one UTF-8 .txt file per paragraph and language: ``<lang>/a<art>_p<par>.txt``."""
+    for (lang, a, p), text in paras.items():
+        d = root / lang
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"a{a:02}_p{p:02}.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid"):
+    """-> ({(query_lang, target_lang): share found in top-k}, per-query latencies in seconds)."""
+    hits = {(q, t): 0 for q in langs for t in langs}
+    totals = {q: 0 for q in langs}
+    lat = []
+    for lang, a, p, question in questions:
+        t0 = time.perf_counter()
+        res = lib.search(question, k=k, mode=mode)
+        lat.append(time.perf_counter() - t0)
+        found = {Path(r.path).parent.name for r in res if Path(r.path).name == f"a{a:02}_p{p:02}.txt"}
+        totals[lang] += 1
+        for t in found & set(langs):
+            hits[(lang, t)] += 1
+    return {(q, t): hits[(q, t)] / totals[q] for q in langs for t in langs if totals[q]}, lat
+
+
+def format_matrix(m: dict, langs=LANGS) -> str:
+    lines = ["q\\t  " + " ".join(f"{t:>5}" for t in langs) + "   same  cross"]
+    for q in langs:
+        row = [m[(q, t)] for t in langs]
+        cross = [m[(q, t)] for t in langs if t != q]
+        lines.append(f"{q:<5} " + " ".join(f"{v:5.2f}" for v in row)
+                     + f"  {m[(q, q)]:5.2f}  {sum(cross) / len(cross):5.2f}")
+    same = sum(m[(q, q)] for q in langs) / len(langs)
+    cross = sum(m[(q, t)] for q in langs for t in langs if q != t) / (len(langs) * (len(langs) - 1))
+    lines.append(f"mean same-language {same:.3f}, cross-language {cross:.3f}")
+    return "\n".join(lines)
+
+
+def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, modes=None):
+    """Index the folder in a temporary library and evaluate -> {mode: (matrix, latencies)}, stats."""
+    from hybridsearch.library import Library
+
+    paras, questions = load(per_paragraph=per_paragraph)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_folder(Path(tmp) / "xquad", paras)
+        with Library(Path(tmp) / "lib", model=model, encoder=encoder, device="cpu") as lib:
+            lib.add_folder(folder)
+            t0 = time.perf_counter()
+            rep = lib.index()
+            stats = {"files": rep.added, "chunks": rep.chunks_added, "index_s": time.perf_counter() - t0,
+                     "encode_s": rep.encode_seconds, "queries": len(questions)}
+            for md in modes or [mode]:
+                out[md] = evaluate(lib, questions, k=k, mode=md)
+    return out, stats
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="base")
+    ap.add_argument("--mode", default="hybrid,dense", help="comma-separated: hybrid,dense,lexical")
+    ap.add_argument("--per-paragraph", type=int, default=None, help="questions per paragraph (default all)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if not XQUAD_DIR.is_dir():
+        print(f"XQuAD-R not found at {XQUAD_DIR}", file=sys.stderr)
+        return 1
+    results, stats = run(model=args.model, per_paragraph=args.per_paragraph, modes=args.mode.split(","))
+    print(f"indexed {stats['files']} files, {stats['chunks']} chunks in {stats['index_s']:.1f} s "
+          f"(encoder {stats['encode_s']:.1f} s); {stats['queries']} queries per mode")
+    for md, (m, lat) in results.items():
+        lat = sorted(lat)
+        print(f"\n== mode {md}: share of queries whose paragraph in the column language is in the top 10 ==")
+        print(format_matrix(m))
+        print(f"query latency p50 {lat[len(lat) // 2] * 1000:.0f} ms, p95 {lat[int(len(lat) * 0.95)] * 1000:.0f} ms")
+        if args.json:
+            print(json.dumps({f"{q}->{t}": round(v, 4) for (q, t), v in m.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
