@@ -282,7 +282,8 @@ def _validate(records: list[tuple[int, dict]], problems) -> list[QARow]:
     langs_of: dict[str, list[tuple[str, int]]] = {}
     for (i, lang), n in seen.items():
         langs_of.setdefault(i, []).append((lang, n))
-    unread = any(n not in {r.line for r in rows} for n, _ in problems)  # lines that did not parse
+    good_lines = {r.line for r in rows}
+    unread = any(n not in good_lines for n, _ in problems)  # lines that did not become rows
     for i, found in langs_of.items():
         if len(found) == 1:
             lang, n = found[0]
