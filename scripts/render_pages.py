@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     shots = []
 
     def snap_progress(p):  # one picture of indexing in progress, taken after this signal is handled
-        if not shots and (p.extra or {}).get("files_done", 0) >= 1:
+        if not shots and (p.extra or {}).get("files_total"):
             shots.append(True)
             QTimer.singleShot(0, lambda: win.grab().save(str(out / f"2-library-indexing{suffix}.png")))
     service.job_progress.connect(snap_progress)

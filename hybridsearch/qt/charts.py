@@ -211,7 +211,7 @@ class BiasChart(ChartView):
     translation of the answer, with the ideal level (languages − 1) marked."""
 
     def __init__(self, parent=None):
-        super().__init__("Language bias: rank distance (lower = less biased)", parent)
+        super().__init__("Language bias: rank distance (lower = better)", parent)
 
     def set_models(self, models: dict[str, dict]) -> None:
         chart = self.reset()
@@ -238,7 +238,8 @@ class BiasChart(ChartView):
         ay = QValueAxis()
         pad = max(0.5, (hi - lo) * 0.1)
         ay.setRange(min(0.0, lo - (pad if lo < 0 else 0)), hi + pad)
-        ay.setLabelFormat("%.1f")
+        ay.applyNiceNumbers()
+        ay.setLabelFormat("%.0f" if hi > 5 else "%.1f")
         chart.addAxis(ax, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(ay, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(ax)
@@ -316,7 +317,7 @@ class CurveChart(ChartView):
 class HeatmapWidget(QWidget):
     """Language × language cross-lingual MRR: rows are query languages, columns pool languages."""
 
-    def __init__(self, title: str = "Cross-lingual MRR (query language × answer language)", parent=None):
+    def __init__(self, title: str = "MRR by query language × answer language", parent=None):
         super().__init__(parent)
         self.title = title
         self.metrics: dict = {}
@@ -352,7 +353,7 @@ class HeatmapWidget(QWidget):
         title_font.setBold(True)
         p.setFont(title_font)
         p.setPen(fg)
-        title = self.title + (f" — {self.model_name}" if self.model_name else "")
+        title = self.title
         th = QFontMetrics(title_font).height() + 6
         p.drawText(QRectF(0, 2, self.width(), th), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
                    title)
@@ -363,6 +364,11 @@ class HeatmapWidget(QWidget):
             p.end()
             return
         fm = QFontMetrics(self.font())
+        values = [v for r in self.rows for c in self.cols if (v := self.value(r, c)) is not None]
+        # colour scale over the values shown (not 0..1), so differences between pairs are visible
+        lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+        if hi - lo < 0.05:
+            lo = max(0.0, hi - 0.05)
         label_w = max(fm.horizontalAdvance(r) for r in self.rows) + 12
         legend_h = fm.height() + 8
         top = th + fm.height() + 6
@@ -383,7 +389,7 @@ class HeatmapWidget(QWidget):
             for j, col in enumerate(self.cols):
                 v = self.value(row, col)
                 rect = QRectF(left + j * cw, top + i * ch, cw, ch)
-                color = theme.heat_color(v) if v is not None else pal.window().color()
+                color = theme.heat_color(v, lo, hi) if v is not None else pal.window().color()
                 p.fillRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), color)
                 if row == col:
                     p.setPen(QPen(fg, 1.2, Qt.PenStyle.DotLine))
@@ -395,8 +401,7 @@ class HeatmapWidget(QWidget):
                     p.setFont(self.font())
         p.setPen(theme.muted_color())
         p.drawText(QRectF(0, self.height() - legend_h, self.width(), legend_h), Qt.AlignmentFlag.AlignCenter,
-                   "rows: query language · columns: language of the answers searched · darker = better "
-                   "(dotted: monolingual)")
+                   f"rows: query · columns: answers · darker = better ({lo:.2f}–{hi:.2f})")
         p.end()
 
 

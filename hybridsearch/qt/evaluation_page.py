@@ -320,6 +320,7 @@ class EvaluationPage(QWidget):
 
     def export_all(self, folder: str | Path) -> list[Path]:
         out = []
+        Path(folder).mkdir(parents=True, exist_ok=True)
         for name in self.charts:
             p = Path(folder) / f"{name}.png"
             if self.export_chart(name, p):

@@ -25,6 +25,10 @@ def _ro(text, align_right: bool = False, tip: str = "") -> QTableWidgetItem:
     return it
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 class LibraryPage(QWidget):
     """Folders table, indexing progress with cancel, and the files that could not be read."""
 
@@ -188,8 +192,10 @@ class LibraryPage(QWidget):
         docs = sum(f.documents for f in self.folder_infos)
         chunks = sum(f.chunks for f in self.folder_infos)
         n_langs = len(ov.get("languages") or [])
-        self.totals.setText(f"{len(self.folder_infos)} folders · {docs} documents · {chunks} chunks · "
-                            f"{n_langs} languages" if self.folder_infos else "")
+        self.totals.setText(" · ".join(_count(n, w) for n, w in ((len(self.folder_infos), "folder"),
+                                                                 (docs, "document"), (chunks, "chunk"),
+                                                                 (n_langs, "language")))
+                            if self.folder_infos else "")
         model = st.get("model_name") or self.service.model
         health = st.get("health", "ok")
         text = f"Library: {st.get('root', '')} · model: {model}"

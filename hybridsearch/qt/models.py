@@ -27,6 +27,8 @@ def trained_models() -> list[tuple[str, str]]:
         except (OSError, ValueError):
             continue
         label = card.get("name") or d.name
+        if label == d.name:
+            label = model_label(str(d))
         out.append((f"{label} (trained)", str(d)))
     return out
 
@@ -46,5 +48,11 @@ def model_label(name: str) -> str:
     """A short name for charts: 'base', the bundled name, or a trained model's folder name."""
     if name in ("base", "default"):
         return name
+    import re
+
     p = Path(name)
-    return p.name if p.name else name
+    base = p.name if p.name else name
+    m = re.fullmatch(r"trained-(\d{4})(\d\d)(\d\d)-(\d\d)(\d\d)(\d\d)", base)
+    if m:  # folders made by the Training page: "trained 11-22 04:58"
+        return f"trained {m[2]}-{m[3]} {m[4]}:{m[5]}"
+    return base

@@ -61,18 +61,21 @@ class ResultCard(QFrame):
         lay.setSpacing(2)
         title = result.title or Path(result.path).name
         muted = theme.muted_color().name()
-        head = QLabel(f'<span style="font-size:11pt; font-weight:600">{html.escape(title)}</span>&nbsp;&nbsp;'
+        # \u2068…\u2069 isolate the title, so a right-to-left title does not reorder the line
+        head = QLabel(f'\u200e<span style="font-size:11pt; font-weight:600">\u2068{html.escape(title)}\u2069</span>&nbsp;&nbsp;'
                       f'{badge_html(result.language)}&nbsp;&nbsp;<span style="color:{muted}">'
                       f'{html.escape((result.file_type or "").lstrip("."))}</span>')
         head.setTextFormat(Qt.TextFormat.RichText)
+        head.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         score = QLabel(f'<span style="color:{muted}">relevance {result.score:.3f}</span>')
         score.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row = QHBoxLayout()
         row.addWidget(head, 1)
         row.addWidget(score)
         lay.addLayout(row)
-        folder = QLabel(f'<span style="color:{muted}">{html.escape(str(Path(result.path).parent))}</span>')
+        folder = QLabel(f'\u200e<span style="color:{muted}">{html.escape(str(Path(result.path).parent))}</span>')
         folder.setTextFormat(Qt.TextFormat.RichText)
+        folder.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         lay.addWidget(folder)
         self.passage = QLabel(highlight_html(result.best.snippet_html or html.escape(result.best.text)))
         self.passage.setTextFormat(Qt.TextFormat.RichText)
@@ -482,9 +485,11 @@ class SearchPage(QWidget):
     def _resize_item(self, item: QListWidgetItem, card: ResultCard) -> None:
         width = max(200, self.list.viewport().width() - 8)
         card.setFixedWidth(width)
-        card.adjustSize()
-        h = card.heightForWidth(width) if card.hasHeightForWidth() else card.sizeHint().height()
-        item.setSizeHint(QSize(width, max(h, card.sizeHint().height())))
+        h = card.layout().totalHeightForWidth(width)
+        if h <= 0:
+            h = card.sizeHint().height()
+        card.setFixedHeight(h)
+        item.setSizeHint(QSize(width, h))
 
     def resizeEvent(self, event):  # noqa: N802
         super().resizeEvent(event)

@@ -116,3 +116,22 @@ def test_unreadable_files_are_listed_with_the_reason(make_window, qtbot, tmp_pat
     qtbot.waitUntil(lambda: lp.failed_table.rowCount() == 1, timeout=10000)
     assert lp.failed_table.item(0, 0).text() == "broken.pdf"
     assert lp.failed_table.item(0, 1).text()
+
+
+def test_use_a_new_model_reembeds_in_the_background(make_window, qtbot, docs_dir, tiny_encoder, tiny_model_dir,
+                                                    settings):
+    w = make_window(encoder=tiny_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(docs_dir))
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000) as sig:
+        w.use_model(str(tiny_model_dir))
+        assert w.service.busy and w.stack.currentIndex() == 1
+    assert sig.args[:2] == ["reembed", "done"], sig.args
+    assert settings.get("search/model") == str(tiny_model_dir)
+    qtbot.waitUntil(lambda: "new model" in w.library_page.banner.text(), timeout=10000)
+    page = w.search_page
+    w.focus_search()
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.box.setText("Kaffee Brasilien")
+        page.search_now()
+    assert page.results

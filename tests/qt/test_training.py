@@ -84,3 +84,38 @@ def test_out_of_memory_is_explained(page, qtbot, qa_file, monkeypatch):
     qtbot.waitUntil(lambda: page.banner.isVisible(), timeout=10000)
     assert "ran out of memory" in page.banner.text() and "batch size 3" in page.banner.text()
     assert page.start_btn.isEnabled()
+
+
+def test_evaluation_page_runs_in_the_background_and_fills_the_charts(qtbot, settings, tiny_model_dir, qa_file,
+                                                                     tmp_path):
+    from hybridsearch.qt.evaluation_page import EvaluationPage
+
+    page = EvaluationPage(settings)
+    qtbot.addWidget(page)
+    page.show()
+    page.add_model(str(tiny_model_dir), "tiny")
+    page.set_checked([str(tiny_model_dir)])
+    page.path_edit.setText(str(qa_file))
+    page.limit.setValue(0)
+    page.run()
+    assert page.running and not page.run_btn.isEnabled()
+    qtbot.waitUntil(lambda: not page.running, timeout=60000)
+    assert not page.banner.isVisible(), page.banner.text()
+    bars = page.map_chart.values()
+    assert list(bars) == [tiny_model_dir.name] and len(bars[tiny_model_dir.name]) == 4  # de en fr all
+    assert page.heatmap.rows == ["de", "en", "fr"]
+    assert "3 queries" not in page.progress_label.text() and "Done" in page.progress_label.text()
+    assert page.export_btn.isEnabled()
+
+
+def test_evaluation_of_a_bad_file_shows_the_problem(qtbot, settings, bad_qa_file):
+    from hybridsearch.qt.evaluation_page import EvaluationPage
+
+    page = EvaluationPage(settings)
+    qtbot.addWidget(page)
+    page.set_checked(["base"])
+    page.path_edit.setText(str(bad_qa_file))
+    page.run()
+    qtbot.waitUntil(lambda: page.banner.isVisible(), timeout=30000)
+    assert "line 2" in page.banner.text()
+    assert page.run_btn.isEnabled()
