@@ -113,6 +113,7 @@ def test_evaluation_of_a_bad_file_shows_the_problem(qtbot, settings, bad_qa_file
 
     page = EvaluationPage(settings)
     qtbot.addWidget(page)
+    page.show()
     page.set_checked(["base"])
     page.path_edit.setText(str(bad_qa_file))
     page.run()
