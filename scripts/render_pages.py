@@ -59,6 +59,19 @@ DOCS = {
         "L'Etna\n\nL'Etna è il vulcano attivo più alto d'Europa e si trova in Sicilia. Le sue eruzioni sono "
         "frequenti e a volte spettacolari.\n\nI terreni vulcanici intorno alla montagna sono molto fertili: "
         "vi si coltivano agrumi, olive e vite."),
+    "bees/beekeeping-guide.md": (
+        "# A beekeeper's year\n\n## Spring\n\nIn spring the colony grows quickly. The queen lays up to two "
+        "thousand eggs a day, and foragers bring in pollen for the brood and nectar from the first "
+        "flowers: willow, dandelion and fruit trees. Check that the bees have enough stores until the "
+        "first honey flow, and add a super when the brood box is full.\n\n## Summer\n\nSummer is the "
+        "main honey flow. Foragers visit thousands of flowers a day; back in the hive, house bees add "
+        "enzymes to the nectar and fan their wings to evaporate the water. A frame is ready to harvest "
+        "when most of its cells are capped with wax. Leave enough honey for the bees themselves.\n\n"
+        "## Autumn\n\nAfter the harvest, treat the colony against varroa mites and feed sugar syrup if "
+        "the stores are low. The colony shrinks, drones are driven out, and the bees seal cracks with "
+        "propolis.\n\n## Winter\n\nIn winter the bees form a cluster around the queen and live on the "
+        "honey they stored. Do not open the hive; just check from outside that the entrance is free and "
+        "that the hive is heavy enough."),
     "bees/notes.pdf": None,  # deliberately unreadable: shows up under "Files that could not be read"
 }
 
