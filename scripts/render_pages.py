@@ -155,10 +155,9 @@ def main(argv=None) -> int:
     from hybridsearch.qt.main_window import MainWindow
     from hybridsearch.qt.settings import Settings
 
-    app = make_app(["render_pages"])
     if args.dark:
-        app.styleHints().setColorScheme(Qt.ColorScheme.Dark)
-        settle(app, 0.2)
+        os.environ["HYBRIDSEARCH_THEME"] = "dark"
+    app = make_app(["render_pages"])
     QDesktopServices.openUrl = staticmethod(lambda url: True)  # never launch anything while rendering
     settings = Settings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
     service = LibraryService(root=tmp / "library", model="default")
@@ -169,6 +168,8 @@ def main(argv=None) -> int:
     suffix = "-dark" if args.dark else ""
 
     # 1. empty library
+    wait_until(app, lambda: win.search_page.stack.currentWidget() is win.search_page.empty_folders, 30,
+               "empty state")
     save(win, out, f"0-search-empty{suffix}", app)
 
     # 2. library: add a folder of multilingual documents and index it with the real model

@@ -6,7 +6,8 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QProgressBar,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from hybridsearch.qt.library_service import LibraryService, format_eta, progress_text
@@ -119,7 +120,7 @@ class LibraryPage(QWidget):
         lay.addWidget(self.model_label)
 
         self.add_btn.clicked.connect(self.choose_folder)
-        self.remove_btn.clicked.connect(self.remove_selected)
+        self.remove_btn.clicked.connect(lambda: self.remove_selected())
         self.reindex_btn.clicked.connect(self.reindex_selected)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         service.changed.connect(self.refresh)
@@ -154,9 +155,13 @@ class LibraryPage(QWidget):
         r = rows[0].row()
         return self.folder_infos[r].path if 0 <= r < len(self.folder_infos) else None
 
-    def remove_selected(self) -> None:
+    def remove_selected(self, confirm: bool = True) -> None:
         path = self.selected_folder()
         if path is None:
+            return
+        if confirm and QMessageBox.question(
+                self, "Remove folder", f"Remove {path} from the library?\n\nIts documents disappear from "
+                "search results; the files themselves stay on disk.") != QMessageBox.StandardButton.Yes:
             return
         self.banner.show_message("info", f"Removing {path} from the library (your files stay on disk)…")
         self.service.remove_folder(path, on_done=lambda: self.banner.show_message(

@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(150)
         self.nav.setIconSize(QSize(20, 20))
         self.nav.setFrameShape(QListWidget.Shape.NoFrame)
+        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # pages are switched with Ctrl+1…4
         self.nav.setStyleSheet("QListWidget { background: palette(alternate-base); padding-top: 8px; }"
                                "QListWidget::item { padding: 10px 12px; }"
                                "QListWidget::item:selected { background: palette(highlight); "

@@ -348,7 +348,11 @@ class SearchPage(QWidget):
         b.setWordWrap(True)
         b.setAlignment(Qt.AlignmentFlag.AlignCenter)
         b.setFixedWidth(560)
-        lay.addWidget(b, 0, Qt.AlignmentFlag.AlignHCenter)
+        row = QHBoxLayout()  # centred without an alignment flag, so the label gets its full height
+        row.addStretch(1)
+        row.addWidget(b)
+        row.addStretch(1)
+        lay.addLayout(row)
         if button:
             btn = QPushButton(button)
             btn.setObjectName("emptyAction")

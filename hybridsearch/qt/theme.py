@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
@@ -9,7 +11,15 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 SERIES = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
+def forced_scheme() -> str | None:
+    """``HYBRIDSEARCH_THEME=dark|light`` overrides the system scheme (screenshots, accessibility)."""
+    v = os.environ.get("HYBRIDSEARCH_THEME", "").strip().lower()
+    return v if v in ("dark", "light") else None
+
+
 def is_dark() -> bool:
+    if forced_scheme():
+        return forced_scheme() == "dark"
     app = QGuiApplication.instance()
     if app is None:
         return False
@@ -88,5 +98,7 @@ def _apply_palette(app) -> None:
 
 
 def is_dark_scheme(app) -> bool:
+    if forced_scheme():
+        return forced_scheme() == "dark"
     scheme = app.styleHints().colorScheme()
     return scheme == Qt.ColorScheme.Dark

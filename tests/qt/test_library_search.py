@@ -135,3 +135,15 @@ def test_use_a_new_model_reembeds_in_the_background(make_window, qtbot, docs_dir
         page.box.setText("Kaffee Brasilien")
         page.search_now()
     assert page.results
+
+
+def test_remove_folder_empties_the_library(make_window, qtbot, docs_dir, tiny_encoder):
+    w = make_window(encoder=tiny_encoder)
+    lp = w.library_page
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        lp.add_folder(str(docs_dir))
+    qtbot.waitUntil(lambda: lp.table.rowCount() == 1, timeout=10000)
+    lp.table.selectRow(0)
+    lp.remove_selected(confirm=False)
+    qtbot.waitUntil(lambda: not lp.table.isVisibleTo(lp) and lp.empty_label.isVisibleTo(lp), timeout=10000)
+    qtbot.waitUntil(lambda: w.search_page.stack.currentWidget() is w.search_page.empty_folders, timeout=10000)
