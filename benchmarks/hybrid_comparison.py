@@ -41,11 +41,18 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--temperature", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--only", nargs="*", help="run only these variants")
     ap.add_argument("--extra", action="append", default=[],
                     help='extra variant as NAME:JSON, e.g. \'a0.3-lr1e-4:{"alpha":0.3,"lr":1e-4}\'')
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads (1 avoids thread thrashing on a busy machine)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     variants = dict(VARIANTS)
     for spec in args.extra:
@@ -68,7 +75,7 @@ def main(argv=None) -> int:
         if name in table:
             continue
         recipe = dict(model="base", out_dir=str(out / name), steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, temperature=args.temperature, seed=args.seed, eval_every=args.steps,
+                      lr=args.lr, temperature=args.temperature, seed=args.seed, max_length=args.max_length, eval_every=args.steps,
                       dev_share=0.0, device=args.device, name=name)
         recipe.update(overrides)
         cfg = TrainConfig(**recipe)

