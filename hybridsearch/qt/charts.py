@@ -120,6 +120,11 @@ class ChartView(QChartView):
     def has_data(self) -> bool:
         return any(s.count() if hasattr(s, "count") else True for s in self.chart().series())
 
+    def restyle(self) -> None:
+        """Follow a light/dark change (subclasses redraw their data with the new colours)."""
+        self.chart().setTheme(QChart.ChartTheme.ChartThemeDark if theme.is_dark()
+                              else QChart.ChartTheme.ChartThemeLight)
+
     def save_png(self, path: str | Path) -> bool:
         return self.grab().save(str(path), "PNG")
 
@@ -190,6 +195,9 @@ class MetricBarsChart(ChartView):
         series.hovered.connect(self._hovered)
         self._cats = cats
 
+    def restyle(self) -> None:
+        self.set_models(self.models)
+
     def _hovered(self, status: bool, index: int, barset: QBarSet) -> None:
         if status:
             self.setToolTip(f"{barset.label()} · {self._cats[index]}: {barset.at(index):.3f}")
@@ -212,8 +220,13 @@ class BiasChart(ChartView):
 
     def __init__(self, parent=None):
         super().__init__("Language bias: rank distance (lower = better)", parent)
+        self.models: dict[str, dict] = {}
+
+    def restyle(self) -> None:
+        self.set_models(self.models)
 
     def set_models(self, models: dict[str, dict]) -> None:
+        self.models = dict(models)
         chart = self.reset()
         if not models:
             return
@@ -305,6 +318,13 @@ class CurveChart(ChartView):
         self._ax.setTickInterval(float(int(step)) or 1.0)
         span = max(1e-6, b[3] - b[2])
         self._ay.setRange(b[2] - 0.05 * span, b[3] + 0.05 * span)
+
+    def restyle(self) -> None:
+        super().restyle()
+        for i, s in enumerate(self._series.values()):
+            pen = QPen(theme.series_color(i))
+            pen.setWidthF(2.0)
+            s.setPen(pen)
 
     def points(self, name: str) -> list[tuple[float, float]]:
         s = self._series.get(name)
@@ -401,7 +421,8 @@ class HeatmapWidget(QWidget):
                     p.setFont(self.font())
         p.setPen(theme.muted_color())
         p.drawText(QRectF(0, self.height() - legend_h, self.width(), legend_h), Qt.AlignmentFlag.AlignCenter,
-                   f"rows: query · columns: answers · darker = better ({lo:.2f}–{hi:.2f})")
+                   f"rows: query · columns: answers · {'brighter' if theme.is_dark() else 'darker'} = better "
+                   f"({lo:.2f}–{hi:.2f})")
         p.end()
 
 

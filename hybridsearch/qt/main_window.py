@@ -107,6 +107,27 @@ class MainWindow(QMainWindow):
         self.show_page(page if 0 <= page < len(PAGES) else 0)
         self._first_overview = True
         QTimer.singleShot(0, self.service.changed.emit)
+        try:
+            from PySide6.QtGui import QGuiApplication
+
+            QGuiApplication.styleHints().colorSchemeChanged.connect(
+                lambda *_: QTimer.singleShot(0, self.restyle))
+        except (AttributeError, RuntimeError):
+            pass
+
+    def restyle(self) -> None:
+        """Redraw what holds colours of its own after the system switched light/dark."""
+        from hybridsearch.qt.charts import ChartView, HeatmapWidget
+
+        for view in self.findChildren(ChartView):
+            view.restyle()
+        for hm in self.findChildren(HeatmapWidget):
+            hm.update()
+        sp = self.search_page
+        if sp.results:
+            row = sp.list.currentRow()
+            sp.set_results(sp.results, sp.last_query)
+            sp.list.setCurrentRow(row)
 
     def _build_menu(self) -> None:
         m = self.menuBar().addMenu("&File")

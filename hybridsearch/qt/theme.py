@@ -43,6 +43,14 @@ def muted_color() -> QColor:
     return QColor("#a0a0a0") if is_dark() else QColor("#666666")
 
 
+def ok_color() -> str:
+    return "#6fd08c" if is_dark() else "#1e7b34"
+
+
+def error_color() -> str:
+    return "#ff8a80" if is_dark() else "#c62828"
+
+
 def badge_colors(lang: str) -> tuple[str, str]:
     """(background, foreground) for a language badge; stable per language code."""
     palette = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#d62728", "#17becf", "#7f7f7f", "#bcbd22",

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QProgressBar, QPushButton, QRadioButton, QScrollArea, QSlider, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
+from hybridsearch.qt import theme
 from hybridsearch.qt.charts import CurveChart, MetricBarsChart
 from hybridsearch.qt.library_service import format_eta
 from hybridsearch.qt.models import model_label, model_options
@@ -376,7 +377,7 @@ class TrainingPage(QWidget):
         s = data.summary()
         langs = ", ".join(s.get("languages", []))
         self.data_summary.setText(
-            f"<b style='color:#1e7b34'>✓ Valid.</b> {s.get('ids', 0)} question ids · {s.get('rows', 0)} rows · "
+            f"<b style='color:{theme.ok_color()}'>✓ Valid.</b> {s.get('ids', 0)} question ids · {s.get('rows', 0)} rows · "
             f"{len(s.get('languages', []))} languages ({html.escape(langs)})<br>"
             f"{s.get('xx_pairs', 0)} same-language and {s.get('xy_pairs', 0)} cross-language pairs")
         self.save_settings()
@@ -389,7 +390,7 @@ class TrainingPage(QWidget):
         problems = list(getattr(exc, "problems", []) or [])
         self.data = None
         head = html.escape(msg)
-        self.data_summary.setText(f"<b style='color:#c62828'>✗ This file cannot be used.</b> {head}"
+        self.data_summary.setText(f"<b style='color:{theme.error_color()}'>✗ This file cannot be used.</b> {head}"
                                   + (f"<br>{len(problems)} problem{'s' if len(problems) != 1 else ''}:"
                                      if problems else ""))
         self.error_list.clear()
