@@ -81,7 +81,7 @@ def format_matrix(m: dict, langs=LANGS) -> str:
     return "\n".join(lines)
 
 
-def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, modes=None):
+def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, modes=None, threads=1):
     """Index the folder in a temporary library and evaluate -> {mode: (matrix, latencies)}, stats."""
     from hybridsearch.library import Library
 
@@ -89,7 +89,8 @@ def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, mod
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_folder(Path(tmp) / "xquad", paras)
-        with Library(Path(tmp) / "lib", model=model, encoder=encoder, device="cpu") as lib:
+        with Library(Path(tmp) / "lib", model=model, encoder=encoder, device="cpu",
+                     threads=threads) as lib:
             lib.add_folder(folder)
             t0 = time.perf_counter()
             rep = lib.index()
@@ -106,11 +107,13 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", default="hybrid,dense", help="comma-separated: hybrid,dense,lexical")
     ap.add_argument("--per-paragraph", type=int, default=None, help="questions per paragraph (default all)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: 2 thrash on this shared machine)")
     args = ap.parse_args(argv)
     if not XQUAD_DIR.is_dir():
         print(f"XQuAD-R not found at {XQUAD_DIR}", file=sys.stderr)
         return 1
-    results, stats = run(model=args.model, per_paragraph=args.per_paragraph, modes=args.mode.split(","))
+    results, stats = run(model=args.model, per_paragraph=args.per_paragraph, modes=args.mode.split(","),
+                          threads=args.threads)
     print(f"indexed {stats['files']} files, {stats['chunks']} chunks in {stats['index_s']:.1f} s "
           f"(encoder {stats['encode_s']:.1f} s); {stats['queries']} queries per mode")
     for md, (m, lat) in results.items():

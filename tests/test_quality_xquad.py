@@ -57,8 +57,6 @@ def floor(v: float) -> float:
 def test_cross_lingual_retrieval_floor(tmp_path, base_encoder, capsys):
     import torch
 
-    from hybridsearch.library import Library
-
     # one thread: on this shared 2-core machine two torch threads thrash (10x slower queries)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
