@@ -445,6 +445,7 @@ class TrainingPage(QWidget):
         self._started_at = time.monotonic()
 
         def job(cancel, report):
+            from hybridsearch.errors import Cancelled
             from trainer.evaluate import evaluate_model
             from trainer.train import train
 
@@ -455,7 +456,15 @@ class TrainingPage(QWidget):
                 from hybridsearch.progress import Progress
 
                 report(Progress("compare", 0, None, f"evaluating the current model ({model_label(current)})"))
-                comparison[f"current model ({model_label(current)})"] = evaluate_model(current, dev, cancel=cancel)
+                try:
+                    comparison[f"current model ({model_label(current)})"] = evaluate_model(current, dev,
+                                                                                           cancel=cancel)
+                except Cancelled:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the new model is still good; say what failed
+                    from hybridsearch.qt.workers import readable_error
+
+                    comparison["_error"] = readable_error(exc)
                 comparison["new model"] = res.best_metrics
             return res, comparison
 
@@ -507,9 +516,13 @@ class TrainingPage(QWidget):
             self._on_cancelled(res)
             return
         self.progress.setValue(self.progress.maximum())
+        problem = comparison.pop("_error", None)
         self.comparison = comparison
         self.cmp_map.set_models(comparison)
         self.cmp_cross.set_models(comparison)
+        if problem:
+            self.banner.show_message("warning", f"The current model could not be evaluated for the comparison: "
+                                     f"{problem}")
         took = format_eta(time.monotonic() - self._started_at)
         best = res.best_metrics or {}
         txt = f"Done in {took}. Saved to {res.out_dir}."

@@ -51,6 +51,18 @@ def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_enc
     from PySide6.QtGui import QGuiApplication
     assert QGuiApplication.clipboard().text() == str(top.path)
 
+    # typing searches by itself once the typing pauses (debounced: one search for the whole word)
+    with qtbot.waitSignal(page.searched, timeout=30000):  # changing the ranking searches again
+        page.mode.setCurrentIndex(page.mode.findData("hybrid"))
+    page.box.clear()
+    r0 = page._request
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        qtbot.keyClicks(page.box, "Kaffee Brasilien")
+    assert page._request == r0 + 1
+    assert Path(page.results[0].path).name == "kaffee.txt"
+    card = page.list.itemWidget(page.list.item(0))
+    assert "background-color:#ffe066" in card.passage.text()  # query terms highlighted
+
     # a language filter narrows the results
     page.lang_filter.set_selected(["zh"])
     with qtbot.waitSignal(page.searched, timeout=30000):
