@@ -197,7 +197,7 @@ class Library:
             if self._ann is not None and self._file_lock.fh is not None:
                 from hybridsearch.indexer import checkpoint
 
-                checkpoint(self, force=False)
+                checkpoint(self, force=True)
             self._file_lock.release()
             self.store.close()
 

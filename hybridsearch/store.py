@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
 import unicodedata
 from pathlib import Path
@@ -148,7 +149,9 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            self.conn = conn
+            self.lock = threading.RLock()
+            self.raw = conn
+            self.conn = _LockedConnection(conn, self.lock)
             self.db = sqlite_utils.Database(conn)
             self.migrate()
         except sqlite3.OperationalError as exc:
@@ -221,26 +224,71 @@ class Store:
         return int(self.conn.execute(sql, params).fetchone()[0])
 
 
+class _Result:
+    """A statement's rows, fetched while the lock was held (safe to read in any thread)."""
+
+    def __init__(self, cur: sqlite3.Cursor):
+        self.description = cur.description
+        self.lastrowid = cur.lastrowid
+        self.rowcount = cur.rowcount
+        self._rows = cur.fetchall()
+
+    def fetchall(self):
+        return self._rows
+
+    def fetchone(self):
+        return self._rows[0] if self._rows else None
+
+    def __iter__(self):
+        return iter(self._rows)
+
+
+class _LockedConnection:
+    """The connection shared by the GUI thread and an indexing thread: one statement at a time,
+    and a transaction excludes other threads until it ends (see ``Store.transaction``)."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock):
+        self._conn, self._lock = conn, lock
+
+    def execute(self, sql: str, params=()):
+        with self._lock:
+            try:
+                return _Result(self._conn.execute(sql, params))
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise translate(exc, Path(self._conn.execute("PRAGMA database_list").fetchone()[2])) from exc
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
 class _Tx:
     def __init__(self, store: Store):
         self.store = store
 
     def __enter__(self):
+        self.store.lock.acquire()
         try:
-            self.store.conn.execute("BEGIN IMMEDIATE")
+            self.store.raw.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            self.store.lock.release()
             raise translate(exc, self.store.path) from exc
         return self.store
 
     def __exit__(self, et, ev, tb):
-        if et is None:
-            try:
-                self.store.conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self.store.conn.execute("ROLLBACK")
-                raise translate(exc, self.store.path) from exc
-        else:
-            self.store.conn.execute("ROLLBACK")
+        try:
+            if et is None:
+                try:
+                    self.store.raw.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    self.store.raw.execute("ROLLBACK")
+                    raise translate(exc, self.store.path) from exc
+            else:
+                self.store.raw.execute("ROLLBACK")
+        finally:
+            self.store.lock.release()
         return False
 
 
