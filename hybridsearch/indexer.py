@@ -433,7 +433,7 @@ def run_reembed(lib, model=None, encoder=None, cancel=None, on_progress=None) ->
     from hybridsearch.encoder import load_encoder
     from hybridsearch.library import HNSW_NAME, IndexReport
 
-    new_enc = encoder or load_encoder(model or lib.model, device=lib.device or "cpu", threads=lib.threads)
+    new_enc = encoder or load_encoder(model or lib.model, device=lib.device, threads=lib.threads)
     total = lib.store.count("SELECT count(*) FROM chunks")
     new = HnswIndex(lib.root / HNSW_NAME, new_enc.dim, initial_capacity=total + 1024)
     report = IndexReport()

@@ -214,7 +214,7 @@ class Library:
         if self._encoder is None:
             from hybridsearch.encoder import load_encoder
 
-            self._encoder = load_encoder(self.model, device=self.device or "cpu", threads=self.threads)
+            self._encoder = load_encoder(self.model, device=self.device, threads=self.threads)
         return self._encoder
 
     def _writable(self) -> None:

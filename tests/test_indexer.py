@@ -176,3 +176,27 @@ def test_watcher_indexes_changes(tmp_path, docs, tiny_encoder):
         assert sum(r.added for r in reports) == 1 and sum(r.removed for r in reports) == 1
         assert lib.search("octopus", mode="lexical")[0].path.endswith("fresh.txt")
         _consistent(lib)
+
+
+def test_deleted_vectors_are_compacted_away(tmp_path, tiny_encoder, monkeypatch):
+    import hybridsearch.indexer as indexer
+
+    monkeypatch.setattr(indexer, "MIN_DELETED", 10)
+    d = tmp_path / "docs"
+    d.mkdir()
+    for i in range(40):
+        (d / f"f{i:02}.txt").write_text(f"Note {i} about gardens and rivers. " * 30, encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(d)
+        lib.index()
+        before = lib.ann.index.element_count
+        for i in range(20):
+            (d / f"f{i:02}.txt").unlink()
+        rep = lib.index()
+        assert rep.removed == 20
+        # the rebuilt index holds only live vectors; search and health agree with the database
+        assert not lib.ann.deleted and lib.ann.index.element_count < before
+        _consistent(lib)
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:  # and so does the saved file
+        assert lib.ann.index.element_count == lib.status()["chunks"]
+        _consistent(lib)
