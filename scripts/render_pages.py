@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen}" if screen.is_file() else "offscreen"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtGui import QDesktopServices
 
     from hybridsearch.qt.app import make_app
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     def snap_progress(p):  # one picture of indexing in progress, taken after this signal is handled
         if not shots and (p.extra or {}).get("files_total"):
             shots.append(True)
-            QTimer.singleShot(0, lambda: win.grab().save(str(out / f"2-library-indexing{suffix}.png")))
+            win.grab().save(str(out / f"2-library-indexing{suffix}.png"))  # the page already shows p
     service.job_progress.connect(snap_progress)
     t0 = time.monotonic()
     win.library_page.add_folder(str(docs))
@@ -241,7 +241,7 @@ def main(argv=None) -> int:
     def snap_training(p):
         if not half and hasattr(p, "step") and p.step >= max(2, args.steps // 2):
             half.append(True)
-            QTimer.singleShot(0, lambda: win.grab().save(str(out / f"4-training-running{suffix}.png")))
+            win.grab().save(str(out / f"4-training-running{suffix}.png"))
     tp.worker.progress.connect(snap_training)
     wait_until(app, lambda: not tp.running, 1200, "training")
     if tp.banner.isVisible():

@@ -183,7 +183,7 @@ class LibraryPage(QWidget):
         self.table.setRowCount(len(self.folder_infos))
         for r, f in enumerate(self.folder_infos):
             langs = sorted((f.languages or {}).items(), key=lambda kv: -kv[1])
-            lang_text = ", ".join(f"{k} {v}" for k, v in langs[:6]) + (" …" if len(langs) > 6 else "")
+            lang_text = " ".join(k for k, _ in langs[:10]) + (f" +{len(langs) - 10}" if len(langs) > 10 else "")
             last = f.last_indexed.strftime("%Y-%m-%d %H:%M") if f.last_indexed else "not yet"
             self.table.setItem(r, 0, _ro(f.path, tip=f.path))
             self.table.setItem(r, 1, _ro(f.documents, True))

@@ -72,7 +72,7 @@ class TrainingPage(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 6, 0)
 
-        data_box = QGroupBox("Training data: parallel questions and answers")
+        data_box = self.data_box = QGroupBox("Training data: parallel questions and answers")
         dl = QVBoxLayout(data_box)
         row = QHBoxLayout()
         self.path_edit = QLineEdit()
@@ -95,7 +95,7 @@ class TrainingPage(QWidget):
         dl.addWidget(self.error_list)
         ll.addWidget(data_box)
 
-        set_box = QGroupBox("Settings")
+        set_box = self.settings_box = QGroupBox("Settings")
         form = QFormLayout(set_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.base_model = QComboBox()
@@ -405,6 +405,8 @@ class TrainingPage(QWidget):
     def _update_start(self) -> None:
         running = self.worker is not None and self.worker.running
         self.start_btn.setEnabled(self.data is not None and not running)
+        self.settings_box.setEnabled(not running)  # a run keeps the settings it started with
+        self.data_box.setEnabled(not running)
         self.cancel_btn.setEnabled(running)
 
     # running ---------------------------------------------------------------------------------------
