@@ -217,6 +217,13 @@ def main(argv=None) -> int:
     page.search_now()
     wait_until(app, lambda: got, 60, "search 2")
     save(win, out, f"1b-search-crosslingual{suffix}", app)
+    got.clear()
+    page.mode.setCurrentIndex(page.mode.findData("lexical"))
+    page.box.setText("zzyzx quarterly")
+    page.search_now()
+    wait_until(app, lambda: got, 60, "search 3")
+    save(win, out, f"1c-search-no-results{suffix}", app)
+    page.mode.setCurrentIndex(page.mode.findData("hybrid"))
 
     # 4. training: a few real steps on a slice of XQuAD-R, compared with the current model
     qa = tmp / "qa-train.jsonl"

@@ -137,3 +137,10 @@ def test_switching_to_dark_restyles_charts_and_results(make_window, qtbot, monke
     apply_theme(QApplication.instance())
     w.restyle()
     assert w.evaluation_page.map_chart.chart().theme() == QChart.ChartTheme.ChartThemeLight
+
+
+def test_the_app_has_its_icon(qapp):
+    from hybridsearch.qt.app import app_icon
+
+    icon = app_icon()
+    assert not icon.isNull() and not icon.pixmap(64, 64).isNull()
