@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -41,6 +42,7 @@ class LibraryPage(QWidget):
         self.settings = settings
         self.folder_infos = []
         self.failed = []
+        self._last_live_refresh = 0.0
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 12, 12, 6)
@@ -254,6 +256,10 @@ class LibraryPage(QWidget):
             self.progress.setRange(0, int(total))
             self.progress.setValue(int(done or 0))
         self.progress_label.setText(progress_text(p, self.service.job_kind))
+        now = time.monotonic()
+        if now - self._last_live_refresh > 2.0:  # counts grow while indexing runs
+            self._last_live_refresh = now
+            self.refresh()
 
     def _job_finished(self, kind: str, outcome: str, payload) -> None:
         self.progress_row.setVisible(False)

@@ -477,9 +477,11 @@ class SearchPage(QWidget):
             self._set_actions_enabled(False)
             if query:
                 sel = self.current_filters()
-                hint = ("Try other words, the Semantic ranking (it finds answers in other languages), "
-                        "or fewer filters." if any(sel[k] for k in ("languages", "folders", "file_types"))
-                        else "Try other words, or the Semantic ranking: it matches meaning across languages.")
+                filtered = any(sel[k] for k in ("languages", "folders", "file_types"))
+                hint = "Try other words"
+                if sel["mode"] == "lexical":
+                    hint += ", or the Semantic ranking: it matches meaning across languages"
+                hint += ", or fewer filters." if filtered else "."
                 if self._indexing:
                     hint += "<br>Indexing is still running; more documents will become searchable."
                 self.no_results_text.setText(f"Nothing matches <b>{html.escape(query)}</b>.<br>{hint}")
