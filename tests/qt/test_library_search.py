@@ -95,13 +95,17 @@ def test_indexing_can_be_cancelled_and_continues(make_window, qtbot, tmp_path, t
     def cancel_when_files_are_done(p):
         # press Cancel as a person would: while the progress bar shows files being indexed
         if (p.extra or {}).get("files_done", 0) >= 1 and not seen:
-            seen.append((lp.progress_row.isVisible(), lp.progress_label.text()))
+            seen.append((lp.progress_row.isVisible(), lp.progress_label.text(),
+                         w.search_page.stack.currentWidget() is w.search_page.indexing_state,
+                         w.status_label.text()))
             lp.cancel_btn.click()
     w.service.job_progress.connect(cancel_when_files_are_done)
     with qtbot.waitSignal(w.service.job_finished, timeout=120000) as sig:
         w.library_page.add_folder(str(docs))
     w.service.job_progress.disconnect(cancel_when_files_are_done)
     assert seen and seen[0][0] and "files" in seen[0][1]
+    assert seen[0][2], "the search page says that indexing is in progress"
+    assert "Indexing" in seen[0][3]  # the status bar says what is happening
     kind, outcome, _ = sig.args
     assert outcome == "cancelled"
     qtbot.waitUntil(lambda: "cancelled" in lp.banner.text(), timeout=10000)
