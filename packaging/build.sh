@@ -32,6 +32,13 @@ cp "$REPO/packaging/hybridsearch.desktop" "$APP/hybridsearch.desktop"
 cp "$REPO/packaging/install-linux.sh" "$APP/install.sh"
 chmod +x "$APP/install.sh"
 rm -f "$APP/_internal/hybridsearch.desktop"
+# torch's libraries ship with their symbol tables (about 80 MB); the dynamic symbols stay.
+# (Only torch's own libraries: stripping patchelf-repaired wheel libraries can corrupt them.)
+if command -v strip >/dev/null; then
+  for lib in "$APP"/_internal/torch/lib/lib{torch_cpu,torch_python,c10}.so; do
+    [ -f "$lib" ] && strip --strip-unneeded "$lib"
+  done
+fi
 find "$APP" -name "__pycache__" -type d -prune -exec rm -rf {} +
 
 end=$(date +%s)
