@@ -270,6 +270,8 @@ class TrainingPage(QWidget):
             last = self.settings.get("training/data_path", "")
             if last:
                 self.path_edit.setText(last)
+                if Path(last).exists():  # check it again in the background, as if just chosen
+                    QTimer.singleShot(0, lambda: self.load_file(last))
 
     def current_settings(self) -> dict:
         return {"steps_mode": self.steps_radio.isChecked(), "steps": self.steps.value(),

@@ -120,3 +120,41 @@ def test_evaluation_of_a_bad_file_shows_the_problem(qtbot, settings, bad_qa_file
     qtbot.waitUntil(lambda: page.banner.isVisible(), timeout=30000)
     assert "line 2" in page.banner.text()
     assert page.run_btn.isEnabled()
+
+
+def test_evaluation_can_be_cancelled(qtbot, settings, qa_file, monkeypatch):
+    import time
+
+    import trainer.evaluate as te
+    from hybridsearch.qt.evaluation_page import EvaluationPage
+
+    def slow(model, data, on_progress=None, cancel=None, device=None):
+        for i in range(600):  # a long evaluation that checks its cancel flag, like the real one
+            cancel.raise_if_cancelled()
+            if on_progress:
+                from hybridsearch.progress import Progress
+                on_progress(Progress("evaluate", i, 600, "encoding"))
+            time.sleep(0.05)
+        return {}
+    monkeypatch.setattr(te, "evaluate_model", slow)
+    page = EvaluationPage(settings)
+    qtbot.addWidget(page)
+    page.show()
+    page.set_checked(["base"])
+    page.path_edit.setText(str(qa_file))
+    page.run()
+    qtbot.waitUntil(lambda: page.progress.maximum() == 600, timeout=10000)
+    page.cancel_btn.click()
+    qtbot.waitUntil(lambda: not page.running, timeout=10000)
+    assert page.progress_label.text() == "Cancelled."
+    assert page.run_btn.isEnabled() and not page.results
+
+
+def test_last_qa_file_is_checked_again_on_the_next_start(qtbot, settings, qa_file):
+    from hybridsearch.qt.training_page import TrainingPage
+
+    settings.set("training/data_path", str(qa_file))
+    page = TrainingPage(settings)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    assert page.start_btn.isEnabled()
