@@ -541,8 +541,8 @@ class TrainingPage(QWidget):
 
     def _on_cancelled(self, res=None) -> None:
         self.progress.setRange(0, max(1, getattr(self, "_total_steps", 1)))
-        self.stats.setText("Training cancelled. Starting again with the same settings continues from the last "
-                           "checkpoint only for the same output folder; a new run starts fresh.")
+        where = f" What it learned so far is saved in {res.out_dir}." if getattr(res, "out_dir", None) else ""
+        self.stats.setText("Training cancelled." + where)
         self.banner.show_message("info", "Training was cancelled.")
         self.status.emit("Training cancelled")
 
