@@ -362,7 +362,14 @@ def run_index(lib, folder_paths=None, cancel=None, on_progress=None):
     enc = lib.encoder
     if lib.model_mismatch() and lib.store.count("SELECT count(*) FROM chunks"):
         raise _model_error(lib, enc)
-    repair(lib, cancel=cancel, on_progress=on_progress, report=report)
+    try:
+        repair(lib, cancel=cancel, on_progress=on_progress, report=report)
+    except HybridSearchError as exc:
+        if exc.__class__.__name__ != "Cancelled":
+            raise
+        report.cancelled = True
+        report.seconds = time.perf_counter() - t_start
+        return report
     ann = ensure_ann(lib, enc)
     rows = lib.store.conn.execute("SELECT path, include, exclude FROM folders ORDER BY path").fetchall()
     if folder_paths is not None:

@@ -323,7 +323,8 @@ class Library:
         """Re-embed every chunk with ``model`` (or ``encoder``) into a new vector index.
 
         The new index is built beside the old one and swapped in atomically when complete;
-        search keeps using the old one meanwhile. Cancelling leaves the old index in place.
+        search keeps using the old one meanwhile. Cancelling raises :class:`Cancelled` and leaves
+        the old index and model in place (as does a crash: nothing is written until the swap).
         """
         from hybridsearch.indexer import run_reembed
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 import html
 import os
 import re
-import unicodedata
 from datetime import datetime
 from pathlib import Path
 
 from hybridsearch.errors import InputError
-from hybridsearch.store import (SQL_CHUNK_ROWS, SQL_FILTERED_CHUNK_IDS, SQL_LEXICAL, fts_query,
-                                lexical_tokens)
+from hybridsearch.store import (SQL_CHUNK_ROWS, SQL_FILTERED_CHUNK_IDS, SQL_LEXICAL, SQL_TERM_DOCS,
+                                fts_terms, lexical_tokens)
 
 RRF_K = 60
 MODES = ("hybrid", "dense", "lexical")
@@ -27,6 +26,10 @@ MODES = ("hybrid", "dense", "lexical")
 CANDIDATES_PER_DOC = 5
 MAX_MORE = 3
 SNIPPET_CHARS = 280
+#: lexical search: terms in more than this share of chunks are dropped; at most MAX_TERMS kept
+COMMON_SHARE = 0.05
+COMMON_MIN_DOCS = 2000
+MAX_TERMS = 16
 
 
 def _ts(value) -> float | None:
@@ -107,10 +110,25 @@ def query_vector(lib, query: str):
 
 
 def lexical_candidates(lib, query: str, n: int, where: str, params: list) -> list[tuple[int, float]]:
-    """(chunk id, -bm25) for the ``n`` best FTS5 matches passing the filters."""
-    match = fts_query(query)
-    if match is None:
+    """(chunk id, -bm25) for the ``n`` best FTS5 matches passing the filters.
+
+    Terms found in more than ``COMMON_SHARE`` of the chunks ("the", "是", common bigrams) are left
+    out, rarest first, as long as another term remains: they add little to BM25 but make FTS5
+    score most of the table (hundreds of ms at 100,000 chunks). At most ``MAX_TERMS`` are kept.
+    """
+    terms = fts_terms(query)
+    if not terms:
         return []
+    with lib._lock:
+        total = max(1, lib.store.count("SELECT count(*) FROM chunks"))
+        dfs = []
+        for tok, quoted in terms:
+            row = lib.store.conn.execute(SQL_TERM_DOCS, (tok,)).fetchone() if " " not in tok else None
+            dfs.append((row[0] if row else 0, quoted))
+    dfs.sort()
+    limit = max(COMMON_MIN_DOCS, COMMON_SHARE * total)  # small libraries keep every term
+    kept = [q for df, q in dfs if df <= limit] or [q for _, q in dfs[:2]]
+    match = " OR ".join(kept[:MAX_TERMS])
     sql = SQL_LEXICAL.format(where=where)
     with lib._lock:
         rows = lib.store.conn.execute(sql, [match, *params, n]).fetchall()
@@ -185,9 +203,7 @@ def search(lib, query: str, k: int = 10, mode: str = "hybrid", languages=None, f
 
 # -- snippets -----------------------------------------------------------------------------------------
 def _key(tok: str) -> str:
-    """Match key of a folded token: diacritics dropped for Latin/Greek/Cyrillic words (as FTS5 does)."""
-    if all(ord(ch) < 0x0590 for ch in tok):
-        return "".join(ch for ch in unicodedata.normalize("NFKD", tok) if not unicodedata.combining(ch))
+    """Match key of a token (tokens from ``lexical_tokens`` are keys already)."""
     return tok
 
 

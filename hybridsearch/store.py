@@ -33,8 +33,12 @@ _NOSPACE = (
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
     "\U00020000-\U0002ffff"
 )
+#: Combining marks (Mn, Mc, Me): vowel signs of Indic and Thai scripts, harakat, Latin accents.
+#: They belong to words; unicode61 would split words at them, so the FTS table lists them as
+#: token characters, and folding removes them only where they are accents (below U+0900).
+MARKS = "".join(chr(c) for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me"))
 #: A word: a run of letters/digits/marks of spaced scripts, or a run of a no-space script.
-TOKEN_RE = re.compile(rf"([{_NOSPACE}]+)|((?:(?![{_NOSPACE}])[\w\u0300-\u036f\u0900-\u0dff\u0600-\u06ff])+)")
+TOKEN_RE = re.compile(rf"([{_NOSPACE}]+)|((?:(?![{_NOSPACE}])[\w{re.escape(MARKS)}])+)")
 
 SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", [
@@ -59,7 +63,25 @@ SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
         """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
             body, content='', tokenize='unicode61 remove_diacritics 2')""",
     ]),
+    # document frequencies of FTS terms: lexical search leaves out terms found in most chunks
+    ("0002_fts_vocab", [
+        """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row')""",
+    ]),
+    # combining marks are letters (Hindi, Thai vowel signs were word breaks); accents are folded
+    # by fold_token instead of by unicode61
+    ("0003_fts_marks_in_words", [
+        """DROP TABLE IF EXISTS chunks_fts""",
+        f"""CREATE VIRTUAL TABLE chunks_fts USING fts5(body, content='',
+            tokenize="unicode61 remove_diacritics 0 tokenchars '{MARKS}'")""",
+        lambda conn: _refill_fts(conn),
+    ]),
 ]
+
+
+def _refill_fts(conn) -> None:
+    """Index every stored chunk again (after a tokenizer change)."""
+    rows = conn.execute("SELECT id, text FROM chunks").fetchall()
+    conn.executemany(SQL_FTS_INSERT, [(cid, fts_body(text)) for cid, text in rows])
 
 SQL_FTS_INSERT = "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)"
 #: Contentless FTS5 deletes need the indexed text again; it is recomputed from chunks.text.
@@ -70,6 +92,7 @@ SQL_LEXICAL = """
     FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
     WHERE chunks_fts MATCH ? {where}
     ORDER BY rank LIMIT ?"""
+SQL_TERM_DOCS = "SELECT doc FROM chunks_vocab WHERE term = ?"
 SQL_FILTERED_CHUNK_IDS = """
     SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE 1 {where}"""
 SQL_CHUNK_ROWS = """
@@ -94,8 +117,18 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def fold_token(tok: str) -> str:
+    """A token's match key: folded, and accents dropped in Latin, Greek, Cyrillic, Hebrew and
+    Arabic words ("Köln" = "koln", harakat ignored); marks of other scripts are letters."""
+    tok = fold(tok)
+    if all(ord(ch) < 0x0900 for ch in tok):
+        stripped = "".join(ch for ch in unicodedata.normalize("NFD", tok) if not unicodedata.combining(ch))
+        tok = unicodedata.normalize("NFC", stripped) or tok
+    return tok
+
+
 def lexical_tokens(text: str) -> list[tuple[str, int, int]]:
-    """Split ``text`` into (folded token, start, end): words, or bigrams in no-space scripts.
+    """Split ``text`` into (match key, start, end): words, or bigrams in no-space scripts.
 
     A lone character of a no-space script is a token of its own (a one-character query).
     """
@@ -104,11 +137,11 @@ def lexical_tokens(text: str) -> list[tuple[str, int, int]]:
         if m.group(1):
             s, run = m.start(1), m.group(1)
             if len(run) == 1:
-                out.append((fold(run), s, s + 1))
+                out.append((fold_token(run), s, s + 1))
             for i in range(len(run) - 1):
-                out.append((fold(run[i:i + 2]), s + i, s + i + 2))
+                out.append((fold_token(run[i:i + 2]), s + i, s + i + 2))
         else:
-            out.append((fold(m.group(2)), m.start(2), m.end(2)))
+            out.append((fold_token(m.group(2)), m.start(2), m.end(2)))
     return out
 
 
@@ -117,19 +150,24 @@ def fts_body(text: str) -> str:
     return " ".join(t for t, _, _ in lexical_tokens(text))
 
 
-def fts_query(query: str) -> str | None:
-    """Turn user text into a safe FTS5 query: every token quoted, OR-ed; no syntax gets through.
+def fts_terms(query: str) -> list[tuple[str, str]]:
+    """(token, safe FTS5 term) per distinct token of user text: each token quoted as a string.
 
     Quotes, ``NEAR``, ``AND``, ``*``, ``^`` and parentheses in the user's text are data, never
     operators. A single no-space-script character becomes a prefix query over its bigrams.
     """
-    terms = []
+    terms: dict[str, str] = {}
     for tok, s, e in lexical_tokens(query):
         quoted = '"' + tok.replace('"', '""') + '"'
         if e - s == 1 and TOKEN_RE.fullmatch(tok) and TOKEN_RE.fullmatch(tok).group(1):
             quoted += " *"
-        if quoted not in terms:
-            terms.append(quoted)
+        terms.setdefault(tok, quoted)
+    return list(terms.items())
+
+
+def fts_query(query: str) -> str | None:
+    """Turn user text into a safe FTS5 query: every token quoted, OR-ed; no syntax gets through."""
+    terms = [q for _, q in fts_terms(query)]
     return " OR ".join(terms) if terms else None
 
 
@@ -172,8 +210,11 @@ class Store:
             if name in done:
                 continue
             with self.transaction():
-                for sql in statements:
-                    self.conn.execute(sql)
+                for step in statements:  # SQL text, or a function of the connection
+                    if callable(step):
+                        step(self.raw)
+                    else:
+                        self.raw.execute(step)
                 self.conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
             applied.append(name)
         return applied

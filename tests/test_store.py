@@ -42,13 +42,20 @@ def test_migrations_are_named_and_applied_once(tmp_path):
 def test_fts_finds_words_in_every_script_and_deletes(tmp_path):
     s = Store(tmp_path / "library.db")
     ids = _doc(s, ["Der Straßenbahnfahrer fährt nach Köln", "北京是中国的首都", "กรุงเทพมหานครเป็นเมืองหลวง",
-                   "Москва — столица России", "東京は日本の首都です", "نص عربي قصير", "cafe NEAR the *star*"])
+                   "Москва — столица России", "東京は日本の首都です", "نص عربي قصير", "cafe NEAR the *star*",
+                   "हिन्दी भाषा", "مُحَمَّد رسول"])
     assert _match(s, "köln") == [ids[0]] and _match(s, "KOLN") == [ids[0]]  # case and diacritics folded
     assert _match(s, "首都") == [ids[1], ids[4]]  # a two-character CJK word
     assert _match(s, "中") == [ids[1]]  # a single character
     assert _match(s, "เมืองหลวง") == [ids[2]]
     assert _match(s, "москва") == [ids[3]]
     assert _match(s, "عربي") == [ids[5]]
+    # vowel signs are part of words (Hindi, Thai): whole words match, not single consonants
+    assert _match(s, "हिन्दी") == [ids[7]] and _match(s, "ह") == []
+    assert _match(s, "เมือง") == [ids[2]]
+    assert _match(s, "محمد") == [ids[8]]  # harakat are ignored
+    vocab = {r[0] for r in s.conn.execute("SELECT term FROM chunks_vocab")}
+    assert "हिन्दी" in vocab and "koln" in vocab
     # user text is never FTS syntax: quotes, NEAR, *, parentheses, AND/OR/NOT, column filters
     for q in ['"', 'NEAR', 'near(cafe star)', '*star*', 'cafe AND', '(', 'body:cafe', 'NOT', '^', "'",
               'a"b', '-', '{x}']:
@@ -71,3 +78,16 @@ def test_a_write_locked_database_gives_a_clear_error(tmp_path):
                 pass
     finally:
         other.rollback()
+
+
+def test_a_library_from_before_a_migration_is_upgraded(tmp_path, monkeypatch):
+    import hybridsearch.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SCHEMA_MIGRATIONS", SCHEMA_MIGRATIONS[:2])
+    old = Store(tmp_path / "library.db")
+    ids = _doc(old, ["हिन्दी भाषा का लेख"])
+    old.close()
+    monkeypatch.setattr(store_mod, "SCHEMA_MIGRATIONS", SCHEMA_MIGRATIONS)
+    new = Store(tmp_path / "library.db")  # applies 0003: the FTS table is rebuilt from the chunks
+    assert [r[0] for r in new.conn.execute("SELECT name FROM migrations")][-1] == "0003_fts_marks_in_words"
+    assert _match(new, "हिन्दी") == ids
