@@ -92,6 +92,18 @@ def dense_candidates(lib, query: str, n: int, where: str, params: list) -> list[
 
 
 _QUERY_CACHE: dict[tuple[str, str], object] = {}
+_POOL = None
+_CACHE_LOCK = __import__("threading").Lock()
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hybridsearch-query")
+    return _POOL
+
 QUERY_CACHE_SIZE = 256
 
 
@@ -100,12 +112,15 @@ def query_vector(lib, query: str):
     other filters or another mode, and the encoder is most of a query's time."""
     enc = lib.encoder
     key = (enc.identity, query)
-    vec = _QUERY_CACHE.pop(key, None)
+    with _CACHE_LOCK:
+        vec = _QUERY_CACHE.get(key)
     if vec is None:
         vec = enc.encode([query], kind="query")[0]
-        if len(_QUERY_CACHE) >= QUERY_CACHE_SIZE:
+    with _CACHE_LOCK:
+        _QUERY_CACHE.pop(key, None)
+        while len(_QUERY_CACHE) >= QUERY_CACHE_SIZE:
             _QUERY_CACHE.pop(next(iter(_QUERY_CACHE)))
-    _QUERY_CACHE[key] = vec  # most recently used last
+        _QUERY_CACHE[key] = vec  # most recently used last
     return vec
 
 
@@ -120,7 +135,8 @@ def lexical_candidates(lib, query: str, n: int, where: str, params: list) -> lis
     if not terms:
         return []
     with lib._lock:
-        total = max(1, lib.store.count("SELECT count(*) FROM chunks"))
+        # the highest chunk id ever given: an O(1) stand-in for the chunk count (count(*) scans)
+        total = max(1, lib.store.count("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'chunks'"))
         dfs = []
         for tok, quoted in terms:
             row = lib.store.conn.execute(SQL_TERM_DOCS, (tok,)).fetchone() if " " not in tok else None
@@ -162,10 +178,19 @@ def search(lib, query: str, k: int = 10, mode: str = "hybrid", languages=None, f
     where, params = build_filters(languages, folders, file_types, modified_after, modified_before)
     n = max(50, k * CANDIDATES_PER_DOC)
     lists: list[tuple[float, list[tuple[int, float]]]] = []
-    if mode == "dense" or (mode == "hybrid" and weights[0] > 0):
+    use_dense = mode == "dense" or (mode == "hybrid" and weights[0] > 0)
+    use_lexical = mode == "lexical" or (mode == "hybrid" and weights[1] > 0)
+    pending = None
+    if use_dense and use_lexical and lib._ann is not None:
+        # encode the query in a thread while FTS5 runs: torch and SQLite both release the GIL
+        pending = _pool().submit(query_vector, lib, query)
+    lexical = lexical_candidates(lib, query, n, where, params) if use_lexical else []
+    if use_dense:
+        if pending is not None:
+            pending.result()  # cached now; dense_candidates picks it up
         lists.append((weights[0], dense_candidates(lib, query, n, where, params)))
-    if mode == "lexical" or (mode == "hybrid" and weights[1] > 0):
-        lists.append((weights[1], lexical_candidates(lib, query, n, where, params)))
+    if use_lexical:
+        lists.append((weights[1], lexical))
     ids = list(dict.fromkeys(cid for _, lst in lists for cid, _ in lst))
     rows = _rows(lib, ids)  # ids deleted since the vector index was saved drop out here
     chunk_score: dict[int, float] = {}
