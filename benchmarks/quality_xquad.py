@@ -96,7 +96,10 @@ def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, mod
             rep = lib.index()
             stats = {"files": rep.added, "chunks": rep.chunks_added, "index_s": time.perf_counter() - t0,
                      "encode_s": rep.encode_seconds, "queries": len(questions)}
+            from hybridsearch import search as search_mod
+
             for md in modes or [mode]:
+                search_mod._QUERY_CACHE.clear()  # every mode pays for its query encoding
                 out[md] = evaluate(lib, questions, k=k, mode=md)
     return out, stats
 
