@@ -398,7 +398,7 @@ class Library:
         Keys: root, folders, documents, failed, chunks, vectors, languages, model_identity,
         model_name, current_model (identity of the loaded encoder, or None if not loaded),
         model_mismatch, generation, health ('ok' or a description), vectors_missing,
-        vectors_extra, pending_files (known to need indexing; a scan may find more).
+        vectors_extra, pending_files (left by an interrupted run; a scan may find more).
         """
         from hybridsearch.indexer import health
 
@@ -409,7 +409,8 @@ class Library:
                 "folders": c("SELECT count(*) FROM folders"),
                 "documents": c("SELECT count(*) FROM documents WHERE status = 'ok'"),
                 "failed": c("SELECT count(*) FROM documents WHERE status = 'failed'"),
-                "pending_files": c("SELECT count(*) FROM documents WHERE status = 'pending'"),
+                # files the last run had still to do when it stopped (0 after a complete run)
+                "pending_files": int(self.store.get("pending_files", 0) or 0),
                 "chunks": c("SELECT count(*) FROM chunks"),
                 "languages": dict(self.store.conn.execute(
                     "SELECT language, count(*) FROM documents WHERE status = 'ok' GROUP BY language"
