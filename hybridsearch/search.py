@@ -32,7 +32,7 @@ COMMON_MIN_DOCS = 2000
 MAX_TERMS = 16
 #: hybrid: encode the query in a worker thread while FTS5 runs (off: no gain measured on 2
 #: busy cores, 29.0 vs 28.8 ms p50 at 30,000 chunks)
-PARALLEL_QUERY = False  # measured: no gain on 2 shared cores; helps where cores are idle
+PARALLEL_QUERY = False
 
 
 def _ts(value) -> float | None:
