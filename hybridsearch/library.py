@@ -179,6 +179,8 @@ class Library:
         self.threads = threads
         self._encoder = encoder
         self._lock = threading.RLock()
+        #: one indexing/re-embedding job at a time (the watcher and a GUI button may both ask)
+        self._job_lock = threading.Lock()
         self._file_lock = _FileLock(self.root / LOCK_NAME)
         self.store = Store(self.root / DB_NAME)
         self._ann = None  # loaded on first use
@@ -262,7 +264,8 @@ class Library:
         from hybridsearch.indexer import remove_folder
 
         self._writable()
-        remove_folder(self, self._folder_path(path))
+        with self._job_lock:  # waits for a running indexing job (cancel it first to be quick)
+            remove_folder(self, self._folder_path(path))
 
     def _folder_path(self, path) -> str:
         p = str(Path(path).expanduser().resolve())
@@ -316,20 +319,22 @@ class Library:
 
         self._writable()
         paths_ = [self._folder_path(f) for f in folders] if folders else None
-        return run_index(self, paths_, cancel=cancel, on_progress=on_progress)
+        with self._job_lock:  # a second caller waits for the running job, then finds little to do
+            return run_index(self, paths_, cancel=cancel, on_progress=on_progress)
 
     def reembed(self, model: str | None = None, cancel: CancelToken | None = None,
                 on_progress: Callable[[Progress], None] | None = None, encoder=None) -> None:
         """Re-embed every chunk with ``model`` (or ``encoder``) into a new vector index.
 
         The new index is built beside the old one and swapped in atomically when complete;
-        search keeps using the old one meanwhile. Cancelling raises :class:`Cancelled` and leaves
+        search keeps using the old one meanwhile (indexing waits). Cancelling raises :class:`Cancelled` and leaves
         the old index and model in place (as does a crash: nothing is written until the swap).
         """
         from hybridsearch.indexer import run_reembed
 
         self._writable()
-        run_reembed(self, model=model, encoder=encoder, cancel=cancel, on_progress=on_progress)
+        with self._job_lock:
+            run_reembed(self, model=model, encoder=encoder, cancel=cancel, on_progress=on_progress)
 
     def repair(self, cancel: CancelToken | None = None, on_progress=None) -> int:
         """Re-embed chunks whose vectors are missing and drop vectors of deleted chunks; returns
@@ -337,7 +342,8 @@ class Library:
         from hybridsearch.indexer import repair
 
         self._writable()
-        return repair(self, cancel=cancel, on_progress=on_progress)
+        with self._job_lock:
+            return repair(self, cancel=cancel, on_progress=on_progress)
 
     def model_mismatch(self) -> bool:
         """True when the index holds vectors made by another encoder than the current one."""

@@ -200,3 +200,35 @@ def test_deleted_vectors_are_compacted_away(tmp_path, tiny_encoder, monkeypatch)
     with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:  # and so does the saved file
         assert lib.ann.index.element_count == lib.status()["chunks"]
         _consistent(lib)
+
+
+def test_search_while_indexing_in_another_thread(tmp_path, tiny_encoder):
+    """The GUI pattern: a worker thread indexes, the UI thread searches and reads status."""
+    import threading
+
+    d = tmp_path / "docs"
+    d.mkdir()
+    for i in range(120):
+        (d / f"f{i:03}.txt").write_text(f"Entry {i}: notes about lanterns and ships. " * 15, encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(d)
+        errors = []
+
+        def work():
+            try:
+                lib.index()
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        t = threading.Thread(target=work)
+        t.start()
+        searches = 0
+        while t.is_alive() or searches < 3:
+            lib.search("lanterns ships", k=5)
+            lib.status()
+            lib.folders()
+            searches += 1
+        t.join()
+        assert not errors and searches >= 3
+        assert lib.status()["documents"] == 120
+        _consistent(lib)
