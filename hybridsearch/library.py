@@ -166,6 +166,10 @@ class Library:
     In: ``root`` (defaults to :func:`paths.default_library_dir`), ``model`` ('default', 'base' or
     a model directory) or a ready ``encoder``; ``device`` for the encoder. The encoder is loaded
     on first use. Use as a context manager or call :meth:`close`.
+
+    Opening checks the vector index against the database (stray vectors are dropped at once;
+    ``status()['health']`` reports missing ones); ``index()``, ``repair()`` or ``watch()`` (its
+    initial scan) re-embeds what is missing, so an app should call one of them at start.
     """
 
     def __init__(self, root: Path | str | None = None, model: str = "default", encoder=None,
@@ -433,16 +437,20 @@ class Library:
 
     # -- watching ---------------------------------------------------------------------------
     def watch(self, on_change: Callable[[IndexReport], None] | None = None,
-              debounce_s: float = 2.0, on_error: Callable[[Exception], None] | None = None):
+              debounce_s: float = 2.0, on_error: Callable[[Exception], None] | None = None,
+              initial_scan: bool = True):
         """Watch the library's folders and index changed files (debounced) in a background thread.
 
         Returns a started :class:`hybridsearch.watcher.Watcher` (call ``.stop()``); ``on_change``
-        receives each :class:`IndexReport`, ``on_error`` any exception of a background run.
+        receives each :class:`IndexReport` that changed something, ``on_error`` any exception of a
+        background run. ``initial_scan``: index every folder once at start (catches changes made
+        while the app was closed, and repairs vectors lost in a crash).
         """
         from hybridsearch.watcher import Watcher
 
         self._writable()
-        w = Watcher(self, on_change=on_change, on_error=on_error, debounce_s=debounce_s)
+        w = Watcher(self, on_change=on_change, on_error=on_error, debounce_s=debounce_s,
+                    initial_scan=initial_scan)
         w.start()
         self._watchers.append(w)
         return w

@@ -41,7 +41,8 @@ class Watcher:
     indexing runs done; ``refresh()`` re-reads the folder list (after add/remove).
     """
 
-    def __init__(self, library, on_change=None, on_error=None, debounce_s: float = 2.0):
+    def __init__(self, library, on_change=None, on_error=None, debounce_s: float = 2.0,
+                 initial_scan: bool = True):
         self.library = library
         self.on_change, self.on_error = on_change, on_error
         self.debounce_s = float(debounce_s)
@@ -53,10 +54,16 @@ class Watcher:
         self._watches: dict[str, object] = {}
         self._thread = threading.Thread(target=self._loop, name="hybridsearch-watcher", daemon=True)
         self.runs = 0
+        self.initial_scan = initial_scan
 
     def start(self) -> "Watcher":
+        """Start watching; with ``initial_scan`` every folder is indexed once first, which picks
+        up changes made while the app was closed and repairs missing vectors."""
         self.refresh()
         self._observer.start()
+        if self.initial_scan:
+            for path in self._watches:
+                self.touch(path)
         self._thread.start()
         return self
 
