@@ -167,7 +167,7 @@ class Library:
     a model directory) or a ready ``encoder``; ``device`` for the encoder. The encoder is loaded
     on first use. Use as a context manager or call :meth:`close`.
 
-    Opening checks the vector index against the database (stray vectors are dropped at once;
+    The first use of the vector index checks it against the database (stray vectors dropped;
     ``status()['health']`` reports missing ones); ``index()``, ``repair()`` or ``watch()`` (its
     initial scan) re-embeds what is missing, so an app should call one of them at start.
     """
