@@ -93,14 +93,15 @@ def ensure_ann(lib, enc) -> HnswIndex:
     """The library's vector index, created (and the model recorded) if there is none yet."""
     from hybridsearch.library import HNSW_NAME
 
-    ann = lib.ann
-    if ann is None:
-        with lib.store.transaction():
-            lib.store.set("model_identity", enc.identity)
-            lib.store.set("model_name", enc.name)
-            lib.store.set("dim", enc.dim)
-        ann = lib._ann = HnswIndex(lib.root / HNSW_NAME, enc.dim)
-    return ann
+    with lib._lock:
+        ann = lib.ann
+        if ann is None:
+            with lib.store.transaction():
+                lib.store.set("model_identity", enc.identity)
+                lib.store.set("model_name", enc.name)
+                lib.store.set("dim", enc.dim)
+            ann = lib._ann = HnswIndex(lib.root / HNSW_NAME, enc.dim)
+        return ann
 
 
 def checkpoint(lib, force: bool = True) -> bool:

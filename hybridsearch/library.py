@@ -229,11 +229,12 @@ class Library:
     @property
     def ann(self):
         """The vector index, loaded and checked against the database on first use."""
-        if self._ann is None:
-            from hybridsearch.indexer import open_ann
+        with self._lock:  # one loader: a search and an indexing thread may both get here first
+            if self._ann is None:
+                from hybridsearch.indexer import open_ann
 
-            self._ann = open_ann(self)
-        return self._ann
+                self._ann = open_ann(self)
+            return self._ann
 
     # -- folders ----------------------------------------------------------------------------
     def add_folder(self, path, include: list[str] | None = None,

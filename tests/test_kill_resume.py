@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-N_FILES = 240
+N_FILES = 800
 WORDS = ("river mountain forest harbour castle meadow glacier canyon island valley desert lagoon "
          "Москва Берлин 北京 東京 กรุงเทพ Αθήνα").split()
 
@@ -49,22 +49,25 @@ def test_kill_9_during_indexing_then_resume(tmp_path, tiny_model_dir):
     env = {**os.environ, "HYBRIDSEARCH_CHECKPOINT_S": "0.3"}  # checkpoints happen between kills
     rnd = random.Random(int(os.environ.get("KILL_SEED", "12345")))
     done_at_kill = []
-    for attempt in range(4):
+    for attempt in range(10):
+        if sum(0 < n < N_FILES for n in done_at_kill) >= 3:
+            break
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before = _count(db, "SELECT count(*) FROM documents")
-        target = before + rnd.randint(5, 40)
+        target = before + rnd.randint(1, 60)
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
             if _count(db, "SELECT count(*) FROM documents") >= target:
                 break
-            time.sleep(0.02)
-        time.sleep(rnd.random() * 0.3)  # land anywhere: mid-batch, mid-commit, mid-checkpoint
+            time.sleep(0.01)
+        time.sleep(rnd.random() * 0.15)  # land anywhere: mid-batch, mid-commit, mid-checkpoint
         if proc.poll() is not None:
             break
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         done_at_kill.append(_count(db, "SELECT count(*) FROM documents"))
-    assert len(done_at_kill) >= 3 and any(0 < n < N_FILES for n in done_at_kill), done_at_kill
+    print("documents committed at each kill:", done_at_kill)
+    assert sum(0 < n < N_FILES for n in done_at_kill) >= 3, done_at_kill
     # the final, uninterrupted run finishes the job
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
