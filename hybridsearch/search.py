@@ -265,8 +265,8 @@ def highlight_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
         else:
             target.append([s, e])
     spans += [sp for sp in bigram_spans if sp[1] - sp[0] >= 3]
-    folded = fold(text) if runs else ""
-    if len(folded) == len(text):  # offsets line up: add exact occurrences of whole runs
+    if runs:  # exact occurrences of whole runs; folded char by char so offsets line up
+        folded = "".join(f if len(f := fold(ch)) == 1 else ch for ch in text)
         for run in runs:
             i = folded.find(run)
             while run and i != -1:

@@ -78,6 +78,10 @@ def test_filters(lib):
     zh = lib.search("首都", mode="lexical", languages=["zh"])
     assert [os.path.basename(r.path) for r in zh] == ["zh.txt"]
     assert "<b>首都</b>" in zh[0].best.snippet_html
+    from hybridsearch.search import query_terms, snippet_html
+
+    # a two-character query word is highlighted even where folding changes lengths (… -> ...)
+    assert snippet_html("我来这里……莫罕达斯·甘地 承认", query_terms("甘地")).count("<b>甘地</b>") == 1
     with pytest.raises(InputError):
         lib.search("x", mode="fuzzy")
 
