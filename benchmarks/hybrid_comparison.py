@@ -85,7 +85,9 @@ def main(argv=None) -> int:
         def log(p, name=name):
             speeds.append(p.pairs_per_s)
             if p.step % 25 == 0 or p.dev_metrics:
-                dev_map = f" dev mAP {p.dev_metrics['map']:.3f}" if p.dev_metrics else ""
+                m = p.dev_metrics
+                dev_map = (f" dev mAP {m['map']:.3f} mono {m['mono_mrr']:.3f} cross {m['cross_mrr']:.3f}"
+                           f" qlf {m['qlf_rate']:.3f}") if m else ""
                 print(f"{name}: step {p.step}/{p.total_steps} loss {p.loss:.3f} "
                       f"{p.pairs_per_s:.1f} pairs/s{dev_map}", flush=True)
 

@@ -53,13 +53,19 @@ def build_folder(root: Path, paras: dict) -> Path:
 
 
 def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid"):
-    """-> ({(query_lang, target_lang): share found in top-k}, per-query latencies in seconds)."""
+    """-> ({(query_lang, target_lang): share found in top-k}, per-query latencies in seconds).
+
+    ``mode`` is a search mode (``hybrid`` with the app's default weights), or ``hybrid@W`` for
+    hybrid search with lexical weight W (``hybrid@1``: dense and keyword lists weighted 1:1).
+    """
+    name, _, w = mode.partition("@")
+    weights = (1.0, float(w)) if w else None
     hits = {(q, t): 0 for q in langs for t in langs}
     totals = {q: 0 for q in langs}
     lat = []
     for lang, a, p, question in questions:
         t0 = time.perf_counter()
-        res = lib.search(question, k=k, mode=mode)
+        res = lib.search(question, k=k, mode=name, weights=weights)
         lat.append(time.perf_counter() - t0)
         found = {Path(r.path).parent.name for r in res if Path(r.path).name == f"a{a:02}_p{p:02}.txt"}
         totals[lang] += 1
@@ -107,7 +113,8 @@ def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, mod
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="base")
-    ap.add_argument("--mode", default="hybrid,dense", help="comma-separated: hybrid,dense,lexical")
+    ap.add_argument("--mode", default="hybrid,dense",
+                    help="comma-separated: hybrid,dense,lexical; hybrid@W sets the lexical weight W")
     ap.add_argument("--per-paragraph", type=int, default=None, help="questions per paragraph (default all)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: 2 thrash on this shared machine)")

@@ -85,7 +85,28 @@ def cmd_model_info(args) -> int:
             val = card[key] if isinstance(card[key], str) else json.dumps(card[key], ensure_ascii=False)
             print(f"{key:>13}: {val}")
     if "evaluation" in card:
-        print("   evaluation:")
-        for row in card["evaluation"] if isinstance(card["evaluation"], list) else [card["evaluation"]]:
-            print("     " + json.dumps(row, ensure_ascii=False))
+        rows = card["evaluation"] if isinstance(card["evaluation"], list) else [card["evaluation"]]
+        print(f"   evaluation: {card.get('evaluation_data', '')}")
+        print(_evaluation_table(rows))
+        if card.get("evaluation_note"):
+            print(f"         note: {card['evaluation_note']}")
     return 0
+
+
+_EVAL_COLUMNS = [("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR"),
+                 ("rank_distance", "rank dist"), ("qlf_rate", "QLF rate")]
+
+
+def _evaluation_table(rows: list) -> str:
+    """The model card's evaluation rows as an aligned table (unknown shapes fall back to JSON)."""
+    if not all(isinstance(r, dict) and "run" in r for r in rows):
+        return "\n".join("     " + json.dumps(r, ensure_ascii=False) for r in rows)
+    width = max(len(str(r["run"])) for r in rows) + 2
+    lines = ["     " + "run".ljust(width) + "".join(f"{h:>11}" for _, h in _EVAL_COLUMNS) + "   recipe"]
+    for r in rows:
+        cells = "".join(f"{r[k]:>11.4f}" if isinstance(r.get(k), (int, float)) else f"{'-':>11}"
+                        for k, _ in _EVAL_COLUMNS)
+        extra = " ".join(f"{k}={r[k]}" for k in ("alpha", "steps", "batch_size", "lr", "temperature", "measured")
+                         if k in r)
+        lines.append("     " + str(r["run"]).ljust(width) + cells + "   " + extra)
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from hybridsearch.cli_encoder import add_model_options
+from hybridsearch.errors import InputError
 
 
 def _library_option(p) -> None:
@@ -32,6 +33,9 @@ def register(sub) -> None:
     s.add_argument("--lang", default=None, help="only these languages, e.g. ru,uk")
     s.add_argument("--k", type=int, default=10, help="number of documents (default 10)")
     s.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    s.add_argument("--lexical-weight", type=float, default=None, metavar="W",
+                   help="hybrid mode: weight of keyword matches against 1.0 for semantic ones "
+                        "(default 0.3; higher favours documents in the query's language)")
     s.add_argument("--type", default=None, help="only these file types, e.g. pdf,docx")
     s.add_argument("--folder", action="append", default=None, help="only documents under this folder")
     s.add_argument("--json", action="store_true")
@@ -128,11 +132,14 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
+    if args.lexical_weight is not None and not 0.0 <= args.lexical_weight <= 10.0:
+        raise InputError("--lexical-weight must be between 0 and 10")
+    weights = None if args.lexical_weight is None else (1.0, args.lexical_weight)
     with _open(args) as lib:
         results = lib.search(args.query, k=args.k, mode=args.mode,
                              languages=args.lang.split(",") if args.lang else None,
                              file_types=args.type.split(",") if args.type else None,
-                             folders=args.folder)
+                             folders=args.folder, weights=weights)
     if args.json:
         out = []
         for r in results:

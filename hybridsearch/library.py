@@ -361,16 +361,17 @@ class Library:
     def search(self, query: str, k: int = 10, mode: str = "hybrid", languages=None, folders=None,
                file_types=None, modified_after: datetime | float | None = None,
                modified_before: datetime | float | None = None,
-               weights: tuple[float, float] = (1.0, 1.0)) -> list[DocumentResult]:
+               weights: tuple[float, float] | None = None) -> list[DocumentResult]:
         """Search: ``mode`` 'hybrid' (dense + lexical fused by RRF, ``weights`` = (dense,
-        lexical)), 'dense' or 'lexical'. Returns up to ``k`` documents, best first.
+        lexical), default ``search.DEFAULT_WEIGHTS``), 'dense' or 'lexical'. Returns up to ``k`` documents, best first.
 
         Filters: ``languages`` (ISO 639-1 codes: the document or the passage is in one of them),
         ``folders`` (paths; subfolders included), ``file_types`` ('pdf', 'txt', …), and the
         modification time range. The query text is never parsed as FTS syntax.
         """
-        from hybridsearch.search import search
+        from hybridsearch.search import DEFAULT_WEIGHTS, search
 
+        weights = DEFAULT_WEIGHTS if weights is None else weights
         return search(self, query, k=k, mode=mode, languages=languages, folders=folders,
                       file_types=file_types, modified_after=modified_after,
                       modified_before=modified_before, weights=weights)

@@ -31,6 +31,11 @@ def test_index_search_status_failed_remove(tmp_path, tiny_model_dir, capsys):
 
     assert main(["search", '"NEAR*', "--k", "3", *lib, *model]) == 0
     assert "en.txt" in capsys.readouterr().out
+    # a heavy keyword weight puts the keyword match first even with the tiny (random) encoder
+    assert main(["search", "walrus", "--lexical-weight", "10", "--json", *lib, *model]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["path"].endswith("en.txt")
+    assert main(["search", "walrus", "--lexical-weight", "-1", *lib, *model]) == 2
+    assert "--lexical-weight must be between 0 and 10" in capsys.readouterr().err
     assert main(["search", "walrus", "--lang", "ru", "--mode", "lexical", *lib, *model]) == 0
     assert "no results" in capsys.readouterr().out
 

@@ -78,7 +78,8 @@ def _run(tmp_path, base_encoder, capsys):
         rep = lib.index()
         assert rep.added == len(paras) and rep.failed == 0
         dense, _ = qx.evaluate(lib, questions, mode="dense")
-        hybrid, _ = qx.evaluate(lib, questions, mode="hybrid")
+        # weights 1:1 as when the floors were measured (the app's default gives keywords 0.3)
+        hybrid, _ = qx.evaluate(lib, questions, mode="hybrid@1")
     with capsys.disabled():
         print("\ndense\n" + qx.format_matrix(dense) + "\nhybrid\n" + qx.format_matrix(hybrid))
     langs = qx.LANGS

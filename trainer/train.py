@@ -28,6 +28,8 @@ from trainer.evaluate import PRIMARY, EvalSet, compute_metrics
 from trainer.samplers import make_sampler
 
 CHECKPOINT = "checkpoint"
+#: Tokens per text when evaluating during training: what the runtime encodes (its default limit).
+EVAL_MAX_LENGTH = 512
 
 
 class TrainingOOM(HybridSearchError):
@@ -166,9 +168,9 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     tokenizer.no_padding()
     tokenizer.no_truncation()
 
-    def tok(texts):
+    def tok(texts, limit=cfg.max_length):
         encs = tokenizer.encode_batch(texts)
-        return [e.ids if len(e.ids) <= cfg.max_length else e.ids[:cfg.max_length - 1] + e.ids[-1:] for e in encs]
+        return [e.ids if len(e.ids) <= limit else e.ids[:limit - 1] + e.ids[-1:] for e in encs]
 
     q_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_q + r.question for r in data.rows])))
     a_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_a + r.answer for r in data.rows])))
@@ -198,8 +200,11 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     def evaluate() -> dict:
         model.eval()
         with torch.inference_mode():
-            qv = _encode(model, tok([prefix_q + t for _, _, t in es.queries]), pad_id, device, embed_ids)
-            cv = _encode(model, tok([prefix_a + t for _, t in es.candidates]), pad_id, device, embed_ids)
+            # whole texts, as the search runtime encodes them (training truncates at max_length)
+            qv = _encode(model, tok([prefix_q + t for _, _, t in es.queries], EVAL_MAX_LENGTH), pad_id, device,
+                         embed_ids)
+            cv = _encode(model, tok([prefix_a + t for _, t in es.candidates], EVAL_MAX_LENGTH), pad_id, device,
+                         embed_ids)
         model.train()
         return compute_metrics(qv @ cv.T, es)
 

@@ -101,7 +101,9 @@ def load_bert(files: ModelFiles):
     from safetensors.torch import load_file
     from tokenizers import Tokenizer
     from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a bar per model load is noise in the CLI and the logs
     d = files.weights_dir
     try:
         config = AutoConfig.from_pretrained(str(d), trust_remote_code=False)
