@@ -22,7 +22,10 @@ EXE="$TMP/app/hybridsearch"
 # what to hide: the source tree, the venv (the python that built it) and the build user's cache
 HIDE=("$REPO")
 for d in "$REPO/../venv" "${VIRTUAL_ENV:-}" "$HOME/.cache"; do
-  [ -n "$d" ] && [ -d "$d" ] && HIDE+=("$(cd "$d" && pwd)")
+  [ -n "$d" ] && [ -d "$d" ] || continue
+  d="$(cd "$d" && pwd)"
+  case "$d/" in "$REPO"/*) continue ;; esac  # inside the source tree: hidden with it
+  HIDE+=("$d")
 done
 
 run_clean() {  # run_clean ENV... -- ARGS...

@@ -225,9 +225,11 @@ def main(argv=None) -> int:
     save(win, out, f"1c-search-no-results{suffix}", app)
     page.mode.setCurrentIndex(page.mode.findData("hybrid"))
 
-    # 4. training: a few real steps on a slice of XQuAD-R, compared with the current model
+    # 4. training: a few real steps on a slice of XQuAD-R, compared with the current model. The
+    # slice comes from articles the bundled model never trained on (it trained on 0-27), so its
+    # dev split is as new to the current model as to the one being trained.
     qa = tmp / "qa-train.jsonl"
-    train_data = qa_slice(range(0, 2), ["ar", "de", "en", "es", "ru", "zh"], ids=48)
+    train_data = qa_slice(range(33, 35), ["ar", "de", "en", "es", "ru", "zh"], ids=48)
     with open(qa, "w", encoding="utf-8") as f:
         for r in train_data.rows:
             f.write(json.dumps({"id": r.id, "lang": r.lang, "question": r.question, "answer": r.answer},

@@ -28,7 +28,14 @@ GPU_PAIRS_PER_S = 400.0
 
 DEFAULTS = {"steps_mode": True, "steps": 300, "epochs": 1.0, "batch_size": 32, "lr": 3e-5, "temperature": 0.05,
             "alpha": 0.5, "max_length": 128, "freeze_embeddings": True, "dev_share": 0.1, "seed": 0,
-            "base_model": "base", "eval_every": 50}
+            "base_model": None, "eval_every": 50}  # None: the bundled model when there is one, else base
+
+
+def default_start_model() -> str:
+    """Fine-tune the bundled hybrid-trained model by default: a person's own pairs add to it."""
+    from hybridsearch.encoder import BUNDLED_NAME, bundled_model_dir
+
+    return BUNDLED_NAME if bundled_model_dir() is not None else "base"
 
 
 def alpha_text(alpha: float) -> str:
@@ -263,7 +270,7 @@ class TrainingPage(QWidget):
         self.freeze.setChecked(bool(s["freeze_embeddings"]))
         self.dev_share.setValue(float(s["dev_share"]))
         self.seed.setValue(int(s["seed"]))
-        self._base_pref = s.get("base_model", "base")
+        self._base_pref = s.get("base_model") or default_start_model()
         self.eval_every = int(s.get("eval_every", 50))
         self._length_mode()
         if self.settings is not None:
@@ -287,7 +294,7 @@ class TrainingPage(QWidget):
             self.settings.set("training/data_path", self.data_path or self.path_edit.text())
 
     def refresh_models(self) -> None:
-        keep = self.base_model.currentData() or getattr(self, "_base_pref", "base")
+        keep = self.base_model.currentData() or getattr(self, "_base_pref", None) or default_start_model()
         self.base_model.clear()
         for label, name in model_options():
             self.base_model.addItem(label, name)

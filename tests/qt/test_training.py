@@ -158,3 +158,13 @@ def test_last_qa_file_is_checked_again_on_the_next_start(qtbot, settings, qa_fil
     qtbot.addWidget(page)
     qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
     assert page.start_btn.isEnabled()
+
+
+def test_training_starts_from_the_bundled_model_by_default(qtbot, settings, tiny_model_dir):
+    from hybridsearch.encoder import BUNDLED_NAME
+    from hybridsearch.qt.training_page import TrainingPage
+
+    p = TrainingPage(settings, current_model=lambda: str(tiny_model_dir))
+    qtbot.addWidget(p)
+    assert p.base_model.currentData() == BUNDLED_NAME  # a person's pairs add to the shipped model
+    assert p.base_model.findData("base") >= 0  # the released model stays selectable
