@@ -28,7 +28,8 @@ from trainer.evaluate import PRIMARY, EvalSet, compute_metrics
 from trainer.samplers import make_sampler
 
 CHECKPOINT = "checkpoint"
-#: Tokens per text when evaluating during training: what the runtime encodes (its default limit).
+#: Tokens per text when evaluating during training: what the runtime encodes (its default limit,
+#: cut to the model's position table).
 EVAL_MAX_LENGTH = 512
 
 
@@ -137,7 +138,7 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     """Fine-tune ``cfg.model`` on ``data``; evaluate on ``eval_data`` (or a dev split of ``data``)."""
     import torch
     from hybridsearch.encoder import resolve_model
-    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, pick_device
+    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, pick_device, token_limit
     from trainer.loss import InBatchInfoNCE
 
     cancel = cancel or CancelToken()
@@ -156,6 +157,7 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     src_dir = resolve_model(cfg.model)
     files = model_files(src_dir)
     model, tokenizer = load_bert(files)
+    train_length, eval_length = token_limit(model, cfg.max_length), token_limit(model, EVAL_MAX_LENGTH)
     model.to(device)
     pad_id = int(model.config.pad_token_id or 0)
     trainable = set(_trainable_names(model, cfg))
@@ -168,7 +170,7 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     tokenizer.no_padding()
     tokenizer.no_truncation()
 
-    def tok(texts, limit=cfg.max_length):
+    def tok(texts, limit=train_length):
         encs = tokenizer.encode_batch(texts)
         return [e.ids if len(e.ids) <= limit else e.ids[:limit - 1] + e.ids[-1:] for e in encs]
 
@@ -201,9 +203,9 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
         model.eval()
         with torch.inference_mode():
             # whole texts, as the search runtime encodes them (training truncates at max_length)
-            qv = _encode(model, tok([prefix_q + t for _, _, t in es.queries], EVAL_MAX_LENGTH), pad_id, device,
+            qv = _encode(model, tok([prefix_q + t for _, _, t in es.queries], eval_length), pad_id, device,
                          embed_ids)
-            cv = _encode(model, tok([prefix_a + t for _, t in es.candidates], EVAL_MAX_LENGTH), pad_id, device,
+            cv = _encode(model, tok([prefix_a + t for _, t in es.candidates], eval_length), pad_id, device,
                          embed_ids)
         model.train()
         return compute_metrics(qv @ cv.T, es)

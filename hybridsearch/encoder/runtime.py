@@ -95,6 +95,11 @@ def model_files(model_dir: str | Path) -> ModelFiles:
     return ModelFiles(d, None, card)
 
 
+def token_limit(model, wanted: int = 512) -> int:
+    """Tokens per text for ``model``: ``wanted``, but never more than its position table holds."""
+    return min(int(wanted), int(getattr(model.config, "max_position_embeddings", wanted)))
+
+
 def load_bert(files: ModelFiles):
     """Build the transformers model and the tokenizer for ``files`` (safetensors only)."""
     import torch
@@ -184,8 +189,7 @@ class Encoder:
         self.device = pick_device(device)
         self.model, self.tokenizer = load_bert(self.files)
         self.model.eval().to(self.device)
-        limit = int(getattr(self.model.config, "max_position_embeddings", 512))
-        self.max_length = min(int(max_length), limit)
+        self.max_length = token_limit(self.model, max_length)
         self.batch_size = int(batch_size)
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()

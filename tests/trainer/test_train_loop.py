@@ -134,3 +134,10 @@ def test_continuing_from_an_overlay_of_the_base_stays_portable(tmp_path, base_mo
     card = json.loads((tmp_path / "second" / "hybridsearch.json").read_text())
     assert card["base_model"] == "multilingual-e5-small" and "base_model_dir" not in card
     assert "embeddings.LayerNorm.weight" in load_file(str(tmp_path / "second" / "overlay.safetensors"))
+
+
+def test_long_texts_fit_a_model_with_few_positions(tmp_path, tiny_model_dir):
+    """Texts longer than the model's position table (128 here) are cut there, not crashed on."""
+    long = ParallelQA([QARow(r.id, r.lang, r.question, " ".join([r.answer] * 60)) for r in toy_data(12).rows], "long")
+    result = train(config(tmp_path, tiny_model_dir, steps=2, eval_every=2, max_length=256), long, eval_data=long)
+    assert 0.0 <= result.best_metrics["map"] <= 1.0
