@@ -93,19 +93,17 @@ def cmd_model_info(args) -> int:
     return 0
 
 
-_EVAL_COLUMNS = [("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR"),
-                 ("rank_distance", "rank dist"), ("qlf_rate", "QLF rate")]
-
-
 def _evaluation_table(rows: list) -> str:
     """The model card's evaluation rows as an aligned table (unknown shapes fall back to JSON)."""
+    from trainer.evaluate import SUMMARY_COLUMNS
+
     if not all(isinstance(r, dict) and "run" in r for r in rows):
         return "\n".join("     " + json.dumps(r, ensure_ascii=False) for r in rows)
     width = max(len(str(r["run"])) for r in rows) + 2
-    lines = ["     " + "run".ljust(width) + "".join(f"{h:>11}" for _, h in _EVAL_COLUMNS) + "   recipe"]
+    lines = ["     " + "run".ljust(width) + "".join(f"{h:>11}" for _, h in SUMMARY_COLUMNS) + "   recipe"]
     for r in rows:
         cells = "".join(f"{r[k]:>11.4f}" if isinstance(r.get(k), (int, float)) else f"{'-':>11}"
-                        for k, _ in _EVAL_COLUMNS)
+                        for k, _ in SUMMARY_COLUMNS)
         extra = " ".join(f"{k}={r[k]}" for k in ("alpha", "steps", "batch_size", "lr", "temperature", "measured")
                          if k in r)
         lines.append("     " + str(r["run"]).ljust(width) + cells + "   " + extra)

@@ -82,9 +82,9 @@ def summary_lines(summary: dict) -> list[str]:
 
 def metrics_table(metrics: dict) -> str:
     """Per-language table plus the overall row (mAP, mono/cross MRR, rank distance, QLF rate)."""
+    from trainer.evaluate import SUMMARY_COLUMNS as cols
+
     langs = sorted({k[:-len("_map")] for k in metrics if k.endswith("_map") and k != "map"})
-    cols = [("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR"),
-            ("rank_distance", "rank dist"), ("qlf_rate", "QLF rate")]
     head = f"{'language':<10}" + "".join(f"{h:>11}" for _, h in cols)
 
     def cell(v):

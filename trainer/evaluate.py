@@ -21,6 +21,9 @@ from hybridsearch.progress import CancelToken, Progress
 from trainer.data import ParallelQA
 
 PRIMARY = "map"
+#: The summary metrics every table shows, with their column headings.
+SUMMARY_COLUMNS = [("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR"),
+                   ("rank_distance", "rank dist"), ("qlf_rate", "QLF rate")]
 
 
 @dataclass
