@@ -31,6 +31,8 @@ def register(sub) -> None:
     t.add_argument("--no-freeze-embeddings", action="store_true", help="also train the word embeddings")
     t.add_argument("--train-layers", type=int, default=None, help="train only the top N transformer layers")
     t.add_argument("--symmetric", action="store_true", help="add the answer->question loss direction")
+    t.add_argument("--align-weight", type=float, default=0.0,
+                   help="weight of the translation-alignment term (0: off; see docs/training.md)")
     t.add_argument("--dev-share", type=float, default=0.1, help="share of ids held out for the dev set")
     t.add_argument("--eval-data", default=None, help="evaluate on this file/folder instead of a dev split")
     t.add_argument("--seed", type=int, default=0)
@@ -221,6 +223,8 @@ def _config_from_args(args):
 
     if not 0.0 <= args.alpha <= 1.0:
         raise HybridSearchError(f"--alpha must be between 0 and 1, not {args.alpha}")
+    if args.align_weight < 0:
+        raise HybridSearchError(f"--align-weight must be 0 or more, not {args.align_weight}")
     for name in ("batch_size", "grad_accum", "eval_every", "max_length"):
         if getattr(args, name) < 1:
             raise HybridSearchError(f"--{name.replace('_', '-')} must be at least 1")
@@ -235,7 +239,8 @@ def _config_from_args(args):
         steps=None if args.epochs is not None else (args.steps or DEFAULT_STEPS),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
-        train_layers=args.train_layers, symmetric=args.symmetric, dev_share=args.dev_share,
+        train_layers=args.train_layers, symmetric=args.symmetric,
+        align_weight=args.align_weight, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
         resume=not args.no_resume)
 

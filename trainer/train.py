@@ -54,6 +54,9 @@ class TrainConfig:
     #: train only the top N transformer layers (None: all)
     train_layers: int | None = None
     symmetric: bool = False
+    #: weight of the translation-alignment term (0: off): each answer is also pulled toward its
+    #: translation in the question's language (another language for X-X pairs), in-batch InfoNCE
+    align_weight: float = 0.0
     dev_share: float = 0.1
     seed: int = 0
     eval_every: int = 50
@@ -185,6 +188,9 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
     loss_fn = InBatchInfoNCE(cfg.temperature, cfg.symmetric)
+    align_fn = InBatchInfoNCE(cfg.temperature, symmetric=True)
+    if cfg.align_weight < 0:
+        raise HybridSearchError("align_weight must be 0 or more")
     # mixed precision: fp16/bf16 on CUDA; bf16 on CPUs with native bf16 (about 2x faster there)
     amp_device = "cuda" if device.startswith("cuda") else "cpu"
     use_amp = cfg.mixed_precision and (amp_device == "cuda" or (device == "cpu" and cpu_has_bf16()))
@@ -229,7 +235,12 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
                 with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
                     qv = embed_ids(model, qs, pad_id, device)
                     av = embed_ids(model, ans, pad_id, device)
-                    loss = loss_fn(qv, av) / cfg.grad_accum
+                    loss = loss_fn(qv, av)
+                    if cfg.align_weight > 0:
+                        twins = translation_twins(batch, sampler.langs_of, cfg.seed, state["step"])
+                        tv = embed_ids(model, [a_ids[(i, tl)] for i, tl in twins], pad_id, device)
+                        loss = loss + cfg.align_weight * align_fn(av, tv)
+                    loss = loss / cfg.grad_accum
                 scaler.scale(loss).backward()
                 step_loss += float(loss.detach())
                 pairs_done += len(batch)
@@ -271,6 +282,20 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
         save_best(None)
     shutil.rmtree(ckpt, ignore_errors=True)
     return TrainResult(out_dir, state["best"] or {}, state["best_step"], state["history"])
+
+
+def translation_twins(batch, langs_of: dict, seed: int, step: int) -> list[tuple[str, str]]:
+    """For each (id, question lang, answer lang) pair, the (id, lang) of the answer's translation
+    to align it with: the question's language for X-Y pairs, another language drawn for X-X pairs."""
+    rng = random.Random(f"{seed}:{step}")
+    out = []
+    for i, ql, al in batch:
+        if ql != al:
+            out.append((i, ql))
+        else:
+            others = [l for l in langs_of[i] if l != al]
+            out.append((i, rng.choice(others) if others else al))
+    return out
 
 
 def _batches(sampler, state):

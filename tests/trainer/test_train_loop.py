@@ -141,3 +141,44 @@ def test_long_texts_fit_a_model_with_few_positions(tmp_path, tiny_model_dir):
     long = ParallelQA([QARow(r.id, r.lang, r.question, " ".join([r.answer] * 60)) for r in toy_data(12).rows], "long")
     result = train(config(tmp_path, tiny_model_dir, steps=2, eval_every=2, max_length=256), long, eval_data=long)
     assert 0.0 <= result.best_metrics["map"] <= 1.0
+
+
+def test_translation_twins_pair_answers_with_the_question_language():
+    """The alignment partner of an X-Y answer is its translation in the question's language; an X-X
+    answer gets a translation in another language; the draw is seeded by (seed, step)."""
+    from trainer.train import translation_twins
+
+    langs_of = {"a": ["de", "en", "es"], "b": ["de", "en", "es"], "c": ["en"]}
+    batch = [("a", "en", "de"), ("b", "es", "es"), ("c", "en", "en")]
+    twins = translation_twins(batch, langs_of, seed=0, step=3)
+    assert twins[0] == ("a", "en")
+    assert twins[1][0] == "b" and twins[1][1] in ("de", "en")
+    assert twins[2] == ("c", "en")  # no translation: the answer itself (a no-op pair)
+    assert twins == translation_twins(batch, langs_of, seed=0, step=3)
+    draws = {translation_twins(batch, langs_of, seed=0, step=s)[1][1] for s in range(40)}
+    assert draws == {"de", "en"}
+
+
+def test_alignment_term_brings_translations_closer(tmp_path, tiny_model_dir):
+    """With the alignment term the answers' translations end up closer to each other than without."""
+    import torch
+    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files
+
+    data = toy_data(24)
+
+    def translation_similarity(out_dir) -> float:
+        model, tok = load_bert(model_files(out_dir))
+        model.eval()
+        tok.no_padding()
+        sims = []
+        with torch.inference_mode():
+            for i in range(24):
+                rows = [r for r in data.rows if r.id == f"id{i}"]
+                ids = [e.ids for e in tok.encode_batch(["passage: " + r.answer for r in rows])]
+                v = embed_ids(model, ids, 0, "cpu").float()
+                sims.append(float((v @ v.T).mean()))
+        return float(np.mean(sims))
+
+    plain = train(config(tmp_path / "p", tiny_model_dir, steps=20), data).out_dir
+    aligned = train(config(tmp_path / "a", tiny_model_dir, steps=20, align_weight=2.0), data).out_dir
+    assert translation_similarity(aligned) > translation_similarity(plain) + 0.01
