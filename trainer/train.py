@@ -144,6 +144,8 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, pick_device, token_limit
     from trainer.loss import InBatchInfoNCE
 
+    if cfg.align_weight < 0:  # before loading anything
+        raise HybridSearchError("align_weight must be 0 or more")
     cancel = cancel or CancelToken()
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -189,8 +191,6 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
     loss_fn = InBatchInfoNCE(cfg.temperature, cfg.symmetric)
     align_fn = InBatchInfoNCE(cfg.temperature, symmetric=True)
-    if cfg.align_weight < 0:
-        raise HybridSearchError("align_weight must be 0 or more")
     # mixed precision: fp16/bf16 on CUDA; bf16 on CPUs with native bf16 (about 2x faster there)
     amp_device = "cuda" if device.startswith("cuda") else "cpu"
     use_amp = cfg.mixed_precision and (amp_device == "cuda" or (device == "cpu" and cpu_has_bf16()))
