@@ -392,6 +392,11 @@ def _spans(text: str, pattern: re.Pattern, start: int, end: int) -> list[tuple[i
     return res
 
 
+def split_sentences(text: str) -> list[str]:
+    """``text`` cut at sentence ends (the chunker's rules), without surrounding whitespace."""
+    return [text[s:e] for s, e in _spans(text, _SENT, 0, len(text))]
+
+
 def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int = 32) -> list[Chunk]:
     """Split ``text`` into chunks of at most ``max_tokens`` tokens at sentence/paragraph ends.
 

@@ -33,6 +33,8 @@ def register(sub) -> None:
     t.add_argument("--symmetric", action="store_true", help="add the answer->question loss direction")
     t.add_argument("--align-weight", type=float, default=0.0,
                    help="weight of the translation-alignment term (0: off; see docs/training.md)")
+    t.add_argument("--hard-negatives", action="store_true",
+                   help="add another sentence of each answer's passage as a negative (see docs/training.md)")
     t.add_argument("--dev-share", type=float, default=0.1, help="share of ids held out for the dev set")
     t.add_argument("--eval-data", default=None, help="evaluate on this file/folder instead of a dev split")
     t.add_argument("--seed", type=int, default=0)
@@ -240,7 +242,7 @@ def _config_from_args(args):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric,
-        align_weight=args.align_weight, dev_share=args.dev_share,
+        align_weight=args.align_weight, hard_negatives=args.hard_negatives, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
         resume=not args.no_resume)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from trainer.data import ParallelQA
+from trainer.data import DataError, ParallelQA
 
 Pair = tuple[str, str, str]  # (id, question language, answer language)
 
@@ -110,3 +110,52 @@ def make_sampler(data: ParallelQA, batch_size: int, alpha: float, seed: int = 0)
     if alpha <= 0.0:
         return CrossLingualBatchSampler(data, batch_size, seed)
     return HybridBatchSampler(data, batch_size, alpha, seed)
+
+
+class HardNegatives:
+    """Same-passage hard negatives: for each pair, another sentence of the answer's own passage,
+    in the question's language.
+
+    In-batch negatives are mostly about other topics; the answer's neighbours are about the same
+    one. Drawn in the *question's* language, a neighbour is exactly the candidate that outranks a
+    correct answer in another language when a model is language-biased. Sentences come from the
+    data's pool (SQuAD/XQuAD-R layout: the other sentences of the answer's paragraph) or, for QA
+    files, from the row's optional ``context`` with the answer left out.
+    """
+
+    def __init__(self, data: ParallelQA):
+        from hybridsearch.documents import split_sentences
+
+        self.answer = {(r.id, r.lang): r.answer for r in data.rows}
+        by_passage: dict[tuple[str, str], list[str]] = {}
+        if data.pool is not None:
+            for lang, items in data.pool.items():
+                for key, text in items:
+                    by_passage.setdefault((lang, key.rsplit(":", 1)[0]), []).append(text)
+        self.neighbours: dict[tuple[str, str], list[str]] = {}
+        for r in data.rows:
+            if data.pool is not None and r.answer_key:
+                texts = by_passage.get((r.lang, r.answer_key.rsplit(":", 1)[0]), [])
+            else:
+                texts = split_sentences(r.context or "")
+            a = r.answer.strip()
+            # not the answer, and not a piece of it or a sentence holding it
+            texts = [t for t in texts if t.strip() and t.strip() not in a and a not in t]
+            if texts:
+                self.neighbours[(r.id, r.lang)] = texts
+        if not self.neighbours:
+            raise DataError("hard negatives need each answer's passage: give rows a `context` with more "
+                            "than the answer sentence, or use the SQuAD/XQuAD-R layout")
+
+    def draw(self, batch: list[Pair], rng: random.Random) -> list[tuple[str, str]]:
+        """One (language, sentence) per pair that has neighbours in its question's language."""
+        out = []
+        for i, ql, _ in batch:
+            texts = self.neighbours.get((i, ql))
+            if texts:
+                out.append((ql, rng.choice(texts)))
+        return out
+
+    def false_negatives(self, batch: list[Pair], negatives: list[tuple[str, str]]) -> list[list[bool]]:
+        """mask[j][h]: negative h is pair j's own answer in h's language (not a negative for j)."""
+        return [[self.answer.get((i, lang)) == text for lang, text in negatives] for i, _, _ in batch]

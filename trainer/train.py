@@ -25,7 +25,7 @@ from hybridsearch.errors import Cancelled, HybridSearchError
 from hybridsearch.progress import CancelToken
 from trainer.data import ParallelQA
 from trainer.evaluate import PRIMARY, EvalSet, compute_metrics
-from trainer.samplers import make_sampler
+from trainer.samplers import HardNegatives, make_sampler
 
 CHECKPOINT = "checkpoint"
 #: Tokens per text when evaluating during training: what the runtime encodes (its default limit,
@@ -57,6 +57,9 @@ class TrainConfig:
     #: weight of the translation-alignment term (0: off): each answer is also pulled toward its
     #: translation in the question's language (another language for X-X pairs), in-batch InfoNCE
     align_weight: float = 0.0
+    #: add, for every pair, another sentence of the answer's passage in the question's language as
+    #: a negative for the whole batch (needs the pool of the SQuAD/XQuAD-R layout or `context`)
+    hard_negatives: bool = False
     dev_share: float = 0.1
     seed: int = 0
     eval_every: int = 50
@@ -156,6 +159,7 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     if len(data.by_id) < 2:
         raise HybridSearchError("the training data needs at least 2 question ids")
     sampler = make_sampler(data, cfg.batch_size, cfg.alpha, cfg.seed)
+    hard = HardNegatives(data) if cfg.hard_negatives else None
     total = total_steps_for(cfg, len(sampler))
 
     device = pick_device(cfg.device)
@@ -228,14 +232,20 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
             cancel.raise_if_cancelled()
             opt.zero_grad(set_to_none=True)
             step_loss = 0.0
-            for _ in range(cfg.grad_accum):
+            for micro in range(cfg.grad_accum):
                 batch = next(batches)
                 qs = [q_ids[(i, ql)] for i, ql, _ in batch]
                 ans = [a_ids[(i, al)] for i, _, al in batch]
+                negs = mask = None
+                if hard is not None:
+                    drawn = hard.draw(batch, random.Random(f"{cfg.seed}:hard:{state['step']}:{micro}"))
+                    negs = tok([prefix_a + t for _, t in drawn])
+                    mask = torch.tensor(hard.false_negatives(batch, drawn), dtype=torch.bool)
                 with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
                     qv = embed_ids(model, qs, pad_id, device)
                     av = embed_ids(model, ans, pad_id, device)
-                    loss = loss_fn(qv, av)
+                    nv = embed_ids(model, negs, pad_id, device) if negs else None
+                    loss = loss_fn(qv, av, nv, mask)
                     if cfg.align_weight > 0:
                         twins = translation_twins(batch, sampler.langs_of, cfg.seed, state["step"])
                         tv = embed_ids(model, [a_ids[(i, tl)] for i, tl in twins], pad_id, device)

@@ -52,3 +52,23 @@ def test_gradient_pulls_positives_together():
     loss.backward()
     stepped = torch.nn.functional.normalize(q.detach() - 0.1 * q.grad, dim=-1)
     assert InBatchInfoNCE(0.1)(stepped, a).item() < loss.item()
+
+
+def test_hard_negatives_join_every_row_and_masked_ones_do_not_count():
+    """q = a = I (2x2), one extra negative n = [1, 0] at temperature 1.
+
+    Row 0 sees logits [1, 0 | 1]: -log(e / (2e + 1)); row 1 sees [0, 1 | 0]: -log(e / (e + 2)).
+    Masking the negative for row 0 (it is row 0's own answer) gives row 0 back its plain loss.
+    """
+    eye = torch.eye(2)
+    neg = torch.tensor([[1.0, 0.0]])
+    row0 = math.log((2 * math.e + 1) / math.e)
+    row1 = math.log((math.e + 2) / math.e)
+    assert InBatchInfoNCE(1.0)(eye, eye, neg).item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+    plain = math.log(1 + 1 / math.e)
+    masked = InBatchInfoNCE(1.0)(eye, eye, neg, torch.tensor([[True], [False]]))
+    assert masked.item() == pytest.approx((plain + row1) / 2, rel=1e-6)
+    assert InBatchInfoNCE(1.0)(eye, eye, neg).item() > InBatchInfoNCE(1.0)(eye, eye).item()
+    # the symmetric direction keeps its answer -> query form
+    sym = InBatchInfoNCE(1.0, symmetric=True)(eye, eye, neg).item()
+    assert sym == pytest.approx(((row0 + row1) / 2 + plain) / 2, rel=1e-6)

@@ -99,3 +99,52 @@ def test_same_seed_same_batches_and_epochs_differ():
     assert list(a) == first  # an epoch is reproducible (what resuming relies on)
     other_seed = list(make_sampler(data, 8, 0.5, seed=12))
     assert other_seed != first
+
+
+def pooled() -> ParallelQA:
+    """Two questions on one three-sentence passage (answers s0 and s1) and one on a one-sentence
+    passage, in de and en, with the passage sentences in the pool."""
+    pool = {l: [(f"a0:p0:s{k}", f"{l} sentence {k}") for k in range(3)] + [("a0:p1:s0", f"{l} alone")]
+            for l in ("de", "en")}
+    rows = []
+    for l in ("de", "en"):
+        rows.append(QARow("x", l, f"{l} q x", f"{l} sentence 0", answer_key="a0:p0:s0"))
+        rows.append(QARow("y", l, f"{l} q y", f"{l} sentence 1", answer_key="a0:p0:s1"))
+        rows.append(QARow("z", l, f"{l} q z", f"{l} alone", answer_key="a0:p1:s0"))
+    return ParallelQA(rows, "pooled", pool)
+
+
+def test_hard_negatives_are_passage_neighbours_in_the_question_language():
+    import random
+
+    from trainer.samplers import HardNegatives
+
+    hn = HardNegatives(pooled())
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(50):
+        batch = [("x", "en", "de"), ("y", "de", "de"), ("z", "en", "en")]
+        drawn = hn.draw(batch, rng)
+        assert len(drawn) == 2  # z's passage has no other sentence
+        (l0, t0), (l1, t1) = drawn
+        assert l0 == "en" and t0 in ("en sentence 1", "en sentence 2")  # never x's own answer
+        assert l1 == "de" and t1 in ("de sentence 0", "de sentence 2")
+        seen |= {t0, t1}
+        mask = hn.false_negatives(batch, drawn)
+        # "en sentence 1" is y's answer in English: no negative for y; "de sentence 0" is x's
+        assert mask[1][0] == (t0 == "en sentence 1") and mask[0][1] == (t1 == "de sentence 0")
+        assert not any(mask[2])
+    assert seen == {"en sentence 1", "en sentence 2", "de sentence 0", "de sentence 2"}
+
+
+def test_hard_negatives_from_context_or_a_clear_error():
+    from hybridsearch.errors import DataError
+    from trainer.samplers import HardNegatives
+
+    rows = [QARow("b", l, "How do I stop the chain squeaking?", "Put oil on every link.",
+                  "Maintenance. Put oil on every link. Wipe off the rest!") for l in ("en", "de")]
+    hn = HardNegatives(ParallelQA(rows))
+    assert hn.neighbours[("b", "en")] == ["Maintenance.", "Wipe off the rest!"]
+    no_context = ParallelQA([QARow("b", l, "q", "a") for l in ("en", "de")])
+    with pytest.raises(DataError, match="context"):
+        HardNegatives(no_context)

@@ -182,3 +182,40 @@ def test_alignment_term_brings_translations_closer(tmp_path, tiny_model_dir):
     plain = train(config(tmp_path / "p", tiny_model_dir, steps=20), data).out_dir
     aligned = train(config(tmp_path / "a", tiny_model_dir, steps=20, align_weight=2.0), data).out_dir
     assert translation_similarity(aligned) > translation_similarity(plain) + 0.01
+
+
+def test_hard_negatives_teach_the_answer_from_its_neighbour(tmp_path, tiny_model_dir):
+    """Each answer's passage also says where the person was born (same name, another place). In-batch
+    negatives never show that sentence; with hard negatives the model learns to rank the answer above
+    it, so the question-answer margin over the neighbour grows."""
+    import torch
+    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files
+
+    rng = random.Random(1)
+    syll = ["ka", "lo", "mi", "ru", "te", "zo", "ba", "ne", "fi", "gu", "pa", "so"]
+    born = {"en": "was born in", "de": "wurde geboren in", "es": "nació en"}
+    rows = []
+    for i in range(24):
+        name, place, home = ("".join(rng.choice(syll) for _ in range(3)) for _ in range(3))
+        for lang, (q, a) in LANG_WORDS.items():
+            answer = f"{name} {a} {place}."
+            rows.append(QARow(f"id{i}", lang, f"{q} {name}?", answer, f"{answer} {name} {born[lang]} {home}."))
+    data = ParallelQA(rows, "toy-context")
+
+    def margin(out_dir) -> float:
+        model, tok = load_bert(model_files(out_dir))
+        model.eval()
+        tok.no_padding()
+        out = []
+        with torch.inference_mode():
+            for r in rows:
+                neighbour = r.context[len(r.answer) + 1:]
+                ids = [e.ids for e in tok.encode_batch(["query: " + r.question, "passage: " + r.answer,
+                                                        "passage: " + neighbour])]
+                v = embed_ids(model, ids, 0, "cpu")
+                out.append(float(v[0] @ v[1] - v[0] @ v[2]))
+        return float(np.mean(out))
+
+    plain = margin(train(config(tmp_path / "p", tiny_model_dir, steps=20), data).out_dir)
+    hard = margin(train(config(tmp_path / "h", tiny_model_dir, steps=20, hard_negatives=True), data).out_dir)
+    assert hard > plain + 0.05, (plain, hard)
