@@ -56,10 +56,20 @@ def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid"):
     """-> ({(query_lang, target_lang): share found in top-k}, per-query latencies in seconds).
 
     ``mode`` is a search mode (``hybrid`` with the app's default weights), or ``hybrid@W`` for
-    hybrid search with lexical weight W (``hybrid@1``: dense and keyword lists weighted 1:1).
+    hybrid search with lexical weight W (``hybrid@1``: dense and keyword lists weighted 1:1);
+    a ``~S`` suffix sets the keyword hits' minimum IDF share (``hybrid~0``: every keyword hit counts).
     """
+    from hybridsearch import search as search_mod
+
+    mode, _, share = mode.partition("~")
     name, _, w = mode.partition("@")
-    weights = (1.0, float(w)) if w else None
+    weights = (1.0, float(w)) if w else search_mod.DEFAULT_WEIGHTS
+    if share:
+        saved, search_mod.MIN_MATCH_SHARE = search_mod.MIN_MATCH_SHARE, float(share)
+        try:
+            return evaluate(lib, questions, langs, k, mode)
+        finally:
+            search_mod.MIN_MATCH_SHARE = saved
     hits = {(q, t): 0 for q in langs for t in langs}
     totals = {q: 0 for q in langs}
     lat = []
@@ -114,7 +124,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="base")
     ap.add_argument("--mode", default="hybrid,dense",
-                    help="comma-separated: hybrid,dense,lexical; hybrid@W sets the lexical weight W")
+                    help="comma-separated: hybrid,dense,lexical; hybrid@W sets the lexical weight W, "
+                         "hybrid~S the keyword hits' minimum IDF share S")
     ap.add_argument("--per-paragraph", type=int, default=None, help="questions per paragraph (default all)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: 2 thrash on this shared machine)")

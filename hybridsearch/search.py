@@ -11,6 +11,7 @@ Passages within a document are ordered the same way at chunk level.
 from __future__ import annotations
 
 import html
+import math
 import os
 import re
 from datetime import datetime
@@ -36,6 +37,13 @@ SNIPPET_CHARS = 280
 COMMON_SHARE = 0.05
 COMMON_MIN_DOCS = 2000
 MAX_TERMS = 16
+#: hybrid: a keyword hit counts only when the terms it matches carry at least this share of the
+#: query's IDF weight. Without it a chunk matching only "in" or "what" of a long question joins
+#: the fused list, and in a library of other languages such one-word hits outrank the real
+#: answers found by the dense side. Bundled model, XQuAD-R 28-35 (benchmarks/quality_xquad.py,
+#: paragraph in the top 10): share 0 -> same language 0.987 / other languages 0.516; 0.2 -> 0.970
+#: / 0.590; 0.3 -> 0.959 / 0.639; 0.4 -> 0.948 / 0.664 (dense alone 0.914 / 0.680).
+MIN_MATCH_SHARE = 0.3
 #: hybrid: encode the query in a worker thread while FTS5 runs (off: no gain measured on 2
 #: busy cores, 29.0 vs 28.8 ms p50 at 30,000 chunks)
 PARALLEL_QUERY = False
@@ -133,12 +141,15 @@ def query_vector(lib, query: str):
     return vec
 
 
-def lexical_candidates(lib, query: str, n: int, where: str, params: list) -> list[tuple[int, float]]:
+def lexical_candidates(lib, query: str, n: int, where: str, params: list,
+                       min_share: float = 0.0) -> list[tuple[int, float]]:
     """(chunk id, -bm25) for the ``n`` best FTS5 matches passing the filters.
 
     Terms found in more than ``COMMON_SHARE`` of the chunks ("the", "是", common bigrams) are left
     out, rarest first, as long as another term remains: they add little to BM25 but make FTS5
     score most of the table (hundreds of ms at 100,000 chunks). At most ``MAX_TERMS`` are kept.
+    With ``min_share`` > 0, a chunk is dropped unless the terms it holds carry at least that share
+    of the kept terms' IDF weight (a term no chunk holds weighs as much as the rarest can).
     """
     terms = fts_terms(query)
     if not terms:
@@ -149,15 +160,30 @@ def lexical_candidates(lib, query: str, n: int, where: str, params: list) -> lis
         dfs = []
         for tok, quoted in terms:
             row = lib.store.conn.execute(SQL_TERM_DOCS, (tok,)).fetchone() if " " not in tok else None
-            dfs.append((row[0] if row else 0, quoted))
+            dfs.append((row[0] if row else 0, quoted, tok))
     dfs.sort()
     limit = max(COMMON_MIN_DOCS, COMMON_SHARE * total)  # small libraries keep every term
-    kept = [q for df, q in dfs if df <= limit] or [q for _, q in dfs[:2]]
-    match = " OR ".join(kept[:MAX_TERMS])
+    kept = ([t for t in dfs if t[0] <= limit] or dfs[:2])[:MAX_TERMS]
+    match = " OR ".join(q for _, q, _ in kept)
     sql = SQL_LEXICAL.format(where=where)
     with lib._lock:
         rows = lib.store.conn.execute(sql, [match, *params, n]).fetchall()
-    return [(int(cid), -float(rank)) for cid, rank in rows]
+    hits = [(int(cid), -float(rank)) for cid, rank in rows]
+    if min_share <= 0 or len(kept) < 2 or not hits:
+        return hits
+    idf = {(tok, quoted.endswith("*")): math.log(1 + (total - df + 0.5) / (df + 0.5)) for df, quoted, tok in kept}
+    whole = sum(idf.values())
+    with lib._lock:
+        texts = dict(lib.store.conn.execute(
+            f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(hits))})", [c for c, _ in hits]))
+    out = []
+    for cid, score in hits:
+        have = {t for t, _, _ in lexical_tokens(texts.get(cid, ""))}
+        held = sum(w for (tok, prefix), w in idf.items()  # a lone no-space character is a prefix term
+                   if tok in have or (prefix and any(h.startswith(tok) for h in have)))
+        if held >= min_share * whole:
+            out.append((cid, score))
+    return out
 
 
 def _rows(lib, ids: list[int]) -> dict[int, dict]:
@@ -193,7 +219,8 @@ def search(lib, query: str, k: int = 10, mode: str = "hybrid", languages=None, f
     if PARALLEL_QUERY and use_dense and use_lexical and lib._ann is not None:
         # encode the query in a thread while FTS5 runs: torch and SQLite both release the GIL
         pending = _pool().submit(query_vector, lib, query)
-    lexical = lexical_candidates(lib, query, n, where, params) if use_lexical else []
+    min_share = MIN_MATCH_SHARE if mode == "hybrid" else 0.0  # keyword mode: every match counts
+    lexical = lexical_candidates(lib, query, n, where, params, min_share) if use_lexical else []
     if use_dense:
         if pending is not None:
             pending.result()  # cached now; dense_candidates picks it up

@@ -98,3 +98,25 @@ def test_dense_and_hybrid_return_documents_and_forget_deleted_ones(lib):
     lib.index()
     for mode in ("dense", "hybrid", "lexical"):
         assert not any(r.path.endswith("penguins.txt") for r in lib.search("penguin colony", k=50, mode=mode))
+
+
+def test_hybrid_keyword_side_ignores_hits_on_a_question_s_small_words(tmp_path, tiny_encoder):
+    """A German passage that shares only "in" with an English question is a keyword hit in keyword
+    mode, but does not get the keyword bonus in hybrid search; a passage holding the question's
+    rare words does."""
+    d = tmp_path / "docs"
+    d.mkdir()
+    (d / "de.txt").write_text("Die Schule liegt in Berlin, in der Nähe des Flusses.", encoding="utf-8")
+    (d / "en.txt").write_text("Private secondary schools are called Privatschulen.", encoding="utf-8")
+    (d / "ru.txt").write_text("Частные школы называются Privatschulen.", encoding="utf-8")
+    q = "What are private secondary schools in Germany called?"
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as library:
+        library.add_folder(d)
+        library.index()
+        names = lambda res: [os.path.basename(r.path) for r in res]  # noqa: E731
+        assert set(names(library.search(q, mode="lexical"))) == {"de.txt", "en.txt"}
+        # dense weight 0: what hybrid search takes from the keyword side alone
+        assert names(library.search(q, weights=(0.0, 1.0))) == ["en.txt"]
+        # a short query keeps its one-word hits, and so does a query with a single term
+        assert names(library.search("Berlin in", weights=(0.0, 1.0))) == ["de.txt"]
+        assert set(names(library.search("Privatschulen", weights=(0.0, 1.0)))) == {"en.txt", "ru.txt"}
