@@ -168,3 +168,28 @@ def test_training_starts_from_the_bundled_model_by_default(qtbot, settings, tiny
     qtbot.addWidget(p)
     assert p.base_model.currentData() == BUNDLED_NAME  # a person's pairs add to the shipped model
     assert p.base_model.findData("base") >= 0  # the released model stays selectable
+
+
+def test_hard_negatives_need_passages_and_train_with_them(page, qtbot, qa_file, tmp_path):
+    """The option is offered only for data with passages; with it, a run completes."""
+    import json
+
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    page.hard.setChecked(True)
+    assert not page.hard.isEnabled() and "no passages" in page.hard.toolTip()
+    assert page.build_config().hard_negatives is False
+    rows = [json.loads(line) for line in qa_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with_context = tmp_path / "with-context.jsonl"
+    with_context.write_text("".join(json.dumps({**r, "context": f"Note. {r['answer']} See also the index."},
+                                               ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    page.load_file(str(with_context))
+    qtbot.waitUntil(lambda: page.data is not None and page.hard.isEnabled(), timeout=10000)
+    assert page.hard.isChecked() and page.build_config().hard_negatives is True
+    page.steps_radio.setChecked(True)
+    page.steps.setValue(2)
+    page.start_btn.click()
+    qtbot.waitUntil(lambda: page.result is not None or page.banner.isVisible(), timeout=120000)
+    assert not page.banner.isVisible(), page.banner.text()
+    card = json.loads((page.result.out_dir / "hybridsearch.json").read_text())
+    assert card["recipe"]["hard_negatives"] is True
