@@ -71,6 +71,7 @@ def main(argv=None) -> int:
         "evaluation_data": "XQuAD-R articles 28-35 (200 questions x 11 languages, pool of 2,079 sentences), "
                            "LAReQA protocol",
         "recipe": card.get("recipe"),
+        "best_step": card.get("best_step"),
         # the run this one continued: its recipe, and the best step it was shipped at
         "trained_from": ({"name": previous.get("name"), "recipe": previous.get("recipe"),
                           "trained_from": previous.get("trained_from")} if previous else None),
