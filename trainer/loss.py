@@ -10,7 +10,8 @@ class InBatchInfoNCE(torch.nn.Module):
     """Inputs: L2-normalised ``queries`` [n, d] and ``answers`` [n, d]; row i of each is a positive pair.
 
     Every other answer in the batch is a negative for query i, and so is every extra negative
-    given (hard negatives). ``symmetric`` adds the answer -> query direction. Returns the mean cross-entropy over the batch.
+    given (hard negatives). ``symmetric`` adds the answer -> query direction. Returns the mean
+    cross-entropy over the batch.
     """
 
     def __init__(self, temperature: float = 0.05, symmetric: bool = False):
