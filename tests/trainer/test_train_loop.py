@@ -17,17 +17,37 @@ from trainer.train import CHECKPOINT, TrainConfig, train
 LANG_WORDS = {"en": ("where is", "it is in"), "de": ("wo ist", "es ist in"), "es": ("dónde está", "está en")}
 
 
+SYLLABLES = ["ka", "lo", "mi", "ru", "te", "zo", "ba", "ne", "fi", "gu", "pa", "so"]
+
+
+def nonsense_word(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(3))
+
+
 def toy_data(n_ids: int = 40, seed: int = 0) -> ParallelQA:
     """n_ids made-up pairs in 3 languages: a nonsense name in the question, its place in the answer."""
     rng = random.Random(seed)
-    syll = ["ka", "lo", "mi", "ru", "te", "zo", "ba", "ne", "fi", "gu", "pa", "so"]
     rows = []
     for i in range(n_ids):
-        name = "".join(rng.choice(syll) for _ in range(3))
-        place = "".join(rng.choice(syll) for _ in range(3))
+        name, place = nonsense_word(rng), nonsense_word(rng)
         for lang, (q, a) in LANG_WORDS.items():
             rows.append(QARow(f"id{i}", lang, f"{q} {name}?", f"{name} {a} {place}."))
     return ParallelQA(rows, "toy")
+
+
+def trained_embedder(out_dir):
+    """texts -> L2-normalised vectors [n, d] with the model a run wrote to ``out_dir``."""
+    import torch
+    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files
+
+    model, tok = load_bert(model_files(out_dir))
+    model.eval()
+    tok.no_padding()
+
+    def embed(texts: list[str]):
+        with torch.inference_mode():
+            return embed_ids(model, [e.ids for e in tok.encode_batch(texts)], 0, "cpu")
+    return embed
 
 
 def config(tmp_path, tiny_model_dir, **kw) -> TrainConfig:
@@ -161,22 +181,14 @@ def test_translation_twins_pair_answers_with_the_question_language():
 
 def test_alignment_term_brings_translations_closer(tmp_path, tiny_model_dir):
     """With the alignment term the answers' translations end up closer to each other than without."""
-    import torch
-    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files
-
     data = toy_data(24)
 
     def translation_similarity(out_dir) -> float:
-        model, tok = load_bert(model_files(out_dir))
-        model.eval()
-        tok.no_padding()
+        embed = trained_embedder(out_dir)
         sims = []
-        with torch.inference_mode():
-            for i in range(24):
-                rows = [r for r in data.rows if r.id == f"id{i}"]
-                ids = [e.ids for e in tok.encode_batch(["passage: " + r.answer for r in rows])]
-                v = embed_ids(model, ids, 0, "cpu").float()
-                sims.append(float((v @ v.T).mean()))
+        for i in range(24):
+            v = embed(["passage: " + r.answer for r in data.rows if r.id == f"id{i}"])
+            sims.append(float((v @ v.T).mean()))
         return float(np.mean(sims))
 
     plain = train(config(tmp_path / "p", tiny_model_dir, steps=20), data).out_dir
@@ -188,32 +200,23 @@ def test_hard_negatives_teach_the_answer_from_its_neighbour(tmp_path, tiny_model
     """Each answer's passage also says where the person was born (same name, another place). In-batch
     negatives never show that sentence; with hard negatives the model learns to rank the answer above
     it, so the question-answer margin over the neighbour grows."""
-    import torch
-    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files
-
     rng = random.Random(1)
-    syll = ["ka", "lo", "mi", "ru", "te", "zo", "ba", "ne", "fi", "gu", "pa", "so"]
     born = {"en": "was born in", "de": "wurde geboren in", "es": "nació en"}
     rows = []
     for i in range(24):
-        name, place, home = ("".join(rng.choice(syll) for _ in range(3)) for _ in range(3))
+        name, place, home = nonsense_word(rng), nonsense_word(rng), nonsense_word(rng)
         for lang, (q, a) in LANG_WORDS.items():
             answer = f"{name} {a} {place}."
             rows.append(QARow(f"id{i}", lang, f"{q} {name}?", answer, f"{answer} {name} {born[lang]} {home}."))
     data = ParallelQA(rows, "toy-context")
 
     def margin(out_dir) -> float:
-        model, tok = load_bert(model_files(out_dir))
-        model.eval()
-        tok.no_padding()
+        embed = trained_embedder(out_dir)
         out = []
-        with torch.inference_mode():
-            for r in rows:
-                neighbour = r.context[len(r.answer) + 1:]
-                ids = [e.ids for e in tok.encode_batch(["query: " + r.question, "passage: " + r.answer,
-                                                        "passage: " + neighbour])]
-                v = embed_ids(model, ids, 0, "cpu")
-                out.append(float(v[0] @ v[1] - v[0] @ v[2]))
+        for r in rows:
+            neighbour = r.context[len(r.answer) + 1:]
+            v = embed(["query: " + r.question, "passage: " + r.answer, "passage: " + neighbour])
+            out.append(float(v[0] @ v[1] - v[0] @ v[2]))
         return float(np.mean(out))
 
     plain = margin(train(config(tmp_path / "p", tiny_model_dir, steps=20), data).out_dir)
