@@ -33,6 +33,9 @@ def register(sub) -> None:
     t.add_argument("--symmetric", action="store_true", help="add the answer->question loss direction")
     t.add_argument("--align-weight", type=float, default=0.0,
                    help="weight of the translation-alignment term (0: off; see docs/training.md)")
+    t.add_argument("--all-languages-weight", type=float, default=0.0,
+                   help="weight of the all-languages term: each question ranks its answer in every "
+                        "language above the batch's other answers (0: off; see docs/training.md)")
     t.add_argument("--hard-negatives", action="store_true",
                    help="add another sentence of each answer's passage as a negative (see docs/training.md)")
     t.add_argument("--dev-share", type=float, default=0.1, help="share of ids held out for the dev set")
@@ -227,6 +230,8 @@ def _config_from_args(args):
         raise HybridSearchError(f"--alpha must be between 0 and 1, not {args.alpha}")
     if args.align_weight < 0:
         raise HybridSearchError(f"--align-weight must be 0 or more, not {args.align_weight}")
+    if args.all_languages_weight < 0:
+        raise HybridSearchError(f"--all-languages-weight must be 0 or more, not {args.all_languages_weight}")
     for name in ("batch_size", "grad_accum", "eval_every", "max_length"):
         if getattr(args, name) < 1:
             raise HybridSearchError(f"--{name.replace('_', '-')} must be at least 1")
@@ -242,7 +247,8 @@ def _config_from_args(args):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric,
-        align_weight=args.align_weight, hard_negatives=args.hard_negatives, dev_share=args.dev_share,
+        align_weight=args.align_weight, all_languages_weight=args.all_languages_weight,
+        hard_negatives=args.hard_negatives, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
         resume=not args.no_resume)
 

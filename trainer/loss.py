@@ -37,3 +37,18 @@ class InBatchInfoNCE(torch.nn.Module):
         if self.symmetric:  # answer -> query: the answers' competitors are the other queries
             loss = (loss + F.cross_entropy(logits.T, labels)) / 2
         return loss
+
+
+def multi_positive_nce(queries: torch.Tensor, candidates: torch.Tensor, positives: torch.Tensor,
+                       temperature: float) -> torch.Tensor:
+    """InfoNCE with several positives per query (the LAReQA pool in miniature).
+
+    ``positives`` [n, m] bool marks query i's answers among ``candidates`` [m, d] (its answer in
+    every language). The loss is the mean, over a query's positives, of -log softmax over all
+    candidates: its optimum scores every positive alike, above every negative, so an answer in
+    the query's own language gains nothing over the same answer in another language. The minimum
+    is log(positives per query), not 0.
+    """
+    logp = (queries @ candidates.T / temperature).float().log_softmax(dim=1)
+    pos = positives.to(logp.device)
+    return -(logp.masked_fill(~pos, 0.0).sum(1) / pos.sum(1).clamp(min=1)).mean()

@@ -60,6 +60,10 @@ class TrainConfig:
     #: add, for every pair, another sentence of the answer's passage in the question's language as
     #: a negative for the whole batch (needs the pool of the SQuAD/XQuAD-R layout or `context`)
     hard_negatives: bool = False
+    #: weight of the all-languages term (0: off): each question must rank its answer in *every*
+    #: language above the other answers of the batch in every language, all translations alike
+    #: (multi-positive InfoNCE). It encodes each pair's answer in all its languages
+    all_languages_weight: float = 0.0
     dev_share: float = 0.1
     seed: int = 0
     eval_every: int = 50
@@ -145,10 +149,10 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     import torch
     from hybridsearch.encoder import resolve_model
     from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, pick_device, token_limit
-    from trainer.loss import InBatchInfoNCE
+    from trainer.loss import InBatchInfoNCE, multi_positive_nce
 
-    if cfg.align_weight < 0:  # before loading anything
-        raise HybridSearchError("align_weight must be 0 or more")
+    if cfg.align_weight < 0 or cfg.all_languages_weight < 0:  # before loading anything
+        raise HybridSearchError("align_weight and all_languages_weight must be 0 or more")
     cancel = cancel or CancelToken()
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -250,6 +254,13 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
                         twins = translation_twins(batch, sampler.langs_of, cfg.seed, state["step"])
                         tv = embed_ids(model, [a_ids[(i, tl)] for i, tl in twins], pad_id, device)
                         loss = loss + cfg.align_weight * align_fn(av, tv)
+                    if cfg.all_languages_weight > 0:
+                        keys, pos = all_language_answers(batch, sampler.langs_of)
+                        cv = embed_ids(model, [a_ids[k] for k in keys], pad_id, device)
+                        pos = torch.tensor(pos, dtype=torch.bool)
+                        if nv is not None:  # the hard negatives compete too (a drawn answer is a positive)
+                            cv, pos = torch.cat([cv, nv]), torch.cat([pos, mask], dim=1)
+                        loss = loss + cfg.all_languages_weight * multi_positive_nce(qv, cv, pos, cfg.temperature)
                     loss = loss / cfg.grad_accum
                 scaler.scale(loss).backward()
                 step_loss += float(loss.detach())
@@ -306,6 +317,13 @@ def translation_twins(batch, langs_of: dict, seed: int, step: int) -> list[tuple
             others = [l for l in langs_of[i] if l != al]
             out.append((i, rng.choice(others) if others else al))
     return out
+
+
+def all_language_answers(batch, langs_of: dict) -> tuple[list[tuple[str, str]], list[list[bool]]]:
+    """The (id, lang) of every batch id's answer in each of its languages, and positives[j][k]:
+    answer k belongs to pair j's id."""
+    keys = [(i, lang) for i, _, _ in batch for lang in langs_of[i]]
+    return keys, [[k[0] == i for k in keys] for i, _, _ in batch]
 
 
 def _batches(sampler, state):

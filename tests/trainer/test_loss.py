@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from trainer.loss import InBatchInfoNCE
+from trainer.loss import InBatchInfoNCE, multi_positive_nce
 
 
 def test_identity_embeddings_known_value():
@@ -72,3 +72,31 @@ def test_hard_negatives_join_every_row_and_masked_ones_do_not_count():
     # the symmetric direction keeps its answer -> query form
     sym = InBatchInfoNCE(1.0, symmetric=True)(eye, eye, neg).item()
     assert sym == pytest.approx(((row0 + row1) / 2 + plain) / 2, rel=1e-6)
+
+
+def test_multi_positive_known_value():
+    """One query [1, 0], candidates [1, 0], [0, 1], [-1, 0] at temperature 1: logits [1, 0, -1].
+    With the first two positive the loss is the mean of their -log softmax:
+    (2 * log(e + 1 + 1/e) - 1) / 2."""
+    q = torch.tensor([[1.0, 0.0]])
+    c = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    pos = torch.tensor([[True, True, False]])
+    expected = (2 * math.log(math.e + 1 + 1 / math.e) - 1) / 2
+    assert multi_positive_nce(q, c, pos, 1.0).item() == pytest.approx(expected, rel=1e-6)
+    # one positive only: plain InfoNCE over the same candidates
+    one = torch.tensor([[True, False, False]])
+    assert multi_positive_nce(q, c, one, 1.0).item() == pytest.approx(math.log(math.e + 1 + 1 / math.e) - 1, rel=1e-6)
+
+
+def test_multi_positive_gives_no_credit_for_preferring_one_translation():
+    """Two translations of the answer scored 0.9 / 0.5 (the query's language first) cost more than
+    0.7 / 0.7, the same total: an answer in the query's own language earns nothing over its
+    translation."""
+    pos = torch.tensor([[True, True, False]])
+
+    def loss(s_same, s_other):
+        # unit vectors whose dot products with q = [1, 0] are the scores
+        c = torch.tensor([[s_same, math.sqrt(1 - s_same ** 2)], [s_other, -math.sqrt(1 - s_other ** 2)], [0.0, 1.0]])
+        return multi_positive_nce(torch.tensor([[1.0, 0.0]]), c, pos, 0.1).item()
+
+    assert loss(0.7, 0.7) < loss(0.9, 0.5) < loss(1.0, 0.4)
