@@ -7,7 +7,8 @@ time) and writes the model card: data, recipe, and the dev table of the comparis
         --report base-runtime=runs/base_dev.json --report hybrid-e5-small-runtime=runs/shipped_dev.json
 
 A run that continued the bundled model (``"model": "default"`` in its recipe) keeps the bundled
-card's table and names the earlier recipe under ``trained_from``.
+card's table and names the earlier recipe under ``trained_from``. ``--keep-evaluation`` keeps the
+bundled card's table for a run from the base too (a new recipe compared with the earlier ones).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET = REPO / "resources" / "models" / "hybrid-e5-small"
 LIMIT_BYTES = 50 * 1000 * 1000
 COLUMNS = ["map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate"]
-RECIPE_KEYS = ["alpha", "steps", "batch_size", "lr", "temperature", "device"]
+RECIPE_KEYS = ["alpha", "steps", "batch_size", "lr", "temperature", "max_length", "hard_negatives",
+               "all_languages_weight", "device"]
 
 
 def main(argv=None) -> int:
@@ -32,6 +34,9 @@ def main(argv=None) -> int:
     ap.add_argument("--report", type=Path, action="append", default=[], metavar="NAME=FILE.json",
                     help="a 'hybridsearch evaluate --report' file measured with the runtime (whole texts), "
                          "added to the table as NAME; repeatable")
+    ap.add_argument("--keep-evaluation", action="store_true",
+                    help="keep the bundled card's evaluation rows and add the new ones after them")
+    ap.add_argument("--note", default="", help="appended to the card's evaluation note")
     args = ap.parse_args(argv)
 
     overlay = args.run / "overlay.safetensors"
@@ -49,11 +54,14 @@ def main(argv=None) -> int:
         metrics = json.loads(Path(path).read_text())["metrics"]
         rows.append({"run": name, **{c: round(metrics[c], 4) for c in COLUMNS}, "measured": "runtime"})
     recipe = card.get("recipe") or {}
-    previous = None
-    if recipe.get("model") in ("default", "hybrid-e5-small"):  # a continuation of the bundled model
-        previous = json.loads((TARGET / "hybridsearch.json").read_text())
-        known = {r["run"] for r in previous.get("evaluation", [])}
-        rows = previous.get("evaluation", []) + [r for r in rows if r["run"] not in known]
+    previous = bundled = None
+    continued = recipe.get("model") in ("default", "hybrid-e5-small")  # a continuation of the bundled model
+    if continued or args.keep_evaluation:
+        bundled = json.loads((TARGET / "hybridsearch.json").read_text())
+        known = {r["run"] for r in rows}  # a re-measured row replaces the old one
+        rows = [r for r in bundled.get("evaluation", []) if r["run"] not in known] + rows
+    if continued:
+        previous = bundled
     TARGET.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(overlay, TARGET / "overlay.safetensors")
     training = ("hybrid batch training: each batch X-X (one language) with probability alpha, "
@@ -87,6 +95,10 @@ def main(argv=None) -> int:
         shipped["evaluation_note"] = (previous.get("evaluation_note", "") + "; rows after "
                                       f"'{previous.get('evaluation', [{}])[-1].get('run')}' come from continuation runs, "
                                       "whose training-time dev evaluation already encoded whole texts")
+    elif bundled:
+        shipped["evaluation_note"] = bundled.get("evaluation_note", shipped["evaluation_note"])
+    if args.note:
+        shipped["evaluation_note"] += "; " + args.note
     shipped = {k: v for k, v in shipped.items() if v is not None}
     (TARGET / "hybridsearch.json").write_text(json.dumps(shipped, indent=2, ensure_ascii=False))
     print(f"shipped {args.run} -> {TARGET} ({overlay.stat().st_size / 1e6:.1f} MB)")
