@@ -269,10 +269,24 @@ def _key(tok: str) -> str:
 
 
 def query_terms(query: str) -> set[str]:
-    """Match keys of the query's words and bigrams; whole no-space runs are kept as ``\x00run``."""
+    """Match keys of the query's words and bigrams to highlight; whole no-space runs are kept as
+    ``\x00run``.
+
+    Words of one or two letters ("do", "in", "la") are left out while the query has longer ones:
+    bold on every "in" of a passage hides the words that matter and pulls the excerpt toward the
+    passage's first small word. Capitals (EU, AI) and numbers (42) are kept.
+    """
     from hybridsearch.store import TOKEN_RE, fold
 
-    keys = {_key(t) for t, _, _ in lexical_tokens(query)}
+    keys, small = set(), set()
+    for t, s, e in lexical_tokens(query):
+        word = query[s:e]
+        is_word = not TOKEN_RE.fullmatch(word).group(1)  # not a no-space-script bigram
+        if is_word and len(word) <= 2 and not (word.isupper() or word.isdigit()):
+            small.add(_key(t))
+        else:
+            keys.add(_key(t))
+    keys = keys or small
     keys |= {"\x00" + fold(m.group(1)) for m in TOKEN_RE.finditer(query) if m.group(1)}
     return keys
 

@@ -5,6 +5,7 @@ test_quality_xquad.py."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -84,6 +85,23 @@ def test_filters(lib):
     assert snippet_html("我来这里……莫罕达斯·甘地 承认", query_terms("甘地")).count("<b>甘地</b>") == 1
     with pytest.raises(InputError):
         lib.search("x", mode="fuzzy")
+
+
+def test_snippets_bold_the_words_that_matter_not_every_small_word():
+    """"Do" and "in" are not bolded when the question has longer words, so the excerpt centres on
+    them neither; capitals, numbers and a query of small words alone still are."""
+    from hybridsearch.search import query_terms, snippet_html
+
+    text = "In winter, do you know where honey bees sleep? In the hive, in a cluster of 42 bees."
+    html_ = snippet_html(text, query_terms("Do bees sleep in winter?"))
+    assert {"winter", "bees", "sleep"} <= set(re.findall(r"<b>(.*?)</b>", html_))
+    assert "<b>In</b>" not in html_ and "<b>in</b>" not in html_ and "<b>do</b>" not in html_
+    assert "<b>42</b>" in snippet_html(text, query_terms("42 bees"))
+    assert "<b>EU</b>" in snippet_html("The EU sets rules for honey.", query_terms("EU honey rules"))
+    assert "<b>In</b>" in snippet_html(text, query_terms("in"))
+    # the excerpt starts at the first word that matters, not at an early "in"
+    long = "We met in town. " * 30 + "Bees sleep in the hive."
+    assert "<b>Bees</b>" in snippet_html(long, query_terms("where do bees sleep in"), width=80)
 
 
 def test_dense_and_hybrid_return_documents_and_forget_deleted_ones(lib):
