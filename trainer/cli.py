@@ -314,6 +314,12 @@ def cmd_train(args) -> int:
         why = "only the CPU is available" if not gpus else "training on the CPU (--device cpu)"
         print(f"warning: {why} ({cpu.name}). Training on a CPU is slow: expect seconds per step "
               f"for the base model; a time estimate follows after a few steps.", file=sys.stderr)
+        if cfg.all_languages_weight > 0:
+            langs = max(len(v) for v in data.by_id.values())
+            print(f"warning: --all-languages-weight encodes every pair's answer in all {langs} languages "
+                  f"({cfg.batch_size * langs} passages a step) and needs much memory on a CPU: with the base "
+                  "model and 11 languages, batch 16 took about 14 GB and batch 32 more than 24 GB. "
+                  "Use a GPU or a small --batch-size.", file=sys.stderr)
 
     out_dir = Path(cfg.out_dir)
     state = _checkpoint_state(out_dir) if cfg.resume else None

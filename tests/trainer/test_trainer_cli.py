@@ -64,6 +64,18 @@ def test_train_writes_overlay(tmp_path, tiny_model_dir, capsys):
     assert card["recipe"]["steps"] == 3 and card["recipe"]["batch_size"] == 4
 
 
+def test_train_with_the_all_languages_term_warns_about_cpu_memory(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "model"
+    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "2",
+               "--batch-size", "4", "--max-length", "32", "--dev-share", "0", "--device", "cpu",
+               "--all-languages-weight", "0.5"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "all 4 languages (16 passages a step)" in err and "memory" in err
+    card = json.loads((out / "hybridsearch.json").read_text())
+    assert card["recipe"]["all_languages_weight"] == 0.5
+
+
 @pytest.mark.skipif(not (XQUAD_DIR / "en.json").is_file(), reason="XQuAD-R data not present")
 def test_evaluate_xquad_slice(tmp_path, tiny_model_dir, capsys):
     report, table = tmp_path / "r.json", tmp_path / "t.csv"
