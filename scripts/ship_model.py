@@ -47,7 +47,8 @@ def main(argv=None) -> int:
     table = json.loads(args.table.read_text()) if args.table else {}
     rows = [{"run": name, **{c: round(row["metrics"][c], 4) for c in COLUMNS},
              **({k: row["recipe"][k] for k in RECIPE_KEYS if k in row["recipe"]} if "recipe" in row else {}),
-             **({"pairs_per_s": round(row["pairs_per_s"])} if row.get("pairs_per_s") else {})}
+             **({"pairs_per_s": round(row["pairs_per_s"], 0 if row["pairs_per_s"] >= 10 else 1)}
+                if row.get("pairs_per_s") else {})}
             for name, row in table.items()]
     for item in args.report:
         name, _, path = str(item).partition("=")
@@ -58,8 +59,9 @@ def main(argv=None) -> int:
     continued = recipe.get("model") in ("default", "hybrid-e5-small")  # a continuation of the bundled model
     if continued or args.keep_evaluation:
         bundled = json.loads((TARGET / "hybridsearch.json").read_text())
-        known = {r["run"] for r in rows}  # a re-measured row replaces the old one
-        rows = [r for r in bundled.get("evaluation", []) if r["run"] not in known] + rows
+        fresh = {r["run"]: r for r in rows}  # a re-measured row takes the old one's place
+        old = bundled.get("evaluation", [])
+        rows = [fresh.get(r["run"], r) for r in old] + [r for r in rows if r["run"] not in {o["run"] for o in old}]
     if continued:
         previous = bundled
     TARGET.mkdir(parents=True, exist_ok=True)
@@ -69,6 +71,9 @@ def main(argv=None) -> int:
     if recipe.get("hard_negatives"):
         training += ("; plus one hard negative per pair: another sentence of the answer's paragraph, in the "
                      "question's language")
+    if recipe.get("all_languages_weight"):
+        training += (f"; plus the all-languages term (weight {recipe['all_languages_weight']}): each question "
+                     "ranks its answer in every language above the batch's other answers, translations alike")
     shipped = {
         "name": "hybrid-e5-small",
         "base_model": card.get("base_model", "multilingual-e5-small"),

@@ -46,8 +46,8 @@ def test_bundled_model_beats_the_base_on_held_out_multilingual_retrieval(base_mo
     data = load_xquad_r(XQUAD_DIR, articles=[30], languages=LANGS)
     base = evaluate_encoder(Encoder(base_model_dir, device="cpu", threads=1), data)
     tuned = evaluate_encoder(Encoder(bundled_model_dir(), device="cpu", threads=1), data)
-    # measured when shipped (article 30, 7 languages): mAP 0.434 -> 0.727, cross MRR 0.765 -> 0.820,
-    # mono MRR 0.806 -> 0.849, QLF rate 0.946 -> 0.646; the model card holds the full dev table
+    # measured when shipped (article 30, 7 languages): mAP 0.434 -> 0.735, cross MRR 0.765 -> 0.814,
+    # mono MRR 0.806 -> 0.851, QLF rate 0.946 -> 0.599; the model card holds the full dev table
     assert tuned["map"] >= base["map"] + 0.2, (base["map"], tuned["map"])
     assert tuned["cross_mrr"] >= base["cross_mrr"] + 0.02, (base["cross_mrr"], tuned["cross_mrr"])
     assert tuned["mono_mrr"] >= base["mono_mrr"], (base["mono_mrr"], tuned["mono_mrr"])
