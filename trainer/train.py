@@ -239,7 +239,6 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
             for micro in range(cfg.grad_accum):
                 batch = next(batches)
                 qs = [q_ids[(i, ql)] for i, ql, _ in batch]
-                ans = [a_ids[(i, al)] for i, _, al in batch]
                 negs = mask = None
                 if hard is not None:
                     drawn = hard.draw(batch, random.Random(f"{cfg.seed}:hard:{state['step']}:{micro}"))
@@ -247,7 +246,13 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
                     mask = torch.tensor(hard.false_negatives(batch, drawn), dtype=torch.bool)
                 with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
                     qv = embed_ids(model, qs, pad_id, device)
-                    av = embed_ids(model, ans, pad_id, device)
+                    if cfg.all_languages_weight > 0:  # every answer in all its languages, the pairs' own among them
+                        keys, pos = all_language_answers(batch, sampler.langs_of)
+                        cv = embed_ids(model, [a_ids[k] for k in keys], pad_id, device)
+                        row = {k: n for n, k in enumerate(keys)}
+                        av = cv[[row[(i, al)] for i, _, al in batch]]
+                    else:
+                        av = embed_ids(model, [a_ids[(i, al)] for i, _, al in batch], pad_id, device)
                     nv = embed_ids(model, negs, pad_id, device) if negs else None
                     loss = loss_fn(qv, av, nv, mask)
                     if cfg.align_weight > 0:
@@ -255,8 +260,6 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
                         tv = embed_ids(model, [a_ids[(i, tl)] for i, tl in twins], pad_id, device)
                         loss = loss + cfg.align_weight * align_fn(av, tv)
                     if cfg.all_languages_weight > 0:
-                        keys, pos = all_language_answers(batch, sampler.langs_of)
-                        cv = embed_ids(model, [a_ids[k] for k in keys], pad_id, device)
                         pos = torch.tensor(pos, dtype=torch.bool)
                         if nv is not None:  # the hard negatives compete too (a drawn answer is a positive)
                             cv, pos = torch.cat([cv, nv]), torch.cat([pos, mask], dim=1)
