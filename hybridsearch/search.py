@@ -268,6 +268,14 @@ def _key(tok: str) -> str:
     return tok
 
 
+def _nospace(tok: str) -> bool:
+    """True for a token of a no-space script (a bigram or a lone character), not a word."""
+    from hybridsearch.store import TOKEN_RE
+
+    m = TOKEN_RE.fullmatch(tok)
+    return bool(m and m.group(1))
+
+
 def query_terms(query: str) -> set[str]:
     """Match keys of the query's words and bigrams to highlight; whole no-space runs are kept as
     ``\x00run``.
@@ -281,8 +289,7 @@ def query_terms(query: str) -> set[str]:
     keys, small = set(), set()
     for t, s, e in lexical_tokens(query):
         word = query[s:e]
-        is_word = not TOKEN_RE.fullmatch(word).group(1)  # not a no-space-script bigram
-        if is_word and len(word) <= 2 and not (word.isupper() or word.isdigit()):
+        if not _nospace(word) and len(word) <= 2 and not (word.isupper() or word.isdigit()):
             small.add(_key(t))
         else:
             keys.add(_key(t))
@@ -297,7 +304,7 @@ def highlight_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     In scripts without spaces a lone matching bigram is noise (Thai ``าน`` inside any word with
     it): a span is kept when it is a whole query run, or at least two adjacent matching bigrams.
     """
-    from hybridsearch.store import TOKEN_RE, fold
+    from hybridsearch.store import fold
 
     spans: list[list[int]] = []
     bigram_spans: list[list[int]] = []
@@ -305,8 +312,7 @@ def highlight_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     for tok, s, e in lexical_tokens(text):
         if _key(tok) not in terms:
             continue
-        is_nospace = bool(TOKEN_RE.fullmatch(tok) and TOKEN_RE.fullmatch(tok).group(1))
-        target = bigram_spans if is_nospace and len(tok) == 2 else spans
+        target = bigram_spans if _nospace(tok) and len(tok) == 2 else spans
         if target and s <= target[-1][1]:
             target[-1][1] = max(target[-1][1], e)
         else:
