@@ -61,7 +61,8 @@ def main(argv=None) -> int:
         bundled = json.loads((TARGET / "hybridsearch.json").read_text())
         fresh = {r["run"]: r for r in rows}  # a re-measured row takes the old one's place
         old = bundled.get("evaluation", [])
-        rows = [fresh.get(r["run"], r) for r in old] + [r for r in rows if r["run"] not in {o["run"] for o in old}]
+        old_names = {r["run"] for r in old}
+        rows = [fresh.get(r["run"], r) for r in old] + [r for r in rows if r["run"] not in old_names]
     if continued:
         previous = bundled
     TARGET.mkdir(parents=True, exist_ok=True)
@@ -97,9 +98,10 @@ def main(argv=None) -> int:
         "evaluation": rows,
     }
     if previous:
-        shipped["evaluation_note"] = (previous.get("evaluation_note", "") + "; rows after "
-                                      f"'{previous.get('evaluation', [{}])[-1].get('run')}' come from continuation runs, "
-                                      "whose training-time dev evaluation already encoded whole texts")
+        last = previous.get("evaluation", [{}])[-1].get("run")
+        shipped["evaluation_note"] = (previous.get("evaluation_note", "") + f"; rows after '{last}' come from "
+                                      "continuation runs, whose training-time dev evaluation already encoded "
+                                      "whole texts")
     elif bundled:
         shipped["evaluation_note"] = bundled.get("evaluation_note", shipped["evaluation_note"])
     if args.note:

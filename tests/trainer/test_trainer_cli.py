@@ -14,6 +14,12 @@ EXAMPLE = REPO / "resources" / "examples" / "qa-example.jsonl"
 XQUAD_DIR = REPO.parent / "shared" / "data" / "xquad-r"  # as in tests/conftest.py
 
 
+def train_cli(out, model, *options: str) -> int:
+    """``hybridsearch train`` on the example pairs, on the CPU, batch 4, 32 tokens, plus ``options``."""
+    return main(["train", str(EXAMPLE), "--out", str(out), "--model", str(model), "--batch-size", "4",
+                 "--max-length", "32", "--device", "cpu", *options])
+
+
 def test_data_check_good_file(capsys):
     assert main(["data", "check", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
@@ -50,9 +56,7 @@ def test_train_refuses_bad_data_before_loading_a_model(tmp_path, capsys):
 
 def test_train_writes_overlay(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "model"
-    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "3",
-               "--batch-size", "4", "--max-length", "32", "--dev-share", "0.25", "--device", "cpu",
-               "--lr", "1e-3"])
+    rc = train_cli(out, tiny_model_dir, "--steps", "3", "--dev-share", "0.25", "--lr", "1e-3")
     assert rc == 0
     captured = capsys.readouterr()
     assert "languages: 4 (de, en, es, fr)" in captured.out
@@ -66,9 +70,7 @@ def test_train_writes_overlay(tmp_path, tiny_model_dir, capsys):
 
 def test_train_with_the_all_languages_term_warns_about_cpu_memory(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "model"
-    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "2",
-               "--batch-size", "4", "--max-length", "32", "--dev-share", "0", "--device", "cpu",
-               "--all-languages-weight", "0.5"])
+    rc = train_cli(out, tiny_model_dir, "--steps", "2", "--dev-share", "0", "--all-languages-weight", "0.5")
     assert rc == 0
     err = capsys.readouterr().err
     assert "all 4 languages (16 passages a step)" in err and "memory" in err
@@ -136,9 +138,7 @@ def test_train_resumes_from_a_checkpoint(tmp_path, tiny_model_dir, capsys):
                       dev_share=0.0, device="cpu", lr=5e-3)
     train(cfg, load_parallel_qa(EXAMPLE), on_progress=lambda p: cancel.cancel(), cancel=cancel)
     assert (out / "checkpoint" / "state.json").is_file()
-    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "4",
-               "--batch-size", "4", "--max-length", "32", "--dev-share", "0", "--device", "cpu",
-               "--lr", "1e-3"])
+    rc = train_cli(out, tiny_model_dir, "--steps", "4", "--dev-share", "0", "--lr", "1e-3")
     assert rc == 0
     captured = capsys.readouterr()
     assert "Resuming from the checkpoint" in captured.out and "at step 1" in captured.out
@@ -165,8 +165,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, tiny_model_d
     monkeypatch.setattr(train_mod, "train", train_with_ctrl_c)
     out = tmp_path / "model"
     before = signal.getsignal(signal.SIGINT)
-    rc = main(["train", str(EXAMPLE), "--out", str(out), "--model", str(tiny_model_dir), "--steps", "20",
-               "--batch-size", "4", "--max-length", "32", "--dev-share", "0", "--device", "cpu"])
+    rc = train_cli(out, tiny_model_dir, "--steps", "20", "--dev-share", "0")
     assert rc == 130
     stdout = capsys.readouterr().out
     assert "Stopped at step 1" in stdout and "Resume with: hybridsearch train" in stdout
