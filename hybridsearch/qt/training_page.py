@@ -25,14 +25,22 @@ CPU_PAIRS_PER_S = 5.0
 #: Loading the model and the dev evaluations add roughly this much to a CPU run (seconds).
 CPU_OVERHEAD_S = 30.0
 GPU_PAIRS_PER_S = 400.0
+#: Memory one passage of 128 tokens takes while training on a CPU (activations and gradients):
+#: batch 16 with the all-languages term over 11 languages (224 texts a step) peaked at about 14 GB.
+CPU_GB_PER_TEXT = 0.0625
 
 DEFAULTS = {"steps_mode": True, "steps": 300, "epochs": 1.0, "batch_size": 32, "lr": 3e-5, "temperature": 0.05,
-            "alpha": 0.5, "max_length": 128, "freeze_embeddings": True, "hard_negatives": False, "dev_share": 0.1,
+            "alpha": 0.5, "max_length": 128, "freeze_embeddings": True, "hard_negatives": False,
+            "all_languages_weight": 0.0, "dev_share": 0.1,
             "seed": 0,
             "base_model": None, "eval_every": 50}  # None: the bundled model when there is one, else base
 
 HARD_TIP = ("Also train against another sentence of the answer's passage, in the question's language "
             "(needs the optional context column, or SQuAD/XQuAD-R data). About 1.5× the time per step.")
+ALL_LANGUAGES_TIP = ("Also ask each question to rank its answer in every language of the file above the batch's "
+                     "other answers, all translations alike. This lowers the language bias (the answer in the "
+                     "question's own language coming first) but encodes every answer in all languages: much "
+                     "slower and far more memory per step. 0 turns it off; the bundled model used 0.5.")
 
 
 def default_start_model() -> str:
@@ -172,6 +180,14 @@ class TrainingPage(QWidget):
         self.hard = QCheckBox("Hard negatives from each answer's passage")
         self.hard.setToolTip(HARD_TIP)
         form.addRow("", self.hard)
+        self.all_languages = QDoubleSpinBox()
+        self.all_languages.setRange(0.0, 5.0)
+        self.all_languages.setSingleStep(0.1)
+        self.all_languages.setDecimals(2)
+        self.all_languages.setSpecialValueText("off")
+        self.all_languages.setToolTip(ALL_LANGUAGES_TIP)
+        self.all_languages.setAccessibleName("all-languages weight")
+        form.addRow("All-languages weight", self.all_languages)
         self.dev_share = QDoubleSpinBox()
         self.dev_share.setRange(0.0, 0.5)
         self.dev_share.setSingleStep(0.05)
@@ -256,6 +272,8 @@ class TrainingPage(QWidget):
         for w in (self.steps, self.batch, self.max_length):
             w.valueChanged.connect(self._update_device_warning)
         self.epochs.valueChanged.connect(self._update_device_warning)
+        self.all_languages.valueChanged.connect(self._update_device_warning)
+        self.hard.toggled.connect(self._update_device_warning)
         self.device.currentIndexChanged.connect(self._update_device_warning)
         QTimer.singleShot(0, self.refresh_devices)
 
@@ -276,6 +294,7 @@ class TrainingPage(QWidget):
         self.max_length.setValue(int(s["max_length"]))
         self.freeze.setChecked(bool(s["freeze_embeddings"]))
         self.hard.setChecked(bool(s.get("hard_negatives", False)))
+        self.all_languages.setValue(float(s.get("all_languages_weight", 0.0)))
         self.dev_share.setValue(float(s["dev_share"]))
         self.seed.setValue(int(s["seed"]))
         self._base_pref = s.get("base_model") or default_start_model()
@@ -293,7 +312,7 @@ class TrainingPage(QWidget):
                 "epochs": self.epochs.value(), "batch_size": self.batch.value(), "lr": self.lr.value(),
                 "temperature": self.temperature.value(), "alpha": self.alpha.value() / 100,
                 "max_length": self.max_length.value(), "freeze_embeddings": self.freeze.isChecked(),
-                "hard_negatives": self.hard.isChecked(),
+                "hard_negatives": self.hard.isChecked(), "all_languages_weight": self.all_languages.value(),
                 "dev_share": self.dev_share.value(), "seed": self.seed.value(),
                 "base_model": self.base_model.currentData() or "base", "eval_every": self.eval_every}
 
@@ -343,18 +362,37 @@ class TrainingPage(QWidget):
             return None
         return int(self.epochs.value() * self.data.summary().get("xx_pairs", 0) * 1.0)
 
+    def data_languages(self) -> int:
+        """Languages of the loaded file (11, as XQuAD-R, before one is loaded)."""
+        return len(self.data.languages) if self.data is not None else 11
+
+    def texts_per_pair(self) -> int:
+        """Texts encoded for each pair of a batch: question, answer, a hard negative, and with the
+        all-languages term the answer in every language (which replaces the answer itself)."""
+        answers = self.data_languages() if self.all_languages.value() > 0 else 1
+        hard = 1 if self.hard.isChecked() and self.hard.isEnabled() else 0
+        return 1 + answers + hard
+
     def _update_device_warning(self, *_) -> None:
         dev = self.device.currentData() or "cpu"
         only_cpu = all(getattr(d, "kind", "cpu") == "cpu" for d in self.devices) if self.devices else True
         pairs = self.planned_pairs()
         if dev == "cpu":
-            secs = CPU_OVERHEAD_S + pairs / CPU_PAIRS_PER_S * self.max_length.value() / 128 if pairs else 0
-            est = f" At about {CPU_PAIRS_PER_S:.0f} question–answer pairs per second this run takes " \
+            # CPU_PAIRS_PER_S is for plain pairs (2 texts each); extra texts per pair cost alike
+            rate = CPU_PAIRS_PER_S * 2 / self.texts_per_pair()
+            secs = CPU_OVERHEAD_S + pairs / rate * self.max_length.value() / 128 if pairs else 0
+            est = f" At about {rate:.1f} question–answer pairs per second this run takes " \
                   f"roughly {format_eta(secs)}." if pairs else ""
+            memory = ""
+            if self.all_languages.value() > 0:
+                texts = self.batch.value() * self.texts_per_pair()
+                gb = texts * CPU_GB_PER_TEXT * self.max_length.value() / 128
+                memory = (f" <b>The all-languages term encodes {texts} texts a step and needs about "
+                          f"{gb:.0f} GB of memory on a CPU</b>: use a GPU, a smaller batch size or weight 0.")
             head = "No GPU found: training will run on the CPU." if only_cpu else "Training on the CPU."
             self.device_warning.show_message(
-                "warning", f"<b>{head}</b> That is slow.{est} Fewer steps, a smaller batch size or a shorter "
-                "max length make it faster; the live ETA appears once training starts.", rich=True)
+                "warning", f"<b>{head}</b> That is slow.{est}{memory} Fewer steps, a smaller batch size or a "
+                "shorter max length make it faster; the live ETA appears once training starts.", rich=True)
         else:
             self.device_warning.hide()
 
@@ -404,7 +442,7 @@ class TrainingPage(QWidget):
             f"{s.get('xx_pairs', 0)} same-language and {s.get('xy_pairs', 0)} cross-language pairs")
         self.save_settings()
         self._update_start()
-        self._update_device_warning()
+        self._update_device_warning()  # the file's languages and passages change the estimate
 
     def _data_failed(self, path: str, exc, msg: str) -> None:
         if path != self.data_path:
@@ -446,6 +484,7 @@ class TrainingPage(QWidget):
                            batch_size=s["batch_size"], lr=s["lr"], temperature=s["temperature"], alpha=s["alpha"],
                            max_length=s["max_length"], freeze_embeddings=s["freeze_embeddings"],
                            hard_negatives=s["hard_negatives"] and self.hard.isEnabled(),
+                           all_languages_weight=s["all_languages_weight"],
                            dev_share=s["dev_share"], seed=s["seed"], eval_every=eval_every,
                            device=self.device.currentData() or "auto")
 

@@ -193,3 +193,32 @@ def test_hard_negatives_need_passages_and_train_with_them(page, qtbot, qa_file, 
     assert not page.banner.isVisible(), page.banner.text()
     card = json.loads((page.result.out_dir / "hybridsearch.json").read_text())
     assert card["recipe"]["hard_negatives"] is True
+
+
+def test_all_languages_term_warns_on_a_cpu_and_trains(page, qtbot, qa_file):
+    """The option reaches the run and its card; on a CPU the warning names its memory and time."""
+    import json
+
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    page.set_devices([])  # CPU only
+    page.steps_radio.setChecked(True)
+    page.steps.setValue(2)
+    plain = page.device_warning.text()
+    assert "memory" not in plain
+    page.all_languages.setValue(0.5)
+    warned = page.device_warning.text()
+    # 6 pairs a step, each encoded as a question and its answer in all 3 languages of the file
+    assert "24 texts a step" in warned and "memory" in warned
+    assert page.build_config().all_languages_weight == 0.5
+    page.start_btn.click()
+    qtbot.waitUntil(lambda: page.result is not None or page.banner.isVisible(), timeout=120000)
+    assert not page.banner.isVisible(), page.banner.text()
+    card = json.loads((page.result.out_dir / "hybridsearch.json").read_text())
+    assert card["recipe"]["all_languages_weight"] == 0.5
+    page.save_settings()
+    from hybridsearch.qt.training_page import TrainingPage
+
+    again = TrainingPage(page.settings, current_model=lambda: "base")
+    qtbot.addWidget(again)
+    assert again.all_languages.value() == 0.5  # the setting is kept for the next run
