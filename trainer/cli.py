@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -30,6 +31,8 @@ def register(sub) -> None:
     t.add_argument("--max-length", type=int, default=128, help="tokens per question/answer")
     t.add_argument("--no-freeze-embeddings", action="store_true", help="also train the word embeddings")
     t.add_argument("--train-layers", type=int, default=None, help="train only the top N transformer layers")
+    t.add_argument("--no-mixed-precision", action="store_true",
+                   help="compute in float32 (mixed precision is used on CUDA and on CPUs with native bf16)")
     t.add_argument("--symmetric", action="store_true", help="add the answer->question loss direction")
     t.add_argument("--align-weight", type=float, default=0.0,
                    help="weight of the translation-alignment term (0: off; see docs/training.md)")
@@ -250,7 +253,7 @@ def _config_from_args(args):
         align_weight=args.align_weight, all_languages_weight=args.all_languages_weight,
         hard_negatives=args.hard_negatives, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
-        resume=not args.no_resume)
+        mixed_precision=not args.no_mixed_precision, resume=not args.no_resume)
 
 
 def _checkpoint_state(out_dir: Path) -> dict | None:
@@ -280,9 +283,12 @@ def cmd_train(args) -> int:
     from hybridsearch.progress import CancelToken
     from trainer.data import load_parallel_qa
     from trainer.devices import available_devices
+    from trainer.distributed import Dist
     from trainer.train import train
 
     cfg = _config_from_args(args)
+    if not Dist.from_env().main:  # under torchrun, rank 0 speaks for every process
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # its warnings and errors still show
     loaded = {}
     for key, path in (("data", args.data), ("eval", args.eval_data)):
         if not path:

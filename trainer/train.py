@@ -146,14 +146,18 @@ def total_steps_for(cfg: TrainConfig, batches_per_epoch: int) -> int:
 def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgress], None] | None = None,
           cancel: CancelToken | None = None, eval_data: ParallelQA | None = None) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``data``; evaluate on ``eval_data`` (or a dev split of ``data``)."""
-    import torch
-    from hybridsearch.encoder import resolve_model
-    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, pick_device, token_limit
-    from trainer.loss import InBatchInfoNCE, multi_positive_nce
+    from hybridsearch.encoder.runtime import pick_device
+    from trainer.distributed import Dist
 
     if cfg.align_weight < 0 or cfg.all_languages_weight < 0:  # before loading anything
         raise HybridSearchError("align_weight and all_languages_weight must be 0 or more")
     cancel = cancel or CancelToken()
+    dist = Dist.from_env()  # several processes under torchrun: see trainer/distributed.py
+    if dist.enabled and cfg.batch_size < dist.world:
+        raise HybridSearchError(f"--batch-size {cfg.batch_size} is the global batch: it needs at least one "
+                                f"pair for each of the {dist.world} processes")
+    if not dist.main:
+        on_progress = None  # rank 0 reports
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _seed_all(cfg.seed)
@@ -166,7 +170,20 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     hard = HardNegatives(data) if cfg.hard_negatives else None
     total = total_steps_for(cfg, len(sampler))
 
-    device = pick_device(cfg.device)
+    device = dist.start(pick_device(cfg.device))
+    try:
+        return _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist, device)
+    finally:
+        dist.stop()
+
+
+def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist, device) -> TrainResult:
+    import torch
+    from hybridsearch.encoder import resolve_model
+    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, token_limit
+    from trainer.loss import InBatchInfoNCE, multi_positive_nce
+
+    out_dir = Path(cfg.out_dir)
     src_dir = resolve_model(cfg.model)
     files = model_files(src_dir)
     model, tokenizer = load_bert(files)
@@ -225,7 +242,21 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
         return compute_metrics(qv @ cv.T, es)
 
     def save_best(metrics: dict | None) -> None:
-        _save_overlay(model, trainable, files, out_dir, cfg, metrics, state)
+        if dist.main:
+            _save_overlay(model, trainable, files, out_dir, cfg, metrics, state)
+
+    def save_checkpoint() -> None:
+        if dist.main:
+            _save_checkpoint(ckpt, model, opt, sched, scaler, trainable, state, cfg)
+
+    dim = int(model.config.hidden_size)
+
+    def embed(ids):
+        """Vectors of the whole list; under torchrun each process encodes its slice of it."""
+        mine = dist.shard(ids)
+        local = embed_ids(model, mine, pad_id, device) if mine else \
+            torch.zeros((0, dim), dtype=torch.float32, device=device)
+        return dist.gather(local, dim)
 
     model.train()
     t0, pairs_done, last_loss = time.monotonic(), 0, float("nan")
@@ -233,6 +264,8 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     batches = _batches(sampler, state)
     try:
         while state["step"] < total:
+            if dist.any(cancel.cancelled):  # one process's Ctrl-C stops every process at the same step
+                cancel.cancel()
             cancel.raise_if_cancelled()
             opt.zero_grad(set_to_none=True)
             step_loss = 0.0
@@ -245,19 +278,19 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
                     negs = tok([prefix_a + t for _, t in drawn])
                     mask = torch.tensor(hard.false_negatives(batch, drawn), dtype=torch.bool)
                 with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
-                    qv = embed_ids(model, qs, pad_id, device)
+                    qv = embed(qs)
                     if cfg.all_languages_weight > 0:  # every answer in all its languages, the pairs' own among them
                         keys, pos = all_language_answers(batch, sampler.langs_of)
-                        cv = embed_ids(model, [a_ids[k] for k in keys], pad_id, device)
+                        cv = embed([a_ids[k] for k in keys])
                         row = {k: n for n, k in enumerate(keys)}
                         av = cv[[row[(i, al)] for i, _, al in batch]]
                     else:
-                        av = embed_ids(model, [a_ids[(i, al)] for i, _, al in batch], pad_id, device)
-                    nv = embed_ids(model, negs, pad_id, device) if negs else None
+                        av = embed([a_ids[(i, al)] for i, _, al in batch])
+                    nv = embed(negs) if negs else None
                     loss = loss_fn(qv, av, nv, mask)
                     if cfg.align_weight > 0:
                         twins = translation_twins(batch, sampler.langs_of, cfg.seed, state["step"])
-                        tv = embed_ids(model, [a_ids[(i, tl)] for i, tl in twins], pad_id, device)
+                        tv = embed([a_ids[(i, tl)] for i, tl in twins])
                         loss = loss + cfg.align_weight * align_fn(av, tv)
                     if cfg.all_languages_weight > 0:
                         pos = torch.tensor(pos, dtype=torch.bool)
@@ -268,6 +301,7 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
                 scaler.scale(loss).backward()
                 step_loss += float(loss.detach())
                 pairs_done += len(batch)
+            dist.sum_gradients(params)
             scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             scaler.step(opt)
@@ -279,22 +313,22 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
             done_here = state["step"] - start_step
             eta = elapsed / done_here * (total - state["step"]) if done_here else None
             dev = None
-            if es is not None and (state["step"] % cfg.eval_every == 0 or state["step"] == total):
+            if es is not None and dist.main and (state["step"] % cfg.eval_every == 0 or state["step"] == total):
                 dev = evaluate()
                 state["history"].append({"step": state["step"], "loss": last_loss, **{k: dev[k] for k in (
                     "map", "mono_mrr", "cross_mrr", "qlf_rate", "rank_distance")}})
                 if state["best"] is None or dev[PRIMARY] > state["best"][PRIMARY]:
                     state["best"], state["best_step"] = dev, state["step"]
                     save_best(dev)
-                _save_checkpoint(ckpt, model, opt, sched, scaler, trainable, state, cfg)
+                save_checkpoint()
             elif es is None and state["step"] == total:
                 save_best(None)
             if on_progress:
                 on_progress(TrainProgress(state["step"], total, last_loss, sched.get_last_lr()[0],
                                           pairs_done / max(elapsed, 1e-9), eta, dev))
     except Cancelled:
-        _save_checkpoint(ckpt, model, opt, sched, scaler, trainable, state, cfg)
-        if not (out_dir / "overlay.safetensors").is_file():
+        save_checkpoint()
+        if dist.main and not (out_dir / "overlay.safetensors").is_file():
             save_best(None)
         return TrainResult(out_dir, state["best"] or {}, state["best_step"], state["history"], cancelled=True)
     except torch.OutOfMemoryError as exc:
@@ -304,7 +338,8 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
             "accumulation to keep the effective batch.") from exc
     if es is None:
         save_best(None)
-    shutil.rmtree(ckpt, ignore_errors=True)
+    if dist.main:
+        shutil.rmtree(ckpt, ignore_errors=True)
     return TrainResult(out_dir, state["best"] or {}, state["best_step"], state["history"])
 
 
