@@ -41,6 +41,9 @@ def register(sub) -> None:
                         "language above the batch's other answers (0: off; see docs/training.md)")
     t.add_argument("--hard-negatives", action="store_true",
                    help="add another sentence of each answer's passage as a negative (see docs/training.md)")
+    t.add_argument("--mine-negatives", type=int, default=0, metavar="K",
+                   help="hard negatives mined with the starting model instead: one of each question's K "
+                        "highest-ranked non-answers, in any language (0: off; see docs/training.md)")
     t.add_argument("--dev-share", type=float, default=0.1, help="share of ids held out for the dev set")
     t.add_argument("--eval-data", default=None, help="evaluate on this file/folder instead of a dev split")
     t.add_argument("--seed", type=int, default=0)
@@ -235,6 +238,8 @@ def _config_from_args(args):
         raise HybridSearchError(f"--align-weight must be 0 or more, not {args.align_weight}")
     if args.all_languages_weight < 0:
         raise HybridSearchError(f"--all-languages-weight must be 0 or more, not {args.all_languages_weight}")
+    if args.mine_negatives < 0:
+        raise HybridSearchError(f"--mine-negatives must be 0 or more, not {args.mine_negatives}")
     for name in ("batch_size", "grad_accum", "eval_every", "max_length"):
         if getattr(args, name) < 1:
             raise HybridSearchError(f"--{name.replace('_', '-')} must be at least 1")
@@ -251,7 +256,7 @@ def _config_from_args(args):
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric,
         align_weight=args.align_weight, all_languages_weight=args.all_languages_weight,
-        hard_negatives=args.hard_negatives, dev_share=args.dev_share,
+        hard_negatives=args.hard_negatives, mine_negatives=args.mine_negatives, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
         mixed_precision=not args.no_mixed_precision, resume=not args.no_resume)
 
@@ -327,6 +332,9 @@ def cmd_train(args) -> int:
                   "model and 11 languages, batch 16 took about 14 GB and batch 32 more than 24 GB. "
                   "Use a GPU or a small --batch-size.", file=sys.stderr)
 
+    if cfg.mine_negatives:
+        print(f"Mining hard negatives: each question's {cfg.mine_negatives} highest-ranked non-answers under the "
+              "starting model (encodes every question and candidate once before the first step)")
     out_dir = Path(cfg.out_dir)
     state = _checkpoint_state(out_dir) if cfg.resume else None
     if state is None and (out_dir / "overlay.safetensors").is_file():

@@ -159,3 +159,69 @@ class HardNegatives:
     def false_negatives(self, batch: list[Pair], negatives: list[tuple[str, str]]) -> list[list[bool]]:
         """mask[j][h]: negative h is pair j's own answer in h's language (not a negative for j)."""
         return [[self.answer.get((i, lang)) == text for lang, text in negatives] for i, _, _ in batch]
+
+
+class MinedNegatives(HardNegatives):
+    """Model-mined hard negatives: for each question, the ``top_k`` candidates the starting model
+    ranks highest that are not one of its answers, in any language.
+
+    These are the sentences that push a question's answers down the multilingual pool: in the
+    question's own language (the language bias), or about the same topic in another language.
+    Candidates are the data's pool (SQuAD/XQuAD-R layout), else every answer and context sentence
+    of the file. ``encode(texts, kind)`` returns L2-normalised vectors ([n, d] array).
+    """
+
+    def __init__(self, data: ParallelQA, encode, top_k: int = 8, chunk: int = 1024):
+        from hybridsearch.documents import split_sentences
+
+        import numpy as np
+
+        if top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        self.answer = {(r.id, r.lang): r.answer for r in data.rows}
+        cands: dict[tuple[str, str], None] = {}
+        if data.pool is not None:
+            for lang, items in data.pool.items():
+                for _, text in items:
+                    cands[(lang, text)] = None
+        else:
+            for r in data.rows:
+                cands[(r.lang, r.answer)] = None
+                for t in split_sentences(r.context or ""):
+                    if t.strip():
+                        cands[(r.lang, t)] = None
+        pool = list(cands)
+        answers_of: dict[str, set[str]] = {}
+        for r in data.rows:
+            answers_of.setdefault(r.id, set()).add(r.answer.strip())
+        qv = encode([r.question for r in data.rows], "query")
+        cv = encode([t for _, t in pool], "passage")
+        self.neighbours: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for s in range(0, len(data.rows), chunk):
+            scores = qv[s:s + chunk] @ cv.T
+            # more than top_k, so that enough remain after dropping the question's own answers
+            want = min(len(pool), top_k + 2 * len(data.languages) + 2)
+            top = np.argpartition(-scores, want - 1, axis=1)[:, :want]
+            for row, r in enumerate(data.rows[s:s + chunk]):
+                order = top[row][np.argsort(-scores[row, top[row]])]
+                own = answers_of[r.id]
+                picked = [pool[c] for c in order if not _holds_answer(pool[c][1], own)][:top_k]
+                if picked:
+                    self.neighbours[(r.id, r.lang)] = picked
+        if not self.neighbours:
+            raise DataError("no candidates besides the answers to mine negatives from")
+
+    def draw(self, batch: list[Pair], rng: random.Random) -> list[tuple[str, str]]:
+        """One (language, sentence) per pair: one of its question's mined candidates."""
+        out = []
+        for i, ql, _ in batch:
+            cands = self.neighbours.get((i, ql))
+            if cands:
+                out.append(rng.choice(cands))
+        return out
+
+
+def _holds_answer(text: str, answers: set[str]) -> bool:
+    """An answer of the question, a piece of one, or a sentence holding one."""
+    t = text.strip()
+    return any(t in a or a in t for a in answers)

@@ -25,7 +25,7 @@ from hybridsearch.errors import Cancelled, HybridSearchError
 from hybridsearch.progress import CancelToken
 from trainer.data import ParallelQA
 from trainer.evaluate import PRIMARY, EvalSet, compute_metrics
-from trainer.samplers import HardNegatives, make_sampler
+from trainer.samplers import HardNegatives, MinedNegatives, make_sampler
 
 CHECKPOINT = "checkpoint"
 #: Tokens per text when evaluating during training: what the runtime encodes (its default limit,
@@ -60,6 +60,9 @@ class TrainConfig:
     #: add, for every pair, another sentence of the answer's passage in the question's language as
     #: a negative for the whole batch (needs the pool of the SQuAD/XQuAD-R layout or `context`)
     hard_negatives: bool = False
+    #: mine the hard negatives instead (0: off): each question's K highest-ranked candidates under the
+    #: starting model that are not one of its answers, in any language; one is drawn per pair
+    mine_negatives: int = 0
     #: weight of the all-languages term (0: off): each question must rank its answer in *every*
     #: language above the other answers of the batch in every language, all translations alike
     #: (multi-positive InfoNCE). It encodes each pair's answer in all its languages
@@ -149,8 +152,8 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     from hybridsearch.encoder.runtime import pick_device
     from trainer.distributed import Dist
 
-    if cfg.align_weight < 0 or cfg.all_languages_weight < 0:  # before loading anything
-        raise HybridSearchError("align_weight and all_languages_weight must be 0 or more")
+    if cfg.align_weight < 0 or cfg.all_languages_weight < 0 or cfg.mine_negatives < 0:  # before loading anything
+        raise HybridSearchError("align_weight, all_languages_weight and mine_negatives must be 0 or more")
     cancel = cancel or CancelToken()
     dist = Dist.from_env()  # several processes under torchrun: see trainer/distributed.py
     if dist.enabled and cfg.batch_size < dist.world:
@@ -167,7 +170,7 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     if len(data.by_id) < 2:
         raise HybridSearchError("the training data needs at least 2 question ids")
     sampler = make_sampler(data, cfg.batch_size, cfg.alpha, cfg.seed)
-    hard = HardNegatives(data) if cfg.hard_negatives else None
+    hard = HardNegatives(data) if cfg.hard_negatives and not cfg.mine_negatives else None
     total = total_steps_for(cfg, len(sampler))
 
     device = dist.start(pick_device(cfg.device))
@@ -204,6 +207,14 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         encs = tokenizer.encode_batch(texts)
         return [e.ids if len(e.ids) <= limit else e.ids[:limit - 1] + e.ids[-1:] for e in encs]
 
+    def encode_texts(texts, prefix: str) -> np.ndarray:
+        """Vectors of whole texts, as search encodes them (training truncates at max_length)."""
+        model.eval()
+        with torch.inference_mode():
+            out = _encode(model, tok([prefix + t for t in texts], eval_length), pad_id, device, embed_ids)
+        model.train()
+        return out
+
     q_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_q + r.question for r in data.rows])))
     a_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_a + r.answer for r in data.rows])))
 
@@ -225,20 +236,17 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     es = EvalSet.from_parallel_qa(eval_data) if eval_data is not None and eval_data.rows else None
+    if cfg.mine_negatives:  # with the starting model, before any step (a resumed run mines the same)
+        prefixes = {"query": prefix_q, "passage": prefix_a}
+        hard = MinedNegatives(data, lambda texts, kind: encode_texts(texts, prefixes[kind]), cfg.mine_negatives)
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "best_step": 0, "history": []}
     ckpt = out_dir / CHECKPOINT
     if cfg.resume and (ckpt / "state.json").is_file():
         state = _load_checkpoint(ckpt, model, opt, sched, scaler, trainable)
 
     def evaluate() -> dict:
-        model.eval()
-        with torch.inference_mode():
-            # whole texts, as the search runtime encodes them (training truncates at max_length)
-            qv = _encode(model, tok([prefix_q + t for _, _, t in es.queries], eval_length), pad_id, device,
-                         embed_ids)
-            cv = _encode(model, tok([prefix_a + t for _, t in es.candidates], eval_length), pad_id, device,
-                         embed_ids)
-        model.train()
+        qv = encode_texts([t for _, _, t in es.queries], prefix_q)
+        cv = encode_texts([t for _, t in es.candidates], prefix_a)
         return compute_metrics(qv @ cv.T, es)
 
     def save_best(metrics: dict | None) -> None:

@@ -148,3 +148,40 @@ def test_hard_negatives_from_context_or_a_clear_error():
     no_context = ParallelQA([QARow("b", l, "q", "a") for l in ("en", "de")])
     with pytest.raises(DataError, match="context"):
         HardNegatives(no_context)
+
+
+def test_mined_negatives_are_the_top_non_answers_in_any_language():
+    """Mined with the model's own ranking: the question's answers (in every language) are skipped,
+    the next K candidates are kept in rank order, whatever their language."""
+    import random
+
+    import numpy as np
+
+    from trainer.samplers import MinedNegatives
+
+    data = pooled()
+    texts = sorted({t for items in data.pool.values() for _, t in items})
+    # x's answers rank first, then German sentence 2, English sentence 1, then the rest
+    prefer = {"de sentence 0": 1.0, "en sentence 0": 0.99, "de sentence 2": 0.8, "en sentence 1": 0.6}
+
+    def encode(batch, kind):
+        out = np.zeros((len(batch), len(texts)), dtype=np.float32)
+        for n, t in enumerate(batch):
+            if kind == "passage":
+                out[n, texts.index(t)] = 1.0
+            else:
+                out[n] = [prefer.get(c, 0.1) if " q x" in t else 0.5 for c in texts]
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    mined = MinedNegatives(data, encode, top_k=2)
+    assert mined.neighbours[("x", "en")] == [("de", "de sentence 2"), ("en", "en sentence 1")]
+    assert mined.neighbours[("x", "de")] == mined.neighbours[("x", "en")]
+    for key, cands in mined.neighbours.items():  # never an answer of the question's own id
+        own = {r.answer for r in data.rows if r.id == key[0]}
+        assert len(cands) == 2 and not own & {t for _, t in cands}
+    batch = [("x", "en", "de"), ("y", "de", "de")]
+    drawn = mined.draw(batch, random.Random(1))
+    assert len(drawn) == 2 and drawn[0] in mined.neighbours[("x", "en")]
+    # "en sentence 1" is y's answer: when x draws it, it is no negative for y
+    mask = mined.false_negatives(batch, drawn)
+    assert mask[1][0] == (drawn[0] == ("en", "en sentence 1"))
