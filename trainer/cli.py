@@ -44,6 +44,8 @@ def register(sub) -> None:
     t.add_argument("--mine-negatives", type=int, default=0, metavar="K",
                    help="hard negatives mined with the starting model instead: one of each question's K "
                         "highest-ranked non-answers, in any language (0: off; see docs/training.md)")
+    t.add_argument("--mine-same-language", action="store_true",
+                   help="with --mine-negatives: mine only candidates in the question's language")
     t.add_argument("--dev-share", type=float, default=0.1, help="share of ids held out for the dev set")
     t.add_argument("--eval-data", default=None, help="evaluate on this file/folder instead of a dev split")
     t.add_argument("--seed", type=int, default=0)
@@ -256,7 +258,8 @@ def _config_from_args(args):
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric,
         align_weight=args.align_weight, all_languages_weight=args.all_languages_weight,
-        hard_negatives=args.hard_negatives, mine_negatives=args.mine_negatives, dev_share=args.dev_share,
+        hard_negatives=args.hard_negatives, mine_negatives=args.mine_negatives,
+        mine_same_language=args.mine_same_language, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
         mixed_precision=not args.no_mixed_precision, resume=not args.no_resume)
 

@@ -169,9 +169,12 @@ class MinedNegatives(HardNegatives):
     question's own language (the language bias), or about the same topic in another language.
     Candidates are the data's pool (SQuAD/XQuAD-R layout), else every answer and context sentence
     of the file. ``encode(texts, kind)`` returns L2-normalised vectors ([n, d] array).
+    ``same_language`` keeps only candidates in the question's language (the language bias's own
+    competitors; from any language, most top candidates are the answer's neighbours in translation).
     """
 
-    def __init__(self, data: ParallelQA, encode, top_k: int = 8, chunk: int = 1024):
+    def __init__(self, data: ParallelQA, encode, top_k: int = 8, same_language: bool = False,
+                 chunk: int = 1024):
         from hybridsearch.documents import split_sentences
 
         import numpy as np
@@ -200,12 +203,14 @@ class MinedNegatives(HardNegatives):
         for s in range(0, len(data.rows), chunk):
             scores = qv[s:s + chunk] @ cv.T
             # more than top_k, so that enough remain after dropping the question's own answers
-            want = min(len(pool), top_k + 2 * len(data.languages) + 2)
+            want = min(len(pool), (top_k + 2) * len(data.languages) if same_language
+                       else top_k + 2 * len(data.languages) + 2)
             top = np.argpartition(-scores, want - 1, axis=1)[:, :want]
             for row, r in enumerate(data.rows[s:s + chunk]):
                 order = top[row][np.argsort(-scores[row, top[row]])]
                 own = answers_of[r.id]
-                picked = [pool[c] for c in order if not _holds_answer(pool[c][1], own)][:top_k]
+                picked = [pool[c] for c in order if not _holds_answer(pool[c][1], own)
+                          and (not same_language or pool[c][0] == r.lang)][:top_k]
                 if picked:
                     self.neighbours[(r.id, r.lang)] = picked
         if not self.neighbours:

@@ -63,6 +63,8 @@ class TrainConfig:
     #: mine the hard negatives instead (0: off): each question's K highest-ranked candidates under the
     #: starting model that are not one of its answers, in any language; one is drawn per pair
     mine_negatives: int = 0
+    #: mine only candidates in the question's language
+    mine_same_language: bool = False
     #: weight of the all-languages term (0: off): each question must rank its answer in *every*
     #: language above the other answers of the batch in every language, all translations alike
     #: (multi-positive InfoNCE). It encodes each pair's answer in all its languages
@@ -238,7 +240,8 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     es = EvalSet.from_parallel_qa(eval_data) if eval_data is not None and eval_data.rows else None
     if cfg.mine_negatives:  # with the starting model, before any step (a resumed run mines the same)
         prefixes = {"query": prefix_q, "passage": prefix_a}
-        hard = MinedNegatives(data, lambda texts, kind: encode_texts(texts, prefixes[kind]), cfg.mine_negatives)
+        hard = MinedNegatives(data, lambda texts, kind: encode_texts(texts, prefixes[kind]), cfg.mine_negatives,
+                              cfg.mine_same_language)
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "best_step": 0, "history": []}
     ckpt = out_dir / CHECKPOINT
     if cfg.resume and (ckpt / "state.json").is_file():

@@ -162,7 +162,8 @@ def test_mined_negatives_are_the_top_non_answers_in_any_language():
     data = pooled()
     texts = sorted({t for items in data.pool.values() for _, t in items})
     # x's answers rank first, then German sentence 2, English sentence 1, then the rest
-    prefer = {"de sentence 0": 1.0, "en sentence 0": 0.99, "de sentence 2": 0.8, "en sentence 1": 0.6}
+    prefer = {"de sentence 0": 1.0, "en sentence 0": 0.99, "de sentence 2": 0.8, "en sentence 1": 0.6,
+              "en alone": 0.3, "de sentence 1": 0.2}
 
     def encode(batch, kind):
         out = np.zeros((len(batch), len(texts)), dtype=np.float32)
@@ -179,6 +180,9 @@ def test_mined_negatives_are_the_top_non_answers_in_any_language():
     for key, cands in mined.neighbours.items():  # never an answer of the question's own id
         own = {r.answer for r in data.rows if r.id == key[0]}
         assert len(cands) == 2 and not own & {t for _, t in cands}
+    same = MinedNegatives(data, encode, top_k=2, same_language=True)
+    assert same.neighbours[("x", "en")] == [("en", "en sentence 1"), ("en", "en alone")]
+    assert same.neighbours[("x", "de")] == [("de", "de sentence 2"), ("de", "de sentence 1")]
     batch = [("x", "en", "de"), ("y", "de", "de")]
     drawn = mined.draw(batch, random.Random(1))
     assert len(drawn) == 2 and drawn[0] in mined.neighbours[("x", "en")]

@@ -227,9 +227,10 @@ def test_train_reports_bad_eval_data_lines(tmp_path, capsys):
 
 def test_train_with_mined_negatives(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "mined"
-    assert train_cli(out, tiny_model_dir, "--steps", "2", "--dev-share", "0.25", "--mine-negatives", "3") == 0
+    assert train_cli(out, tiny_model_dir, "--steps", "2", "--dev-share", "0.25", "--mine-negatives", "3",
+                     "--mine-same-language") == 0
     assert "Mining hard negatives" in capsys.readouterr().out
     card = json.loads((out / "hybridsearch.json").read_text())
-    assert card["recipe"]["mine_negatives"] == 3
+    assert card["recipe"]["mine_negatives"] == 3 and card["recipe"]["mine_same_language"] is True
     assert train_cli(tmp_path / "bad", tiny_model_dir, "--mine-negatives", "-1") == 2
     assert "--mine-negatives must be 0 or more" in capsys.readouterr().err
