@@ -16,6 +16,7 @@ nothing here touches ``torch.distributed``.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -91,7 +92,7 @@ class Dist:
         keeps only this process's rows: the others' gradients are computed by their own process."""
         if not self.enabled:
             return local
-        return _Gather.apply(local, dim)
+        return _gather_function().apply(local, dim)
 
     def sum_gradients(self, params) -> None:
         """Add up the parameter gradients of all processes (each holds its slices' share)."""
@@ -128,7 +129,9 @@ class Dist:
         return f"cuda:{self.local_rank}" if td.get_backend() == "nccl" and torch.cuda.is_available() else "cpu"
 
 
-def _gather_class():
+@functools.cache
+def _gather_function():
+    """The autograd function, built on first use: importing this module needs no torch."""
     import torch
     import torch.distributed as td
 
@@ -155,17 +158,3 @@ def _gather_class():
 
     return Gather
 
-
-class _LazyGather:
-    """Builds the autograd function on first use, so importing this module needs no torch."""
-
-    fn = None
-
-    @classmethod
-    def apply(cls, local, dim):
-        if cls.fn is None:
-            cls.fn = _gather_class()
-        return cls.fn.apply(local, dim)
-
-
-_Gather = _LazyGather

@@ -112,6 +112,12 @@ def make_sampler(data: ParallelQA, batch_size: int, alpha: float, seed: int = 0)
     return HybridBatchSampler(data, batch_size, alpha, seed)
 
 
+def _holds_answer(text: str, answers: set[str]) -> bool:
+    """An answer of the question, a piece of one, or a sentence holding one."""
+    t = text.strip()
+    return any(t in a or a in t for a in answers)
+
+
 class HardNegatives:
     """Same-passage hard negatives: for each pair, another sentence of the answer's own passage,
     in the question's language.
@@ -138,9 +144,7 @@ class HardNegatives:
                 texts = by_passage.get((r.lang, r.answer_key.rsplit(":", 1)[0]), [])
             else:
                 texts = split_sentences(r.context or "")
-            a = r.answer.strip()
-            # not the answer, and not a piece of it or a sentence holding it
-            texts = [t for t in texts if t.strip() and t.strip() not in a and a not in t]
+            texts = [t for t in texts if t.strip() and not _holds_answer(t, {r.answer.strip()})]
             if texts:
                 self.neighbours[(r.id, r.lang)] = texts
         if not self.neighbours:
@@ -200,11 +204,11 @@ class MinedNegatives(HardNegatives):
         qv = encode([r.question for r in data.rows], "query")
         cv = encode([t for _, t in pool], "passage")
         self.neighbours: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        # more than top_k, so that enough remain after dropping the question's own answers
+        want = min(len(pool), (top_k + 2) * len(data.languages) if same_language
+                   else top_k + 2 * len(data.languages) + 2)
         for s in range(0, len(data.rows), chunk):
             scores = qv[s:s + chunk] @ cv.T
-            # more than top_k, so that enough remain after dropping the question's own answers
-            want = min(len(pool), (top_k + 2) * len(data.languages) if same_language
-                       else top_k + 2 * len(data.languages) + 2)
             top = np.argpartition(-scores, want - 1, axis=1)[:, :want]
             for row, r in enumerate(data.rows[s:s + chunk]):
                 order = top[row][np.argsort(-scores[row, top[row]])]
@@ -224,9 +228,3 @@ class MinedNegatives(HardNegatives):
             if cands:
                 out.append(rng.choice(cands))
         return out
-
-
-def _holds_answer(text: str, answers: set[str]) -> bool:
-    """An answer of the question, a piece of one, or a sentence holding one."""
-    t = text.strip()
-    return any(t in a or a in t for a in answers)
