@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         same = q_lang[:, None] == c_lang[None, :]
         for delta in (float(x) for x in args.deltas.split(",")):
             m = compute_metrics(scores - delta * same, es)
-            print(f"{split:5}  {delta:5.2f}  " + "  ".join(f"{m[k]:.3f}" for k, _ in SUMMARY_COLUMNS), flush=True)
+            print(f"{split:5}  {delta:6.4f}  " + "  ".join(f"{m[k]:.3f}" for k, _ in SUMMARY_COLUMNS), flush=True)
     return 0
 
 

@@ -7,6 +7,10 @@ top-10 documents. Prints the 11 x 11 matrix (rows: query language, columns: targ
 
     python benchmarks/quality_xquad.py [--model base] [--mode hybrid] [--per-paragraph N] [--json]
 
+``--single-copy SEED`` indexes each paragraph once, in one language (40 files), as in a library
+without translations, and reports for questions in the paragraph's language and in the others
+the share found in the top 10 and the MRR.
+
 In/out: reads ../shared/data/xquad-r (never copied into the repository), writes a temporary
 library; prints the matrix and its mean same-language / cross-language figures.
 """
@@ -15,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,36 +58,84 @@ def build_folder(root: Path, paras: dict) -> Path:
     return root
 
 
-def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid"):
-    """-> ({(query_lang, target_lang): share found in top-k}, per-query latencies in seconds).
+@contextmanager
+def search_mode(lib, mode: str):
+    """-> (search mode, weights) for a mode with suffixes, which hold while inside.
 
     ``mode`` is a search mode (``hybrid`` with the app's default weights), or ``hybrid@W`` for
     hybrid search with lexical weight W (``hybrid@1``: dense and keyword lists weighted 1:1);
-    a ``~S`` suffix sets the keyword hits' minimum IDF share (``hybrid~0``: every keyword hit counts).
+    a ``~S`` suffix sets the keyword hits' minimum IDF share (``hybrid~0``: every keyword hit counts);
+    a ``!X`` suffix sets the same-language offset instead of the model card's (``dense!0``: none).
     """
     from hybridsearch import search as search_mod
 
+    mode, _, offset = mode.partition("!")
     mode, _, share = mode.partition("~")
     name, _, w = mode.partition("@")
     weights = (1.0, float(w)) if w else search_mod.DEFAULT_WEIGHTS
+    enc = lib.encoder if offset else None
+    saved_share = search_mod.MIN_MATCH_SHARE
+    saved_offset = enc.language_offset if enc is not None else None
     if share:
-        saved, search_mod.MIN_MATCH_SHARE = search_mod.MIN_MATCH_SHARE, float(share)
-        try:
-            return evaluate(lib, questions, langs, k, mode)
-        finally:
-            search_mod.MIN_MATCH_SHARE = saved
+        search_mod.MIN_MATCH_SHARE = float(share)
+    if enc is not None:
+        enc.language_offset = float(offset)
+    try:
+        yield name, weights
+    finally:
+        search_mod.MIN_MATCH_SHARE = saved_share
+        if enc is not None:
+            enc.language_offset = saved_offset
+
+
+def searched(lib, questions, k: int, mode: str, lat: list):
+    """Search every question in ``mode`` (see :func:`search_mode`): yields (lang, article, paragraph,
+    results), appending each search's seconds to ``lat``."""
+    with search_mode(lib, mode) as (name, weights):
+        for lang, a, p, question in questions:
+            t0 = time.perf_counter()
+            res = lib.search(question, k=k, mode=name, weights=weights)
+            lat.append(time.perf_counter() - t0)
+            yield lang, a, p, res
+
+
+def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid"):
+    """-> ({(query_lang, target_lang): share found in top-k}, per-query latencies in seconds).
+
+    ``mode``: see :func:`search_mode`.
+    """
     hits = {(q, t): 0 for q in langs for t in langs}
     totals = {q: 0 for q in langs}
-    lat = []
-    for lang, a, p, question in questions:
-        t0 = time.perf_counter()
-        res = lib.search(question, k=k, mode=name, weights=weights)
-        lat.append(time.perf_counter() - t0)
+    lat: list[float] = []
+    for lang, a, p, res in searched(lib, questions, k, mode, lat):
         found = {Path(r.path).parent.name for r in res if Path(r.path).name == f"a{a:02}_p{p:02}.txt"}
         totals[lang] += 1
         for t in found & set(langs):
             hits[(lang, t)] += 1
     return {(q, t): hits[(q, t)] / totals[q] for q in langs for t in langs if totals[q]}, lat
+
+
+def single_copies(paras: dict, seed: int = 0, langs=LANGS) -> dict:
+    """Keep each paragraph in one language only, the languages dealt out evenly (seeded)."""
+    keys = sorted({(a, p) for _, a, p in paras})
+    random.Random(seed).shuffle(keys)
+    return {(langs[i % len(langs)], a, p): paras[(langs[i % len(langs)], a, p)] for i, (a, p) in enumerate(keys)}
+
+
+def evaluate_single(lib, questions, owner: dict, k: int = 10, mode: str = "hybrid"):
+    """A library holding each paragraph once (``owner[(a, p)]`` = its language): for questions whose
+    paragraph is in their own language ("same") and in another ("other"), the share found in the
+    top ``k`` documents and the MRR of the paragraph among them -> ({part: (found, mrr, n)}, latencies)."""
+    acc = {"same": [0, 0.0, 0], "other": [0, 0.0, 0]}
+    lat: list[float] = []
+    for lang, a, p, res in searched(lib, questions, k, mode, lat):
+        names = [Path(r.path).name for r in res]
+        part = acc["same" if owner[(a, p)] == lang else "other"]
+        part[2] += 1
+        if f"a{a:02}_p{p:02}.txt" in names:
+            part[0] += 1
+            part[1] += 1.0 / (names.index(f"a{a:02}_p{p:02}.txt") + 1)
+    return {key: (f / max(n, 1), rr / max(n, 1), n) for key, (f, rr, n) in acc.items()}, lat
 
 
 def format_matrix(m: dict, langs=LANGS) -> str:
@@ -97,11 +151,19 @@ def format_matrix(m: dict, langs=LANGS) -> str:
     return "\n".join(lines)
 
 
-def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, modes=None, threads=1):
-    """Index the folder in a temporary library and evaluate -> {mode: (matrix, latencies)}, stats."""
+def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, modes=None, threads=1,
+        single_copy: int | None = None):
+    """Index the folder in a temporary library and evaluate -> {mode: (matrix, latencies)}, stats.
+
+    ``single_copy`` (a seed): each paragraph once, in one language; then each mode gives
+    :func:`evaluate_single`'s figures instead of a matrix.
+    """
     from hybridsearch.library import Library
 
     paras, questions = load(per_paragraph=per_paragraph)
+    if single_copy is not None:
+        paras = single_copies(paras, single_copy)
+        owner = {(a, p): lang for lang, a, p in paras}
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_folder(Path(tmp) / "xquad", paras)
@@ -116,7 +178,8 @@ def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, mod
 
             for md in modes or [mode]:
                 search_mod._QUERY_CACHE.clear()  # every mode pays for its query encoding
-                out[md] = evaluate(lib, questions, k=k, mode=md)
+                out[md] = (evaluate(lib, questions, k=k, mode=md) if single_copy is None
+                           else evaluate_single(lib, questions, owner, k=k, mode=md))
     return out, stats
 
 
@@ -125,20 +188,29 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="base")
     ap.add_argument("--mode", default="hybrid,dense",
                     help="comma-separated: hybrid,dense,lexical; hybrid@W sets the lexical weight W, "
-                         "hybrid~S the keyword hits' minimum IDF share S")
+                         "hybrid~S the keyword hits' minimum IDF share S, dense!X the same-language offset X "
+                         "(default: the model card's)")
     ap.add_argument("--per-paragraph", type=int, default=None, help="questions per paragraph (default all)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: 2 thrash on this shared machine)")
+    ap.add_argument("--single-copy", type=int, default=None, metavar="SEED",
+                    help="index each paragraph once, in one language (dealt out evenly, seeded), and report "
+                         "found-in-top-10 and MRR for questions in the paragraph's language and in others")
     args = ap.parse_args(argv)
     if not XQUAD_DIR.is_dir():
         print(f"XQuAD-R not found at {XQUAD_DIR}", file=sys.stderr)
         return 1
     results, stats = run(model=args.model, per_paragraph=args.per_paragraph, modes=args.mode.split(","),
-                          threads=args.threads)
+                          threads=args.threads, single_copy=args.single_copy)
     print(f"indexed {stats['files']} files, {stats['chunks']} chunks in {stats['index_s']:.1f} s "
-          f"(encoder {stats['encode_s']:.1f} s); {stats['queries']} queries per mode")
+          f"(encoder {stats['encode_s']:.1f} s); {stats['queries']} queries per mode", flush=True)
     for md, (m, lat) in results.items():
         lat = sorted(lat)
+        if args.single_copy is not None:
+            print(f"mode {md:12} " + "   ".join(
+                f"{part} language ({n} q): top-10 {found:.3f}, MRR {mrr:.3f}" for part, (found, mrr, n) in m.items())
+                + f"   p50 {lat[len(lat) // 2] * 1000:.0f} ms")
+            continue
         print(f"\n== mode {md}: share of queries whose paragraph in the column language is in the top 10 ==")
         print(format_matrix(m))
         print(f"query latency p50 {lat[len(lat) // 2] * 1000:.0f} ms, p95 {lat[int(len(lat) * 0.95)] * 1000:.0f} ms")

@@ -84,6 +84,10 @@ def cmd_model_info(args) -> int:
         if key in card:
             val = card[key] if isinstance(card[key], str) else json.dumps(card[key], ensure_ascii=False)
             print(f"{key:>13}: {val}")
+    if card.get("language_offset"):
+        where = f" (chosen on {card['language_offset_data']})" if card.get("language_offset_data") else ""
+        print(f"{'search':>13}: takes {card['language_offset']} from the cosine of passages in the query's "
+              f"language{where}")
     if "evaluation" in card:
         rows = card["evaluation"] if isinstance(card["evaluation"], list) else [card["evaluation"]]
         print(f"   evaluation: {card.get('evaluation_data', '')}")

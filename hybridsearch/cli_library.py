@@ -36,6 +36,10 @@ def register(sub) -> None:
     s.add_argument("--lexical-weight", type=float, default=None, metavar="W",
                    help="hybrid mode: weight of keyword matches against 1.0 for semantic ones "
                         "(default 0.3; higher favours documents in the query's language)")
+    s.add_argument("--language-offset", type=float, default=None, metavar="X",
+                   help="taken from the similarity of passages in the query's language, so that answers "
+                        "in other languages are not ranked below ones that merely share the query's words "
+                        "(default: the model's, 0.01 for the bundled one; 0: none)")
     s.add_argument("--type", default=None, help="only these file types, e.g. pdf,docx")
     s.add_argument("--folder", action="append", default=None, help="only documents under this folder")
     s.add_argument("--json", action="store_true")
@@ -134,12 +138,16 @@ def cmd_index(args) -> int:
 def cmd_search(args) -> int:
     if args.lexical_weight is not None and not 0.0 <= args.lexical_weight <= 10.0:
         raise InputError("--lexical-weight must be between 0 and 10")
+    from hybridsearch.encoder.runtime import MAX_LANGUAGE_OFFSET
+
+    if args.language_offset is not None and not 0.0 <= args.language_offset <= MAX_LANGUAGE_OFFSET:
+        raise InputError(f"--language-offset must be between 0 and {MAX_LANGUAGE_OFFSET}")
     weights = None if args.lexical_weight is None else (1.0, args.lexical_weight)
     with _open(args) as lib:
         results = lib.search(args.query, k=args.k, mode=args.mode,
                              languages=args.lang.split(",") if args.lang else None,
                              file_types=args.type.split(",") if args.type else None,
-                             folders=args.folder, weights=weights)
+                             folders=args.folder, weights=weights, language_offset=args.language_offset)
     if args.json:
         out = []
         for r in results:

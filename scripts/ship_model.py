@@ -109,6 +109,9 @@ def main(argv=None) -> int:
     shipped = {k: v for k, v in shipped.items() if v is not None}
     (TARGET / "hybridsearch.json").write_text(json.dumps(shipped, indent=2, ensure_ascii=False))
     print(f"shipped {args.run} -> {TARGET} ({overlay.stat().st_size / 1e6:.1f} MB)")
+    # the run's own offset was chosen on its dev split (here the evaluation articles): choose again
+    print("set its same-language offset for search on the training articles with:\n  hybridsearch evaluate "
+          f"{TARGET.relative_to(REPO)} ../shared/data/xquad-r --articles 0-27 --calibrate --save-offset")
     return 0
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from test_documents import RU, make_encrypted_pdf
 
@@ -36,6 +39,16 @@ def test_index_search_status_failed_remove(tmp_path, tiny_model_dir, capsys):
     assert json.loads(capsys.readouterr().out)[0]["path"].endswith("en.txt")
     assert main(["search", "walrus", "--lexical-weight", "-1", *lib, *model]) == 2
     assert "--lexical-weight must be between 0 and 10" in capsys.readouterr().err
+    # --language-offset: the English passage (the query's language) scores that much lower
+    scores = {}
+    for x in ("0", "0.2"):
+        assert main(["search", "the walrus sleeps", "--mode", "dense", "--language-offset", x, "--json",
+                     *lib, *model]) == 0
+        scores[x] = {Path(r["path"]).name: r["score"] for r in json.loads(capsys.readouterr().out)}
+    assert scores["0.2"]["en.txt"] == pytest.approx(scores["0"]["en.txt"] - 0.2, abs=1e-5)
+    assert scores["0.2"]["ru.txt"] == pytest.approx(scores["0"]["ru.txt"], abs=1e-6)
+    assert main(["search", "walrus", "--language-offset", "0.5", *lib, *model]) == 2
+    assert "--language-offset must be between 0 and 0.2" in capsys.readouterr().err
     assert main(["search", "walrus", "--lang", "ru", "--mode", "lexical", *lib, *model]) == 0
     assert "no results" in capsys.readouterr().out
 

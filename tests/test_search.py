@@ -138,3 +138,37 @@ def test_hybrid_keyword_side_ignores_hits_on_a_question_s_small_words(tmp_path, 
         # a short query keeps its one-word hits, and so does a query with a single term
         assert names(library.search("Berlin in", weights=(0.0, 1.0))) == ["de.txt"]
         assert set(names(library.search("Privatschulen", weights=(0.0, 1.0)))) == {"en.txt", "ru.txt"}
+
+
+def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encoder, monkeypatch):
+    """With a model whose card has a same-language offset, dense search takes it from the passages
+    in the query's language: a translation that trailed the English passage by less than the
+    offset now ranks above it, and scores elsewhere do not change."""
+    d = tmp_path / "docs"
+    d.mkdir()
+    (d / "en.txt").write_text("Emperor penguins breed on the Antarctic sea ice in winter.", encoding="utf-8")
+    (d / "de.txt").write_text("Kaiserpinguine brüten im Winter auf dem antarktischen Meereis.", encoding="utf-8")
+    (d / "ru.txt").write_text("Императорские пингвины размножаются зимой на морском льду Антарктиды.",
+                              encoding="utf-8")
+    (d / "en2.txt").write_text("The library opens at nine on weekdays and at ten on Sundays.", encoding="utf-8")
+    q = "Where do emperor penguins breed in winter?"
+    name = lambda r: os.path.basename(r.path)  # noqa: E731
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as library:
+        library.add_folder(d)
+        library.index()
+        plain = {name(r): r.score for r in library.search(q, mode="dense")}
+        assert {r.language for r in library.search(q, mode="dense")} == {"en", "de", "ru"}
+        offset = 0.2
+        monkeypatch.setattr(tiny_encoder, "language_offset", offset)
+        res = library.search(q, mode="dense")
+        fair = {name(r): r.score for r in res}
+        for f, s in plain.items():
+            assert fair[f] == pytest.approx(s - offset if f.startswith("en") else s, abs=1e-6)
+        assert [name(r) for r in res] == sorted(fair, key=fair.get, reverse=True)
+        best_other = max(plain["de.txt"], plain["ru.txt"])
+        assert plain["en.txt"] - best_other < offset  # the precondition of the next line
+        assert [name(r) for r in res].index("en.txt") > [name(r) for r in res].index(
+            "de.txt" if plain["de.txt"] == best_other else "ru.txt")
+        # a filter to the query's own language leaves every score shifted alike
+        assert [name(r) for r in library.search(q, mode="dense", languages=["en"])] == \
+            [f for f in sorted(plain, key=plain.get, reverse=True) if f.startswith("en")]

@@ -10,7 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from hybridsearch.errors import DataError, HybridSearchError
+from hybridsearch.encoder.runtime import MAX_LANGUAGE_OFFSET
+from hybridsearch.errors import DataError, HybridSearchError, InputError
 
 
 def register(sub) -> None:
@@ -63,6 +64,12 @@ def register(sub) -> None:
     e.add_argument("--json", action="store_true", help="print every metric as JSON")
     e.add_argument("--report", default=None, metavar="FILE.json", help="save the metrics as a JSON report")
     e.add_argument("--csv", default=None, metavar="FILE.csv", help="save the per-language table as CSV")
+    e.add_argument("--language-offset", type=float, default=None, metavar="X",
+                   help="also rank with this same-language offset instead of the model card's (0: off)")
+    e.add_argument("--calibrate", action="store_true",
+                   help="find the same-language offset with the best mAP on this data")
+    e.add_argument("--save-offset", action="store_true",
+                   help="with --calibrate: write that offset into MODEL's card, for search to use")
     e.add_argument("--device", default="auto")
     e.set_defaults(func=cmd_evaluate)
 
@@ -113,6 +120,12 @@ def metrics_table(metrics: dict) -> str:
     extra = [f"{k}={metrics[k]:.4f}" for k in ("mono_r1", "mono_r10", "cross_r1", "cross_r10") if k in metrics]
     if extra:
         lines.append("recall: " + "  ".join(extra))
+    if "language_offset" in metrics:
+        lines.append(f"{'balanced':<10}" + "".join(cell(metrics.get(f"{k}_balanced")) for k, _ in cols)
+                     + f"   (search: same-language offset {metrics['language_offset']:.4f})")
+    if "calibrated_offset" in metrics:
+        lines.append(f"calibrated: same-language offset {metrics['calibrated_offset']:.4f} gives mAP "
+                     f"{metrics['map_calibrated']:.4f} on this data")
     if "n_queries" in metrics:
         lines.append(f"queries: {int(metrics['n_queries'])} in {int(metrics.get('n_languages', 0))} languages")
     return "\n".join(lines)
@@ -194,6 +207,13 @@ def cmd_evaluate(args) -> int:
     from hybridsearch.progress import CancelToken
     from trainer.evaluate import metrics_csv, evaluate_model, write_report
 
+    if args.save_offset and not args.calibrate:
+        raise InputError("--save-offset needs --calibrate")
+    if args.save_offset and not (Path(args.model) / "hybridsearch.json").is_file():
+        raise InputError(f"--save-offset writes the model card, but {args.model} is not a model directory "
+                         "with a hybridsearch.json (trained models have one)")
+    if args.language_offset is not None and not 0 <= args.language_offset <= MAX_LANGUAGE_OFFSET:
+        raise InputError(f"--language-offset must be from 0 to {MAX_LANGUAGE_OFFSET}")
     data = _load(args.data, parse_articles(args.articles))
     bar = None
 
@@ -206,10 +226,13 @@ def cmd_evaluate(args) -> int:
 
     try:
         metrics = evaluate_model(args.model, data, on_progress=on_progress, cancel=CancelToken(),
-                                 device=args.device)
+                                 device=args.device, language_offset=args.language_offset,
+                                 calibrate=args.calibrate)
     finally:
         if bar is not None:
             bar.close()
+    if args.save_offset:
+        save_language_offset(Path(args.model), metrics["calibrated_offset"], args.data, args.articles)
     if args.report:
         write_report(metrics, args.report, model=str(args.model), data=str(args.data),
                      articles=args.articles)
@@ -223,7 +246,21 @@ def cmd_evaluate(args) -> int:
     for what, path in (("report", args.report), ("CSV", args.csv)):
         if path:
             print(f"{what} written to {path}")
+    if args.save_offset:
+        print(f"same-language offset {metrics['calibrated_offset']:.4f} written to {Path(args.model) / 'hybridsearch.json'}")
     return 0
+
+
+def save_language_offset(model_dir: Path, offset: float, data, articles=None) -> None:
+    """Record a calibrated same-language offset (and where it was chosen) in a model's card."""
+    from hybridsearch.encoder.runtime import CARD, read_card
+
+    card = read_card(model_dir)
+    card["language_offset"] = round(float(offset), 4)
+    card["language_offset_data"] = str(data) + (f" (articles {articles})" if articles else "")
+    tmp = model_dir / (".~" + CARD)
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, model_dir / CARD)
 
 
 # ----------------------------------------------------------------------------------------- train

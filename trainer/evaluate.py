@@ -102,6 +102,63 @@ def compute_metrics(scores: np.ndarray, es: EvalSet) -> dict[str, float]:
     return {k: out[k] for k in sorted(out)}
 
 
+#: Same-language offsets :func:`calibrate_language_offset` tries (cosine units, 0 .. 0.1): fine
+#: steps where trained models land (bundled model 0.01), coarser up to where the base lands (0.06).
+OFFSET_GRID = tuple(round(0.0025 * i, 4) for i in range(17)) + tuple(round(0.045 + 0.005 * i, 4) for i in range(12))
+#: Metrics reported again with the model's same-language offset, as ``<name>_balanced``.
+BALANCED_KEYS = ("map", "rank_distance", "qlf_rate")
+
+
+def same_language(es: EvalSet) -> np.ndarray:
+    """bool [n_queries, n_candidates]: the candidate is in the query's language."""
+    q_lang = np.array([lang for _, lang, _ in es.queries])
+    c_lang = np.array([lang for lang, _ in es.candidates])
+    return q_lang[:, None] == c_lang[None, :]
+
+
+def with_language_offset(scores: np.ndarray, es: EvalSet, offset: float) -> np.ndarray:
+    """``scores`` with ``offset`` taken from every candidate in the query's own language.
+
+    This is how search ranks with a model whose card has a ``language_offset``: a same-language
+    answer shares words with the question, which lifts its cosine a little over its translations.
+    Monolingual and cross-lingual figures cannot change (each is measured inside one language).
+    """
+    return scores - float(offset) * same_language(es) if offset else scores
+
+
+def map_by_language(scores: np.ndarray, es: EvalSet) -> float:
+    """Overall mAP as :func:`compute_metrics` gives it, vectorised (for calibration)."""
+    per_lang = defaultdict(list)
+    q_lang = [lang for _, lang, _ in es.queries]
+    for start in range(0, len(es.queries), 256):
+        s = scores[start:start + 256]
+        for i, row in enumerate(s):
+            qi = start + i
+            rel = np.fromiter(es.relevant[es.queries[qi][0]].values(), dtype=np.int64)
+            ranks = np.sort(1 + (row[None, :] > row[rel][:, None]).sum(axis=1))
+            k = np.arange(1, len(ranks) + 1)
+            per_lang[q_lang[qi]].append(float(np.mean(k / np.maximum(ranks, k))))
+    return _mean([float(np.mean(per_lang[l])) if per_lang.get(l) else None for l in es.languages])
+
+
+def calibrate_language_offset(scores: np.ndarray, es: EvalSet, grid=OFFSET_GRID) -> tuple[float, dict]:
+    """The same-language offset (from ``grid``) with the highest multilingual mAP on ``es``.
+
+    Returns ``(offset, {offset: mAP})``; ties go to the smaller offset, so data without language
+    bias keeps 0.
+    """
+    same = same_language(es)
+    table = {float(d): map_by_language(scores - d * same, es) for d in grid}
+    best = max(table, key=lambda d: (round(table[d], 12), -d))
+    return best, table
+
+
+def balanced_metrics(scores: np.ndarray, es: EvalSet, offset: float) -> dict[str, float]:
+    """``language_offset`` and the ``*_balanced`` metrics: the ranking search gives with it."""
+    m = compute_metrics(with_language_offset(scores, es, offset), es)
+    return {"language_offset": float(offset), **{f"{k}_balanced": m[k] for k in BALANCED_KEYS}}
+
+
 def _mean(vals) -> float:
     vals = [v for v in vals if v is not None]
     return float(np.mean(vals)) if vals else float("nan")
@@ -128,15 +185,30 @@ def encode_eval_set(encoder, es: EvalSet, on_progress=None, cancel: CancelToken 
 
 
 def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable | None = None,
-                     cancel: CancelToken | None = None) -> dict[str, float]:
-    """Evaluate an already-loaded encoder on ``data`` -> flat metrics dict."""
+                     cancel: CancelToken | None = None, language_offset: float | None = None,
+                     calibrate: bool = False) -> dict[str, float]:
+    """Evaluate an already-loaded encoder on ``data`` -> flat metrics dict.
+
+    With a same-language offset (``language_offset``, else the encoder's own from its card) the
+    dict also holds ``language_offset`` and ``*_balanced``. ``calibrate`` adds
+    ``calibrated_offset``, the offset with the best mAP on this data, and ``map_calibrated``.
+    """
     es = data if isinstance(data, EvalSet) else EvalSet.from_parallel_qa(data)
     q, c = encode_eval_set(encoder, es, on_progress, cancel)
-    return compute_metrics(q @ c.T, es)
+    scores = q @ c.T
+    metrics = compute_metrics(scores, es)
+    offset = getattr(encoder, "language_offset", 0.0) if language_offset is None else language_offset
+    if offset:
+        metrics.update(balanced_metrics(scores, es, offset))
+    if calibrate:
+        best, table = calibrate_language_offset(scores, es)
+        metrics.update(calibrated_offset=best, map_calibrated=table[best])
+    return dict(sorted(metrics.items()))
 
 
 def evaluate_model(model, data, on_progress: Callable | None = None,
-                   cancel: CancelToken | None = None, device: str | None = None) -> dict[str, float]:
+                   cancel: CancelToken | None = None, device: str | None = None,
+                   **options) -> dict[str, float]:
     """Evaluate a model (name or directory) on a dataset (object or path) -> flat metrics dict."""
     from hybridsearch.encoder import load_encoder
     from trainer.data import load_parallel_qa
@@ -144,7 +216,7 @@ def evaluate_model(model, data, on_progress: Callable | None = None,
     if isinstance(data, (str, Path)):
         data = load_parallel_qa(data)
     encoder = load_encoder(model, device=device)
-    return evaluate_encoder(encoder, data, on_progress, cancel)
+    return evaluate_encoder(encoder, data, on_progress, cancel, **options)
 
 
 def write_report(metrics: dict, path: str | Path, **meta) -> None:

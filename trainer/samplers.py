@@ -118,7 +118,20 @@ def _holds_answer(text: str, answers: set[str]) -> bool:
     return any(t in a or a in t for a in answers)
 
 
-class HardNegatives:
+class Negatives:
+    """Extra negatives per pair (``draw``), and which of them are in fact a pair's own answer."""
+
+    answer: dict[tuple[str, str], str]  # (id, lang) -> answer text
+
+    def draw(self, batch: list[Pair], rng: random.Random) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def false_negatives(self, batch: list[Pair], negatives: list[tuple[str, str]]) -> list[list[bool]]:
+        """mask[j][h]: negative h is pair j's own answer in h's language (not a negative for j)."""
+        return [[self.answer.get((i, lang)) == text for lang, text in negatives] for i, _, _ in batch]
+
+
+class HardNegatives(Negatives):
     """Same-passage hard negatives: for each pair, another sentence of the answer's own passage,
     in the question's language.
 
@@ -160,12 +173,8 @@ class HardNegatives:
                 out.append((ql, rng.choice(texts)))
         return out
 
-    def false_negatives(self, batch: list[Pair], negatives: list[tuple[str, str]]) -> list[list[bool]]:
-        """mask[j][h]: negative h is pair j's own answer in h's language (not a negative for j)."""
-        return [[self.answer.get((i, lang)) == text for lang, text in negatives] for i, _, _ in batch]
 
-
-class MinedNegatives(HardNegatives):
+class MinedNegatives(Negatives):
     """Model-mined hard negatives: for each question, the ``top_k`` candidates the starting model
     ranks highest that are not one of its answers, in any language.
 

@@ -24,7 +24,7 @@ import numpy as np
 from hybridsearch.errors import Cancelled, HybridSearchError
 from hybridsearch.progress import CancelToken
 from trainer.data import ParallelQA
-from trainer.evaluate import PRIMARY, EvalSet, compute_metrics
+from trainer.evaluate import PRIMARY, EvalSet, calibrate_language_offset, compute_metrics
 from trainer.samplers import HardNegatives, MinedNegatives, make_sampler
 
 CHECKPOINT = "checkpoint"
@@ -213,7 +213,8 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         """Vectors of whole texts, as search encodes them (training truncates at max_length)."""
         model.eval()
         with torch.inference_mode():
-            out = _encode(model, tok([prefix + t for t in texts], eval_length), pad_id, device, embed_ids)
+            out = _encode(model, tok([prefix + t for t in texts], eval_length), pad_id, device, embed_ids,
+                          cancel=cancel)
         model.train()
         return out
 
@@ -240,8 +241,11 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     es = EvalSet.from_parallel_qa(eval_data) if eval_data is not None and eval_data.rows else None
     if cfg.mine_negatives:  # with the starting model, before any step (a resumed run mines the same)
         prefixes = {"query": prefix_q, "passage": prefix_a}
-        hard = MinedNegatives(data, lambda texts, kind: encode_texts(texts, prefixes[kind]), cfg.mine_negatives,
-                              cfg.mine_same_language)
+        try:  # minutes of encoding on a CPU: a cancel stops it, and nothing was trained or written
+            hard = MinedNegatives(data, lambda texts, kind: encode_texts(texts, prefixes[kind]),
+                                  cfg.mine_negatives, cfg.mine_same_language)
+        except Cancelled:
+            return TrainResult(out_dir, {}, 0, [], cancelled=True)
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "best_step": 0, "history": []}
     ckpt = out_dir / CHECKPOINT
     if cfg.resume and (ckpt / "state.json").is_file():
@@ -250,7 +254,10 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     def evaluate() -> dict:
         qv = encode_texts([t for _, _, t in es.queries], prefix_q)
         cv = encode_texts([t for _, t in es.candidates], prefix_a)
-        return compute_metrics(qv @ cv.T, es)
+        scores = qv @ cv.T
+        metrics = compute_metrics(scores, es)
+        offset, table = calibrate_language_offset(scores, es)  # the card's offset for search
+        return {**metrics, "calibrated_offset": offset, "map_calibrated": table[offset]}
 
     def save_best(metrics: dict | None) -> None:
         if dist.main:
@@ -390,10 +397,12 @@ def _batches(sampler, state):
         state["batch_in_epoch"] = 0
 
 
-def _encode(model, ids, pad_id, device, embed_ids, batch_size: int = 128) -> np.ndarray:
+def _encode(model, ids, pad_id, device, embed_ids, batch_size: int = 128, cancel=None) -> np.ndarray:
     order = np.argsort([len(x) for x in ids], kind="stable")
     out = np.zeros((len(ids), model.config.hidden_size), dtype=np.float32)
     for s in range(0, len(ids), batch_size):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         idx = order[s:s + batch_size]
         out[idx] = embed_ids(model, [ids[i] for i in idx], pad_id, device).float().cpu().numpy()
     return out
@@ -445,6 +454,8 @@ def _save_overlay(model, trainable, files, out_dir: Path, cfg: TrainConfig, metr
         "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "resume")},
         "best_step": state["step"],
         "dev_metrics": metrics,
+        # search takes this from same-language passages' cosines; chosen on the dev split
+        "language_offset": (metrics or {}).get("calibrated_offset"),
     }
     card = {k: v for k, v in card.items() if v is not None}
     tmpc = out_dir / ".hybridsearch.json.tmp"

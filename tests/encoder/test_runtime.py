@@ -124,3 +124,15 @@ def test_thread_count_is_respected(tiny_model_dir):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_card_language_offset_is_read_and_checked(tmp_path, tiny_model_dir, tiny_encoder):
+    assert tiny_encoder.language_offset == 0.0  # no offset in the card: rank by cosine alone
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, d)
+    (d / "hybridsearch.json").write_text(json.dumps({"name": "m", "language_offset": 0.0125}))
+    assert Encoder(d, device="cpu").language_offset == 0.0125
+    for bad in ("0.01", -0.01, 0.5, True):
+        (d / "hybridsearch.json").write_text(json.dumps({"name": "m", "language_offset": bad}))
+        with pytest.raises(ModelError, match="language_offset"):
+            Encoder(d, device="cpu")

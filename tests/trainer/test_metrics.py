@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from trainer.data import ParallelQA, QARow
-from trainer.evaluate import EvalSet, compute_metrics, metrics_csv
+from trainer.evaluate import (EvalSet, balanced_metrics, calibrate_language_offset, compute_metrics,
+                              map_by_language, metrics_csv)
 
 
 def hand_set() -> tuple[np.ndarray, EvalSet]:
@@ -100,3 +101,48 @@ def test_metrics_csv_rows():
     assert lines[1].startswith("de,0.7500,0.7500,0.7500,3.0000,0.5000")
     assert lines[-1] == "all,0.7500,0.7500,0.8750,2.2500,0.5000"
     assert not any(math.isnan(v) for v in m.values())
+
+
+def biased_set() -> tuple[np.ndarray, EvalSet]:
+    """One question in en and de; candidates en A (answer), en X (other), de A' (answer).
+
+    ==========  ===================  ===============================================
+    query       scores A  X   A'     by hand
+    ==========  ===================  ===============================================
+    q en        .80 .796 .78         A 1, A' 3: AP (1 + 2/3)/2 = .8333, QLF 1
+    q de        .70 .60  .75         A' 1, A 2: AP 1, QLF 1
+    ==========  ===================  ===============================================
+
+    Taking an offset d from same-language candidates: for q en, A' passes X once d > .016 (AP 1;
+    with the grid's steps of .0025 the first such d is .0175) and passes A once d > .02 (then A'
+    ranks first: QLF 0, AP still 1). For q de, A passes A' once d > .05 (still AP 1, QLF 0).
+    """
+    es = EvalSet(languages=["de", "en"], queries=[("q", "en", "Q"), ("q", "de", "F")],
+                 candidates=[("en", "A"), ("en", "X"), ("de", "A'")], relevant={"q": {"en": 0, "de": 2}})
+    return np.array([[0.80, 0.796, 0.78], [0.70, 0.60, 0.75]]), es
+
+
+def test_language_offset_by_hand():
+    scores, es = biased_set()
+    assert compute_metrics(scores, es)["map"] == pytest.approx((5 / 6 + 1) / 2)
+    best, table = calibrate_language_offset(scores, es)
+    assert best == 0.0175  # the smallest offset with the best mAP
+    assert table[best] == pytest.approx(1.0) and table[0.0] == pytest.approx((5 / 6 + 1) / 2)
+    m = balanced_metrics(scores, es, 0.0175)
+    assert m["language_offset"] == 0.0175 and m["map_balanced"] == pytest.approx(1.0)
+    assert m["qlf_rate_balanced"] == 1.0  # both queries still rank their own language first
+    m = balanced_metrics(scores, es, 0.06)
+    assert m["map_balanced"] == pytest.approx(1.0) and m["qlf_rate_balanced"] == 0.0
+    # with no language bias to remove the calibration keeps 0
+    fair = np.array([[0.80, 0.5, 0.79], [0.79, 0.5, 0.80]])
+    assert calibrate_language_offset(fair, es)[0] == 0.0
+
+
+def test_calibration_map_equals_the_metrics_map():
+    rng = np.random.default_rng(0)
+    es = EvalSet(languages=["de", "en", "fr"],
+                 queries=[(f"q{i}", l, "?") for i in range(6) for l in ("de", "en", "fr") if (i + len(l)) % 5],
+                 candidates=[(l, f"{i}") for l in ("de", "en", "fr") for i in range(8)],
+                 relevant={f"q{i}": {l: j * 8 + i for j, l in enumerate(("de", "en", "fr"))} for i in range(6)})
+    scores = np.round(rng.random((len(es.queries), 24)), 1)  # rounded: many ties
+    assert map_by_language(scores, es) == pytest.approx(compute_metrics(scores, es)["map"], abs=1e-12)

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from hybridsearch.progress import CancelToken
 from trainer.data import ParallelQA, QARow
+from trainer.evaluate import OFFSET_GRID
 from trainer.train import CHECKPOINT, TrainConfig, train
 
 LANG_WORDS = {"en": ("where is", "it is in"), "de": ("wo ist", "es ist in"), "es": ("dónde está", "está en")}
@@ -92,6 +93,9 @@ def test_overlay_changes_weights_but_not_frozen_embeddings(trained, tiny_model_d
     card = json.loads((result.out_dir / "hybridsearch.json").read_text())
     assert card["recipe"]["alpha"] == 0.5 and card["best_step"] == result.best_step
     assert card["base_model_dir"] == str(tiny_model_dir.resolve())
+    # the same-language offset search will use, chosen on the dev split
+    assert card["language_offset"] == result.best_metrics["calibrated_offset"] in OFFSET_GRID
+    assert result.best_metrics["map_calibrated"] >= result.best_metrics["map"]
 
 
 def test_overlay_model_loads_and_encodes(trained, tiny_model_dir):
@@ -253,3 +257,19 @@ def test_all_languages_term_lowers_language_bias(tmp_path, tiny_model_dir):
     mixed = same_language_gap(train(config(tmp_path / "m", tiny_model_dir, steps=20, alpha=1.0,
                                            all_languages_weight=2.0), data).out_dir)
     assert mixed < 0.85 * plain, (plain, mixed)  # 0.105 -> 0.080 in the run I looked at
+
+
+def test_cancel_while_mining_negatives_stops_before_training(tmp_path, tiny_model_dir):
+    """Mining encodes every question and candidate first (minutes on a CPU); a cancel then stops
+    it at the next batch, and no model or checkpoint is written."""
+    class CancelledDuringMining(CancelToken):
+        def raise_if_cancelled(self):
+            self.cancel()  # the person clicks Cancel as the first encoding batch is due
+            super().raise_if_cancelled()
+
+    steps = []
+    cfg = config(tmp_path, tiny_model_dir, steps=5, mine_negatives=2)
+    result = train(cfg, toy_data(16), on_progress=lambda p: steps.append(p.step), cancel=CancelledDuringMining())
+    assert result.cancelled and steps == [] and result.best_step == 0
+    assert not (tmp_path / "out" / "overlay.safetensors").exists()
+    assert not (tmp_path / "out" / CHECKPOINT).exists()

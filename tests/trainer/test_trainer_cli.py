@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,32 @@ def test_train_with_mined_negatives(tmp_path, tiny_model_dir, capsys):
     assert card["recipe"]["mine_negatives"] == 3 and card["recipe"]["mine_same_language"] is True
     assert train_cli(tmp_path / "bad", tiny_model_dir, "--mine-negatives", "-1") == 2
     assert "--mine-negatives must be 0 or more" in capsys.readouterr().err
+
+
+def test_evaluate_calibrates_and_saves_the_same_language_offset(tmp_path, tiny_model_dir, capsys):
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    assert main(["evaluate", str(model), str(EXAMPLE), "--calibrate", "--save-offset", "--json",
+                 "--device", "cpu"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["map_calibrated"] >= metrics["map"] and "language_offset" not in metrics
+    card = json.loads((model / "hybridsearch.json").read_text())
+    assert card["language_offset"] == round(metrics["calibrated_offset"], 4)
+    assert card["name"] == "tiny-test-bert" and card["language_offset_data"] == str(EXAMPLE)
+    # from now on the model evaluates (and searches) with it; --language-offset overrides it
+    card["language_offset"] = 0.03
+    (model / "hybridsearch.json").write_text(json.dumps(card))
+    assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "same-language offset 0.0300" in out and any(l.startswith("balanced ") for l in out.splitlines())
+    assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu", "--language-offset", "0"]) == 0
+    assert "balanced" not in capsys.readouterr().out
+
+
+def test_save_offset_needs_a_model_directory_and_calibration(capsys):
+    assert main(["evaluate", "base", str(EXAMPLE), "--calibrate", "--save-offset"]) == 2
+    assert "not a model directory" in capsys.readouterr().err
+    assert main(["evaluate", "base", str(EXAMPLE), "--save-offset"]) == 2
+    assert "--save-offset needs --calibrate" in capsys.readouterr().err
+    assert main(["evaluate", "base", str(EXAMPLE), "--language-offset", "1"]) == 2
+    assert "from 0 to 0.2" in capsys.readouterr().err
