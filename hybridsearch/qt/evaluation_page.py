@@ -350,7 +350,7 @@ class EvaluationPage(QWidget):
 def balanced_lines(results: dict[str, dict]) -> list[str]:
     """One line per model whose card has a same-language offset: the figures as search ranks."""
     return [f"{model_label(k) if Path(str(k)).is_absolute() else k}: search takes "
-            f"{m['language_offset']:.3f} from same-language passages, giving mAP {m['map_balanced']:.3f} "
+            f"{m['language_offset']:.4g} from same-language passages, giving mAP {m['map_balanced']:.3f} "
             f"and the query's language first {m['qlf_rate_balanced']:.0%} of the time"
             for k, m in results.items() if m.get("language_offset")]
 

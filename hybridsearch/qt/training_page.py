@@ -592,6 +592,9 @@ class TrainingPage(QWidget):
         txt = f"Done in {took}. Saved to {res.out_dir}."
         if best:
             txt += f" Best dev mAP {best.get('map', float('nan')):.3f} at step {res.best_step}."
+        if best.get("calibrated_offset"):
+            txt += (f" Search will take {best['calibrated_offset']:.4g} from the similarity of passages in the "
+                    f"query's language (dev mAP then {best['map_calibrated']:.3f}).")
         self.result_label.setText(txt)
         self.stats.setText("Training complete.")
         self.use_btn.setEnabled(True)

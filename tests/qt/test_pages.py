@@ -74,7 +74,7 @@ def test_evaluation_charts_fill_from_a_metrics_dict_and_export(qtbot, settings, 
     page._on_result({"base": fake_metrics(base=0.4), "trained": tuned})
     lines = page.progress_label.text().splitlines()
     assert lines[0].startswith("Done: 2 models") and len(lines) == 2
-    assert lines[1] == ("trained: search takes 0.010 from same-language passages, giving mAP 0.612 and the "
+    assert lines[1] == ("trained: search takes 0.01 from same-language passages, giving mAP 0.612 and the "
                         "query's language first 27% of the time")
 
 

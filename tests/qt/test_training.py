@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -54,7 +56,10 @@ def test_tiny_training_run_completes_and_fills_the_charts(page, qtbot, qa_file):
     models = page.cmp_map.values()
     assert len(models) == 2 and "new model" in models
     assert page.use_btn.isEnabled()
-    assert (page.result.out_dir / "hybridsearch.json").is_file()
+    card = json.loads((page.result.out_dir / "hybridsearch.json").read_text())
+    # the same-language offset chosen on the dev split is in the card, and said when there is one
+    assert card["language_offset"] == page.result.best_metrics["calibrated_offset"]
+    assert ("Search will take" in page.result_label.text()) == (card["language_offset"] > 0)
 
 
 def test_training_can_be_cancelled(page, qtbot, qa_file):
@@ -172,7 +177,6 @@ def test_training_starts_from_the_bundled_model_by_default(qtbot, settings, tiny
 
 def test_hard_negatives_need_passages_and_train_with_them(page, qtbot, qa_file, tmp_path):
     """The option is offered only for data with passages; with it, a run completes."""
-    import json
 
     page.load_file(str(qa_file))
     qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
@@ -197,7 +201,6 @@ def test_hard_negatives_need_passages_and_train_with_them(page, qtbot, qa_file, 
 
 def test_all_languages_term_warns_on_a_cpu_and_trains(page, qtbot, qa_file):
     """The option reaches the run and its card; on a CPU the warning names its memory and time."""
-    import json
 
     page.load_file(str(qa_file))
     qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
