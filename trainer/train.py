@@ -209,12 +209,13 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         encs = tokenizer.encode_batch(texts)
         return [e.ids if len(e.ids) <= limit else e.ids[:limit - 1] + e.ids[-1:] for e in encs]
 
-    def encode_texts(texts, prefix: str) -> np.ndarray:
-        """Vectors of whole texts, as search encodes them (training truncates at max_length)."""
+    def encode_texts(texts, prefix: str, stop=None) -> np.ndarray:
+        """Vectors of whole texts, as search encodes them (training truncates at max_length);
+        ``stop``: a cancel token checked between batches."""
         model.eval()
         with torch.inference_mode():
             out = _encode(model, tok([prefix + t for t in texts], eval_length), pad_id, device, embed_ids,
-                          cancel=cancel)
+                          cancel=stop)
         model.train()
         return out
 
@@ -242,7 +243,7 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     if cfg.mine_negatives:  # with the starting model, before any step (a resumed run mines the same)
         prefixes = {"query": prefix_q, "passage": prefix_a}
         try:  # minutes of encoding on a CPU: a cancel stops it, and nothing was trained or written
-            hard = MinedNegatives(data, lambda texts, kind: encode_texts(texts, prefixes[kind]),
+            hard = MinedNegatives(data, lambda texts, kind: encode_texts(texts, prefixes[kind], cancel),
                                   cfg.mine_negatives, cfg.mine_same_language)
         except Cancelled:
             return TrainResult(out_dir, {}, 0, [], cancelled=True)
@@ -252,8 +253,11 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         state = _load_checkpoint(ckpt, model, opt, sched, scaler, trainable)
 
     def evaluate() -> dict:
-        qv = encode_texts([t for _, _, t in es.queries], prefix_q)
-        cv = encode_texts([t for _, t in es.candidates], prefix_a)
+        # a cancel stops the evaluation too, unless other processes wait for this one (torchrun:
+        # then every process stops together at the next step)
+        stop = None if dist.enabled else cancel
+        qv = encode_texts([t for _, _, t in es.queries], prefix_q, stop)
+        cv = encode_texts([t for _, t in es.candidates], prefix_a, stop)
         scores = qv @ cv.T
         metrics = compute_metrics(scores, es)
         offset, table = calibrate_language_offset(scores, es)  # the card's offset for search
