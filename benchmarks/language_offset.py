@@ -21,7 +21,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from trainer.data import load_xquad_r  # noqa: E402
-from trainer.evaluate import SUMMARY_COLUMNS, EvalSet, compute_metrics, encode_eval_set  # noqa: E402
+from trainer.evaluate import (SUMMARY_COLUMNS, EvalSet, compute_metrics, encode_eval_set,  # noqa: E402
+                              with_language_offset)
 
 SPLITS = {"train": range(0, 28), "dev": range(28, 36)}
 
@@ -52,11 +53,8 @@ def main(argv=None) -> int:
             q, c = encode_eval_set(encoder, es)
             np.savez(path, q=q, c=c)
         scores = q @ c.T
-        q_lang = np.array([lang for _, lang, _ in es.queries])
-        c_lang = np.array([lang for lang, _ in es.candidates])
-        same = q_lang[:, None] == c_lang[None, :]
         for delta in (float(x) for x in args.deltas.split(",")):
-            m = compute_metrics(scores - delta * same, es)
+            m = compute_metrics(with_language_offset(scores, es, delta), es)
             print(f"{split:5}  {delta:6.4f}  " + "  ".join(f"{m[k]:.3f}" for k, _ in SUMMARY_COLUMNS), flush=True)
     return 0
 

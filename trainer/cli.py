@@ -253,14 +253,12 @@ def cmd_evaluate(args) -> int:
 
 def save_language_offset(model_dir: Path, offset: float, data, articles=None) -> None:
     """Record a calibrated same-language offset (and where it was chosen) in a model's card."""
-    from hybridsearch.encoder.runtime import CARD, read_card
+    from hybridsearch.encoder.runtime import read_card, write_card
 
     card = read_card(model_dir)
     card["language_offset"] = round(float(offset), 4)
     card["language_offset_data"] = str(data) + (f" (articles {articles})" if articles else "")
-    tmp = model_dir / (".~" + CARD)
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, model_dir / CARD)
+    write_card(model_dir, card)
 
 
 # ----------------------------------------------------------------------------------------- train

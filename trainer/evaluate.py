@@ -55,6 +55,14 @@ class EvalSet:
         return cls(data.languages, queries, candidates, dict(relevant))
 
 
+def average_precision(sorted_ranks) -> float:
+    """AP of the relevant answers at these multilingual ranks (ascending): the k-th at rank r_k
+    contributes k / r_k. Ties between relevant answers must not push one to the other's rank."""
+    ranks = np.asarray(sorted_ranks)
+    k = np.arange(1, len(ranks) + 1)
+    return float(np.mean(k / np.maximum(ranks, k)))
+
+
 def compute_metrics(scores: np.ndarray, es: EvalSet) -> dict[str, float]:
     """Metrics from a [n_queries, n_candidates] similarity matrix (higher is more similar)."""
     langs = es.languages
@@ -69,8 +77,7 @@ def compute_metrics(scores: np.ndarray, es: EvalSet) -> dict[str, float]:
         ranks = {l: 1 + int((s > v).sum()) for l, v in rel_scores.items()}
         # mAP: the k-th relevant answer (in rank order) at rank r_k contributes k / r_k
         ordered = sorted(ranks.values())
-        # ties between relevant answers must not push one to the other's rank
-        ap = np.mean([(k + 1) / max(r, k + 1) for k, r in enumerate(ordered)])
+        ap = average_precision(ordered)
         per[f"{qlang}_map"].append(ap)
         if len(ranks) > 1:
             per[f"{qlang}_rank_distance"].append(max(ordered) - min(ordered))
@@ -136,8 +143,7 @@ def map_by_language(scores: np.ndarray, es: EvalSet) -> float:
             qi = start + i
             rel = np.fromiter(es.relevant[es.queries[qi][0]].values(), dtype=np.int64)
             ranks = np.sort(1 + (row[None, :] > row[rel][:, None]).sum(axis=1))
-            k = np.arange(1, len(ranks) + 1)
-            per_lang[q_lang[qi]].append(float(np.mean(k / np.maximum(ranks, k))))
+            per_lang[q_lang[qi]].append(average_precision(ranks))
     return _mean([float(np.mean(per_lang[l])) if per_lang.get(l) else None for l in es.languages])
 
 

@@ -443,7 +443,7 @@ def _save_overlay(model, trainable, files, out_dir: Path, cfg: TrainConfig, metr
     tmp = out_dir / ".overlay.safetensors.tmp"
     save_file(tensors, str(tmp), metadata={"format": "pt"})
     os.replace(tmp, out_dir / "overlay.safetensors")
-    from hybridsearch.encoder.runtime import read_card
+    from hybridsearch.encoder.runtime import read_card, write_card
 
     base_card = files.card or {}
     # the weights' own card says whether they are the converted base (also when continuing from
@@ -462,9 +462,7 @@ def _save_overlay(model, trainable, files, out_dir: Path, cfg: TrainConfig, metr
         "language_offset": (metrics or {}).get("calibrated_offset"),
     }
     card = {k: v for k, v in card.items() if v is not None}
-    tmpc = out_dir / ".hybridsearch.json.tmp"
-    tmpc.write_text(json.dumps(card, indent=2, ensure_ascii=False))
-    os.replace(tmpc, out_dir / "hybridsearch.json")
+    write_card(out_dir, card)
 
 
 def _save_checkpoint(ckpt: Path, model, opt, sched, scaler, trainable, state, cfg) -> None:

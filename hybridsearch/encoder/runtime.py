@@ -55,6 +55,13 @@ def read_card(model_dir: Path) -> dict:
         raise ModelError(f"the model card {path} is unreadable: {exc}") from exc
 
 
+def write_card(model_dir: Path, card: dict) -> None:
+    """Write a model card atomically (a reader never sees half a file)."""
+    tmp = Path(model_dir) / f".{CARD}.tmp"
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, Path(model_dir) / CARD)
+
+
 #: The largest same-language offset a card may ask for (cosines of answers differ by ~0.01-0.1).
 MAX_LANGUAGE_OFFSET = 0.2
 
