@@ -138,10 +138,10 @@ def cmd_index(args) -> int:
 def cmd_search(args) -> int:
     if args.lexical_weight is not None and not 0.0 <= args.lexical_weight <= 10.0:
         raise InputError("--lexical-weight must be between 0 and 10")
-    from hybridsearch.encoder.runtime import MAX_LANGUAGE_OFFSET
+    from hybridsearch.encoder.runtime import language_offset_option_error
 
-    if args.language_offset is not None and not 0.0 <= args.language_offset <= MAX_LANGUAGE_OFFSET:
-        raise InputError(f"--language-offset must be between 0 and {MAX_LANGUAGE_OFFSET}")
+    if language_offset_option_error(args.language_offset):
+        raise InputError(language_offset_option_error(args.language_offset))
     weights = None if args.lexical_weight is None else (1.0, args.lexical_weight)
     with _open(args) as lib:
         results = lib.search(args.query, k=args.k, mode=args.mode,

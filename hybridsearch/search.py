@@ -234,6 +234,12 @@ def search(lib, query: str, k: int = 10, mode: str = "hybrid", languages=None, f
         raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not isinstance(query, str):
         raise InputError("the query must be text")
+    if language_offset is not None:
+        from hybridsearch.encoder.runtime import MAX_LANGUAGE_OFFSET, valid_language_offset
+
+        if not valid_language_offset(language_offset):
+            raise InputError(f"language_offset must be a number from 0 to {MAX_LANGUAGE_OFFSET}, "
+                             f"not {language_offset!r}")
     query = query.strip()
     if not query or k <= 0:
         return []

@@ -38,9 +38,10 @@ def main(argv=None) -> int:
                     help="keep the bundled card's evaluation rows and add the new ones after them")
     ap.add_argument("--note", default="", help="appended to the card's evaluation note")
     args = ap.parse_args(argv)
+    from hybridsearch.encoder.runtime import read_card, write_card
 
     overlay = args.run / "overlay.safetensors"
-    card = json.loads((args.run / "hybridsearch.json").read_text())
+    card = read_card(args.run)
     if overlay.stat().st_size > LIMIT_BYTES:
         print(f"{overlay} is {overlay.stat().st_size / 1e6:.1f} MB, over the 50 MB limit", file=sys.stderr)
         return 2
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     previous = bundled = None
     continued = recipe.get("model") in ("default", "hybrid-e5-small")  # a continuation of the bundled model
     if continued or args.keep_evaluation:
-        bundled = json.loads((TARGET / "hybridsearch.json").read_text())
+        bundled = read_card(TARGET)
         fresh = {r["run"]: r for r in rows}  # a re-measured row takes the old one's place
         old = bundled.get("evaluation", [])
         old_names = {r["run"] for r in old}
@@ -107,7 +108,7 @@ def main(argv=None) -> int:
     if args.note:
         shipped["evaluation_note"] += "; " + args.note
     shipped = {k: v for k, v in shipped.items() if v is not None}
-    (TARGET / "hybridsearch.json").write_text(json.dumps(shipped, indent=2, ensure_ascii=False))
+    write_card(TARGET, shipped)
     print(f"shipped {args.run} -> {TARGET} ({overlay.stat().st_size / 1e6:.1f} MB)")
     # the run's own offset was chosen on its dev split (here the evaluation articles): choose again
     print("set its same-language offset for search on the training articles with:\n  hybridsearch evaluate "

@@ -48,7 +48,7 @@ def test_index_search_status_failed_remove(tmp_path, tiny_model_dir, capsys):
     assert scores["0.2"]["en.txt"] == pytest.approx(scores["0"]["en.txt"] - 0.2, abs=1e-5)
     assert scores["0.2"]["ru.txt"] == pytest.approx(scores["0"]["ru.txt"], abs=1e-6)
     assert main(["search", "walrus", "--language-offset", "0.5", *lib, *model]) == 2
-    assert "--language-offset must be between 0 and 0.2" in capsys.readouterr().err
+    assert "--language-offset must be from 0 to 0.2" in capsys.readouterr().err
     assert main(["search", "walrus", "--lang", "ru", "--mode", "lexical", *lib, *model]) == 0
     assert "no results" in capsys.readouterr().out
 

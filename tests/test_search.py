@@ -172,3 +172,7 @@ def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encod
         # a filter to the query's own language leaves every score shifted alike
         assert [name(r) for r in library.search(q, mode="dense", languages=["en"])] == \
             [f for f in sorted(plain, key=plain.get, reverse=True) if f.startswith("en")]
+        # a per-search offset outside 0..0.2 is refused with a clear message
+        for bad in (-0.01, 0.5, "0.1"):
+            with pytest.raises(InputError, match="language_offset must be a number from 0 to 0.2"):
+                library.search(q, mode="dense", language_offset=bad)

@@ -10,7 +10,6 @@ import sys
 import threading
 from pathlib import Path
 
-from hybridsearch.encoder.runtime import MAX_LANGUAGE_OFFSET
 from hybridsearch.errors import DataError, HybridSearchError, InputError
 
 
@@ -42,6 +41,9 @@ def register(sub) -> None:
                         "language above the batch's other answers (0: off; see docs/training.md)")
     t.add_argument("--hard-negatives", action="store_true",
                    help="add another sentence of each answer's passage as a negative (see docs/training.md)")
+    t.add_argument("--hard-negative-language", choices=("question", "answer", "both"), default="question",
+                   help="with --hard-negatives: the neighbour's language, the question's (default), the "
+                        "answer's, or one of each (see docs/training.md)")
     t.add_argument("--mine-negatives", type=int, default=0, metavar="K",
                    help="hard negatives mined with the starting model instead: one of each question's K "
                         "highest-ranked non-answers, in any language (0: off; see docs/training.md)")
@@ -212,8 +214,10 @@ def cmd_evaluate(args) -> int:
     if args.save_offset and not (Path(args.model) / "hybridsearch.json").is_file():
         raise InputError(f"--save-offset writes the model card, but {args.model} is not a model directory "
                          "with a hybridsearch.json (trained models have one)")
-    if args.language_offset is not None and not 0 <= args.language_offset <= MAX_LANGUAGE_OFFSET:
-        raise InputError(f"--language-offset must be from 0 to {MAX_LANGUAGE_OFFSET}")
+    from hybridsearch.encoder.runtime import language_offset_option_error
+
+    if language_offset_option_error(args.language_offset):
+        raise InputError(language_offset_option_error(args.language_offset))
     data = _load(args.data, parse_articles(args.articles))
     bar = None
 
@@ -293,7 +297,8 @@ def _config_from_args(args):
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric,
         align_weight=args.align_weight, all_languages_weight=args.all_languages_weight,
-        hard_negatives=args.hard_negatives, mine_negatives=args.mine_negatives,
+        hard_negatives=args.hard_negatives, hard_negative_language=args.hard_negative_language,
+        mine_negatives=args.mine_negatives,
         mine_same_language=args.mine_same_language, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
         mixed_precision=not args.no_mixed_precision, resume=not args.no_resume)

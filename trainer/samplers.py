@@ -131,20 +131,31 @@ class Negatives:
         return [[self.answer.get((i, lang)) == text for lang, text in negatives] for i, _, _ in batch]
 
 
+HARD_NEGATIVE_LANGUAGES = ("question", "answer", "both")
+
+
 class HardNegatives(Negatives):
     """Same-passage hard negatives: for each pair, another sentence of the answer's own passage,
-    in the question's language.
+    in the question's language (``language="question"``, the default), in the answer's language
+    (``"answer"``) or one in each (``"both"``; one negative when the two languages are the same).
 
     In-batch negatives are mostly about other topics; the answer's neighbours are about the same
     one. Drawn in the *question's* language, a neighbour is exactly the candidate that outranks a
-    correct answer in another language when a model is language-biased. Sentences come from the
+    correct answer in another language when a model is language-biased. Drawn in the *answer's*
+    language, it is the candidate that a cross-lingual search (a pool in that language alone)
+    confuses with the answer: the question must then pick the right sentence of the passage
+    across languages, not the right passage. Sentences come from the
     data's pool (SQuAD/XQuAD-R layout: the other sentences of the answer's paragraph) or, for QA
     files, from the row's optional ``context`` with the answer left out.
     """
 
-    def __init__(self, data: ParallelQA):
+    def __init__(self, data: ParallelQA, language: str = "question"):
         from hybridsearch.documents import split_sentences
 
+        if language not in HARD_NEGATIVE_LANGUAGES:
+            raise ValueError(f"hard-negative language must be one of {', '.join(HARD_NEGATIVE_LANGUAGES)}, "
+                             f"not {language!r}")
+        self.language = language
         self.answer = {(r.id, r.lang): r.answer for r in data.rows}
         by_passage: dict[tuple[str, str], list[str]] = {}
         if data.pool is not None:
@@ -165,12 +176,14 @@ class HardNegatives(Negatives):
                             "than the answer sentence, or use the SQuAD/XQuAD-R layout")
 
     def draw(self, batch: list[Pair], rng: random.Random) -> list[tuple[str, str]]:
-        """One (language, sentence) per pair that has neighbours in its question's language."""
+        """(language, sentence) per pair and chosen language that has neighbours there."""
         out = []
-        for i, ql, _ in batch:
-            texts = self.neighbours.get((i, ql))
-            if texts:
-                out.append((ql, rng.choice(texts)))
+        for i, ql, al in batch:
+            langs = {"question": (ql,), "answer": (al,)}.get(self.language, tuple(dict.fromkeys((ql, al))))
+            for lang in langs:
+                texts = self.neighbours.get((i, lang))
+                if texts:
+                    out.append((lang, rng.choice(texts)))
         return out
 
 

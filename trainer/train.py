@@ -60,6 +60,9 @@ class TrainConfig:
     #: add, for every pair, another sentence of the answer's passage in the question's language as
     #: a negative for the whole batch (needs the pool of the SQuAD/XQuAD-R layout or `context`)
     hard_negatives: bool = False
+    #: the hard negative's language: "question" (the language bias's competitor), "answer" (the
+    #: cross-lingual competitor: a neighbour in the answer's language) or "both" (one of each)
+    hard_negative_language: str = "question"
     #: mine the hard negatives instead (0: off): each question's K highest-ranked candidates under the
     #: starting model that are not one of its answers, in any language; one is drawn per pair
     mine_negatives: int = 0
@@ -172,7 +175,8 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     if len(data.by_id) < 2:
         raise HybridSearchError("the training data needs at least 2 question ids")
     sampler = make_sampler(data, cfg.batch_size, cfg.alpha, cfg.seed)
-    hard = HardNegatives(data) if cfg.hard_negatives and not cfg.mine_negatives else None
+    hard = (HardNegatives(data, cfg.hard_negative_language) if cfg.hard_negatives and not cfg.mine_negatives
+            else None)
     total = total_steps_for(cfg, len(sampler))
 
     device = dist.start(pick_device(cfg.device))

@@ -66,9 +66,20 @@ def write_card(model_dir: Path, card: dict) -> None:
 MAX_LANGUAGE_OFFSET = 0.2
 
 
+def valid_language_offset(value) -> bool:
+    """A number from 0 to MAX_LANGUAGE_OFFSET (the one check of the card, the API's callers and the CLI)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= MAX_LANGUAGE_OFFSET
+
+
+def language_offset_option_error(value) -> str | None:
+    """The CLI's message for a bad ``--language-offset`` value, else None."""
+    return None if value is None or valid_language_offset(value) else \
+        f"--language-offset must be from 0 to {MAX_LANGUAGE_OFFSET}"
+
+
 def card_language_offset(card: dict, where) -> float:
     value = card.get("language_offset", 0.0) or 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_LANGUAGE_OFFSET:
+    if not valid_language_offset(value):
         raise ModelError(f"the model card of {where} has language_offset {value!r}; "
                          f"it must be a number from 0 to {MAX_LANGUAGE_OFFSET}")
     return float(value)

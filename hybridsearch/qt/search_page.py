@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QMenu, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTextBrowser,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -201,6 +201,13 @@ class SearchPage(QWidget):
             self.mode.setItemData(self.mode.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.mode.setToolTip("Ranking: hybrid (meaning + keywords), semantic (meaning only), keyword")
         top.addWidget(self.mode)
+        self.even_languages = QCheckBox("All languages alike")
+        self.even_languages.setChecked(True)
+        self.even_languages.setToolTip(
+            "On: a passage in your question's own language gets no head start over its translations "
+            "(the model's same-language offset).\nOff: rank by similarity alone, which favours your "
+            "own language. Keyword search is not affected.")
+        top.addWidget(self.even_languages)
         outer.addLayout(top)
 
         filters = QHBoxLayout()
@@ -321,6 +328,7 @@ class SearchPage(QWidget):
         self.box.returnPressed.connect(self._enter)
         self.box.installEventFilter(self)
         self.mode.currentIndexChanged.connect(lambda _: self.search_now())
+        self.even_languages.toggled.connect(lambda _: self.search_now())
         self._set_actions_enabled(False)
 
         if settings is not None:
@@ -328,6 +336,8 @@ class SearchPage(QWidget):
             i = self.mode.findData(mode)
             if i >= 0:
                 self.mode.setCurrentIndex(i)
+            self.even_languages.setChecked(settings.get("search/even_languages", True))
+        self.even_languages.setEnabled(self.mode.currentData() != "lexical")
 
         service.changed.connect(self.refresh_filters)
         service.job_started.connect(self._job_started)
@@ -424,8 +434,10 @@ class SearchPage(QWidget):
         self.search_now()
 
     def current_filters(self) -> dict:
+        """The search's keyword arguments; None means the library's default."""
         return {"mode": self.mode.currentData(), "languages": self.lang_filter.selected(),
-                "folders": self.folder_filter.selected(), "file_types": self.type_filter.selected()}
+                "folders": self.folder_filter.selected(), "file_types": self.type_filter.selected(),
+                "language_offset": None if self.even_languages.isChecked() else 0.0}
 
     def search_now(self) -> None:
         self.timer.stop()
@@ -433,6 +445,8 @@ class SearchPage(QWidget):
         self.last_query = q
         if self.settings is not None:
             self.settings.set("search/mode", self.mode.currentData())
+            self.settings.set("search/even_languages", self.even_languages.isChecked())
+        self.even_languages.setEnabled(self.mode.currentData() != "lexical")
         self._request += 1
         req = self._request
         if not q:

@@ -13,7 +13,7 @@ def _wait_index(qtbot, w, timeout=180000):
     return sig.args
 
 
-def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_encoder, opened):
+def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_encoder, opened, settings):
     w = make_window(encoder=base_encoder)
     w.show_page(1)
     with qtbot.waitSignal(w.service.job_finished, timeout=180000) as sig:
@@ -69,9 +69,24 @@ def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_enc
         page.search_now()
     assert all(r.language == "zh" for r in page.results)
 
-    # nothing matching: the no-results state explains what to try
+    # "All languages alike" (on by default) applies the model's same-language offset; off ranks by
+    # similarity alone. An exaggerated offset makes the difference plain: the English passage drops.
     page.lang_filter.set_selected([])
+    base_encoder.language_offset = 0.2
+    page.mode.setCurrentIndex(page.mode.findData("dense"))
+    page.box.setText("How do green plants make glucose from sunlight?")
+    assert page.even_languages.isChecked() and page.even_languages.isEnabled()
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.search_now()
+    assert Path(page.results[0].path).name != "photosynthesis.txt"
+    with qtbot.waitSignal(page.searched, timeout=30000):  # switching it searches again
+        page.even_languages.setChecked(False)
+    assert Path(page.results[0].path).name == "photosynthesis.txt"
+    assert settings.get("search/even_languages", True) is False
+
+    # nothing matching: the no-results state explains what to try
     page.mode.setCurrentIndex(page.mode.findData("lexical"))
+    assert not page.even_languages.isEnabled()  # keyword search has no offset to switch
     page.box.setText("xylophonezzz")
     with qtbot.waitSignal(page.searched, timeout=30000):
         page.search_now()

@@ -137,6 +137,29 @@ def test_hard_negatives_are_passage_neighbours_in_the_question_language():
     assert seen == {"en sentence 1", "en sentence 2", "de sentence 0", "de sentence 2"}
 
 
+def test_hard_negatives_in_the_answer_language_or_both():
+    """"answer": the neighbour is in the answer's language (what a one-language pool confuses);
+    "both": one in each language, a single one when question and answer share it."""
+    import random
+
+    from trainer.samplers import HardNegatives
+
+    batch = [("x", "en", "de"), ("y", "de", "de"), ("z", "en", "en")]
+    answer_side, both = HardNegatives(pooled(), "answer"), HardNegatives(pooled(), "both")
+    rng = random.Random(0)
+    for _ in range(30):
+        drawn = answer_side.draw(batch, rng)
+        assert [l for l, _ in drawn] == ["de", "de"]  # x's answer is German; z has no neighbour
+        assert drawn[0][1] in ("de sentence 1", "de sentence 2")  # never x's own German answer
+        assert drawn[1][1] in ("de sentence 0", "de sentence 2")
+        assert answer_side.false_negatives(batch, drawn)[1][0] == (drawn[0][1] == "de sentence 1")
+        drawn = both.draw(batch, rng)
+        assert [l for l, _ in drawn] == ["en", "de", "de"]  # x: one per language; y: de-de gives one
+        assert drawn[0][1] in ("en sentence 1", "en sentence 2") and drawn[1][1] in ("de sentence 1", "de sentence 2")
+    with pytest.raises(ValueError, match="question, answer, both"):
+        HardNegatives(pooled(), "passage")
+
+
 def test_hard_negatives_from_context_or_a_clear_error():
     from hybridsearch.errors import DataError
     from trainer.samplers import HardNegatives
