@@ -146,3 +146,27 @@ def test_calibration_map_equals_the_metrics_map():
                  relevant={f"q{i}": {l: j * 8 + i for j, l in enumerate(("de", "en", "fr"))} for i in range(6)})
     scores = np.round(rng.random((len(es.queries), 24)), 1)  # rounded: many ties
     assert map_by_language(scores, es) == pytest.approx(compute_metrics(scores, es)["map"], abs=1e-12)
+
+
+def test_cross_error_rates_by_hand():
+    """benchmarks/cross_errors.py on four candidates: a and b in en and de; b's German answer is
+    nearer a's English answer than b's (not aligned from de to en)."""
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from cross_errors import cross_error_rates
+
+    es = EvalSet(["de", "en"], [("a", "en", ""), ("a", "de", ""), ("b", "en", ""), ("b", "de", "")],
+                 [("en", "a"), ("en", "b"), ("de", "a"), ("de", "b")],
+                 {"a": {"en": 0, "de": 2}, "b": {"en": 1, "de": 3}})
+    c = np.array([[1, 0], [0, 1], [1, 0], [0.9, 0.2]])
+    # a-en: mono and cross right; a-de: mono wrong (b-de 0.65 > 0.5), cross wrong;
+    # b-en: both right; b-de: mono right (1.02 > 1), cross wrong (a-en 1 > 0.6)
+    q = np.array([[1, 0], [0.5, 1], [0, 1], [1, 0.6]])
+    r = cross_error_rates(q, c, es)
+    assert r["mono_top1"] == 0.75 and r["cross_top1"] == 0.5
+    assert r["cross_top1_given_mono"] == pytest.approx(2 / 3)
+    assert r["translation_nearest"] == 0.75  # b: de -> en finds a
+    assert r["cross_top1_given_mono_aligned"] == 1.0 and r["cross_top1_given_mono_not_aligned"] == 0.0
