@@ -43,40 +43,53 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    try:
-        from transformers.utils import logging as hf_logging
-
+    # the same as transformers' logging.set_verbosity_error() and disable_progress_bar(), without
+    # importing transformers (about 1 s) for commands that never load a model
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    hf_logging = sys.modules.get("transformers.utils.logging")
+    if hf_logging is not None:  # already imported (by a program that calls main()): too late for the variables
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        if args.version:
-            from hybridsearch import __version__
-
-            print(__version__)
-            return 0
-        if args.self_test:
-            from hybridsearch.selftest import run_self_test
-
-            return run_self_test()
-        if not args.command:
-            from hybridsearch.app import run_app
-
-            return run_app()
-        return int(args.func(args) or 0)
+        args = parser.parse_args(argv)
+        rc = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's own flush at exit
+        return rc
     except HybridSearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`hybridsearch search ... | head`): stop quietly, as Unix tools do.
+        # stdout is pointed at devnull so that Python's flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
+
+
+def _run(args) -> int:
+    if args.version:
+        from hybridsearch import __version__
+
+        print(__version__)
+        return 0
+    if args.self_test:
+        from hybridsearch.selftest import run_self_test
+
+        return run_self_test()
+    if not args.command:
+        from hybridsearch.app import run_app
+
+        return run_app()
+    return int(args.func(args) or 0)
 
 
 def print_json(obj) -> None:

@@ -80,3 +80,17 @@ def test_locked_library_gives_a_clear_message(tmp_path, tiny_model_dir, tiny_enc
         err = capsys.readouterr().err
         assert code == 2 and "error: the library is in use by another hybridsearch process" in err
         assert "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`hybridsearch ... | head` where head has already gone: no traceback, the SIGPIPE status."""
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parent.parent / "resources" / "examples" / "qa-example.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "hybridsearch", "data", "check", str(example)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command writes a line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from hybridsearch.errors import DataError, HybridSearchError, InputError
+from trainer.samplers import HARD_NEGATIVE_LANGUAGES
 
 
 def register(sub) -> None:
@@ -41,7 +42,7 @@ def register(sub) -> None:
                         "language above the batch's other answers (0: off; see docs/training.md)")
     t.add_argument("--hard-negatives", action="store_true",
                    help="add another sentence of each answer's passage as a negative (see docs/training.md)")
-    t.add_argument("--hard-negative-language", choices=("question", "answer", "both"), default="question",
+    t.add_argument("--hard-negative-language", choices=HARD_NEGATIVE_LANGUAGES, default="question",
                    help="with --hard-negatives: the neighbour's language, the question's (default), the "
                         "answer's, or one of each (see docs/training.md)")
     t.add_argument("--mine-negatives", type=int, default=0, metavar="K",

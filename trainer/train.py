@@ -25,7 +25,7 @@ from hybridsearch.errors import Cancelled, HybridSearchError
 from hybridsearch.progress import CancelToken
 from trainer.data import ParallelQA
 from trainer.evaluate import PRIMARY, EvalSet, calibrate_language_offset, compute_metrics
-from trainer.samplers import HardNegatives, MinedNegatives, make_sampler
+from trainer.samplers import HARD_NEGATIVE_LANGUAGES, HardNegatives, MinedNegatives, make_sampler
 
 CHECKPOINT = "checkpoint"
 #: Tokens per text when evaluating during training: what the runtime encodes (its default limit,
@@ -159,6 +159,9 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
 
     if cfg.align_weight < 0 or cfg.all_languages_weight < 0 or cfg.mine_negatives < 0:  # before loading anything
         raise HybridSearchError("align_weight, all_languages_weight and mine_negatives must be 0 or more")
+    if cfg.hard_negative_language not in HARD_NEGATIVE_LANGUAGES:
+        raise HybridSearchError(f"hard_negative_language must be one of {', '.join(HARD_NEGATIVE_LANGUAGES)}, "
+                                f"not {cfg.hard_negative_language!r}")
     cancel = cancel or CancelToken()
     dist = Dist.from_env()  # several processes under torchrun: see trainer/distributed.py
     if dist.enabled and cfg.batch_size < dist.world:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QMenu, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTextBrowser,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QMenu, QProgressBar, QPushButton, QSplitter, QStackedWidget,
+                               QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
 from hybridsearch.qt import theme
 from hybridsearch.qt.library_service import LibraryService
