@@ -148,6 +148,11 @@ def cmd_search(args) -> int:
                              languages=args.lang.split(",") if args.lang else None,
                              file_types=args.type.split(",") if args.type else None,
                              folders=args.folder, weights=weights, language_offset=args.language_offset)
+        empty = not results and lib.store.count("SELECT count(*) FROM documents WHERE status = 'ok'") == 0
+        root = lib.root
+    if empty:  # say why, on stderr, so that --json output stays a plain []
+        print(f"the library at {root} has no documents yet: add a folder with "
+              "'hybridsearch index FOLDER'", file=sys.stderr)
     if args.json:
         out = []
         for r in results:

@@ -94,3 +94,10 @@ def test_a_closed_pipe_ends_quietly():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_search_of_an_empty_library_says_what_to_do(tmp_path, tiny_model_dir, capsys):
+    lib = ["--library", str(tmp_path / "lib"), "--model", str(tiny_model_dir), "--device", "cpu"]
+    assert main(["search", "anything", "--json", *lib]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == [] and "has no documents yet" in out.err and "hybridsearch index" in out.err
