@@ -13,7 +13,8 @@ def _wait_index(qtbot, w, timeout=180000):
     return sig.args
 
 
-def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_encoder, opened, settings):
+def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_encoder, opened, settings,
+                                          monkeypatch):
     w = make_window(encoder=base_encoder)
     w.show_page(1)
     with qtbot.waitSignal(w.service.job_finished, timeout=180000) as sig:
@@ -72,7 +73,7 @@ def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_enc
     # "All languages alike" (on by default) applies the model's same-language offset; off ranks by
     # similarity alone. An exaggerated offset makes the difference plain: the English passage drops.
     page.lang_filter.set_selected([])
-    base_encoder.language_offset = 0.2
+    monkeypatch.setattr(base_encoder, "language_offset", 0.2)  # the encoder is shared by later tests
     page.mode.setCurrentIndex(page.mode.findData("dense"))
     page.box.setText("How do green plants make glucose from sunlight?")
     assert page.even_languages.isChecked() and page.even_languages.isEnabled()
