@@ -8,7 +8,12 @@ teacher vector (mean of 1 - cosine, times ``--weight``). ``--nce`` adds the usua
 on cross-lingual pairs. Trains on articles 0-27 and prints the LAReQA summary on articles 28-35
 every ``--eval-every`` steps. Nothing is saved: it measures whether the idea helps.
 
+``--teacher centroid`` pulls toward a language-free point instead: the mean of the starting
+model's vectors of a question (and answer) in all its languages. ``--questions-only`` pulls only
+the questions (each batch id in two random languages); answers keep the starting model's space.
+
     python benchmarks/pivot_distillation.py --steps 50 --lr 2e-5 --nce 0 --threads 2
+    python benchmarks/pivot_distillation.py --teacher centroid --questions-only --steps 100 --threads 2
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--teacher", choices=("pivot", "centroid"), default="pivot",
+                    help="pivot: the --pivot language's vectors; centroid: the mean over all languages")
+    ap.add_argument("--questions-only", action="store_true", help="pull the questions only")
     args = ap.parse_args(argv)
 
     import torch
@@ -53,7 +61,7 @@ def main(argv=None) -> int:
     by_id: dict[str, dict] = {}
     for r in load_xquad_r(args.data, articles=range(0, 28)).rows:
         by_id.setdefault(r.id, {})[r.lang] = r
-    ids = [i for i, rows in by_id.items() if args.pivot in rows and len(rows) > 1]
+    ids = [i for i, rows in by_id.items() if (args.pivot in rows or args.teacher == "centroid") and len(rows) > 1]
     dev = EvalSet.from_parallel_qa(load_xquad_r(args.data, articles=range(28, 36)))
 
     def report(step: int) -> None:
@@ -62,8 +70,18 @@ def main(argv=None) -> int:
         enc.model.train()
         print(f"step {step:4d}  " + "  ".join(f"{h} {m[k]:.4f}" for k, h in SUMMARY_COLUMNS), flush=True)
 
-    teacher_q = torch.tensor(enc.encode([by_id[i][args.pivot].question for i in ids], kind="query", max_length=128))
-    teacher_a = torch.tensor(enc.encode([by_id[i][args.pivot].answer for i in ids], kind="passage", max_length=128))
+    def teacher(kind: str):
+        texts = "question" if kind == "query" else "answer"
+        if args.teacher == "pivot":
+            return torch.tensor(enc.encode([getattr(by_id[i][args.pivot], texts) for i in ids], kind=kind,
+                                           max_length=128))
+        flat = [(n, getattr(r, texts)) for n, i in enumerate(ids) for r in by_id[i].values()]
+        vecs = torch.tensor(enc.encode([t for _, t in flat], kind=kind, max_length=128))
+        sums = torch.zeros(len(ids), vecs.shape[1]).index_add_(0, torch.tensor([n for n, _ in flat]), vecs)
+        return F.normalize(sums, dim=1)
+
+    teacher_q = teacher("query")
+    teacher_a = None if args.questions_only else teacher("passage")
     row = {i: k for k, i in enumerate(ids)}
     model = enc.model
     model.train()
@@ -84,14 +102,20 @@ def main(argv=None) -> int:
     for step in range(1, args.steps + 1):
         batch = rng.sample(ids, args.batch_size)
         k = torch.tensor([row[i] for i in batch])
-        lang = [rng.choice([x for x in by_id[i] if x != args.pivot]) for i in batch]
+        lang = [rng.choice([x for x in by_id[i] if x != args.pivot or args.teacher == "centroid"]) for i in batch]
         other = [rng.choice([x for x in by_id[i] if x != l]) for i, l in zip(batch, lang)]
         q = embed([by_id[i][l].question for i, l in zip(batch, lang)], "query")
-        a = embed([by_id[i][l].answer for i, l in zip(batch, lang)], "passage")
-        q_pivot = embed([by_id[i][args.pivot].question for i in batch], "query")
-        a_pivot = embed([by_id[i][args.pivot].answer for i in batch], "passage")
-        dist = (pull(q, teacher_q[k]) + pull(a, teacher_a[k]) + pull(q_pivot, teacher_q[k])
-                + pull(a_pivot, teacher_a[k])) / 4
+        if args.questions_only:  # the question in two languages, both pulled to the same point
+            q_other = embed([by_id[i][o].question for i, o in zip(batch, other)], "query")
+            dist = (pull(q, teacher_q[k]) + pull(q_other, teacher_q[k])) / 2
+        else:
+            pivot = args.pivot if args.teacher == "pivot" else None
+            second = [pivot or o for o in other]
+            a = embed([by_id[i][l].answer for i, l in zip(batch, lang)], "passage")
+            q_pivot = embed([by_id[i][x].question for i, x in zip(batch, second)], "query")
+            a_pivot = embed([by_id[i][x].answer for i, x in zip(batch, second)], "passage")
+            dist = (pull(q, teacher_q[k]) + pull(a, teacher_a[k]) + pull(q_pivot, teacher_q[k])
+                    + pull(a_pivot, teacher_a[k])) / 4
         loss = args.weight * dist
         if args.nce > 0:  # the question against its answer in another language, in-batch negatives
             a_other = embed([by_id[i][l].answer for i, l in zip(batch, other)], "passage")
