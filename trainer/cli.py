@@ -40,6 +40,9 @@ def register(sub) -> None:
     t.add_argument("--all-languages-weight", type=float, default=0.0,
                    help="weight of the all-languages term: each question ranks its answer in every "
                         "language above the batch's other answers (0: off; see docs/training.md)")
+    t.add_argument("--all-questions-weight", type=float, default=0.0,
+                   help="weight of the all-questions term: each answer ranks its question in every "
+                        "language above the batch's other questions (0: off; see docs/training.md)")
     t.add_argument("--hard-negatives", action="store_true",
                    help="add another sentence of each answer's passage as a negative (see docs/training.md)")
     t.add_argument("--hard-negative-language", choices=HARD_NEGATIVE_LANGUAGES, default="question",
@@ -280,6 +283,8 @@ def _config_from_args(args):
         raise HybridSearchError(f"--align-weight must be 0 or more, not {args.align_weight}")
     if args.all_languages_weight < 0:
         raise HybridSearchError(f"--all-languages-weight must be 0 or more, not {args.all_languages_weight}")
+    if args.all_questions_weight < 0:
+        raise HybridSearchError(f"--all-questions-weight must be 0 or more, not {args.all_questions_weight}")
     if args.mine_negatives < 0:
         raise HybridSearchError(f"--mine-negatives must be 0 or more, not {args.mine_negatives}")
     for name in ("batch_size", "grad_accum", "eval_every", "max_length"):
@@ -298,6 +303,7 @@ def _config_from_args(args):
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric,
         align_weight=args.align_weight, all_languages_weight=args.all_languages_weight,
+        all_questions_weight=args.all_questions_weight,
         hard_negatives=args.hard_negatives, hard_negative_language=args.hard_negative_language,
         mine_negatives=args.mine_negatives,
         mine_same_language=args.mine_same_language, dev_share=args.dev_share,

@@ -72,6 +72,11 @@ class TrainConfig:
     #: language above the other answers of the batch in every language, all translations alike
     #: (multi-positive InfoNCE). It encodes each pair's answer in all its languages
     all_languages_weight: float = 0.0
+    #: weight of the all-questions term (0: off), the all-languages term's mirror on the question
+    #: side: each pair's answer must rank its question in *every* language above the batch's other
+    #: questions in every language, all translations alike. A question then has no language of its
+    #: own toward its answer. It encodes each pair's question in all its languages
+    all_questions_weight: float = 0.0
     dev_share: float = 0.1
     seed: int = 0
     eval_every: int = 50
@@ -157,8 +162,9 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     from hybridsearch.encoder.runtime import pick_device
     from trainer.distributed import Dist
 
-    if cfg.align_weight < 0 or cfg.all_languages_weight < 0 or cfg.mine_negatives < 0:  # before loading anything
-        raise HybridSearchError("align_weight, all_languages_weight and mine_negatives must be 0 or more")
+    if min(cfg.align_weight, cfg.all_languages_weight, cfg.all_questions_weight, cfg.mine_negatives) < 0:
+        raise HybridSearchError("align_weight, all_languages_weight, all_questions_weight and mine_negatives "
+                                "must be 0 or more")  # checked before anything loads
     if cfg.hard_negative_language not in HARD_NEGATIVE_LANGUAGES:
         raise HybridSearchError(f"hard_negative_language must be one of {', '.join(HARD_NEGATIVE_LANGUAGES)}, "
                                 f"not {cfg.hard_negative_language!r}")
@@ -326,6 +332,11 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
                         if nv is not None:  # the hard negatives compete too (a drawn answer is a positive)
                             cv, pos = torch.cat([cv, nv]), torch.cat([pos, mask], dim=1)
                         loss = loss + cfg.all_languages_weight * multi_positive_nce(qv, cv, pos, cfg.temperature)
+                    if cfg.all_questions_weight > 0:  # every question in all its languages, as the answer's
+                        keys, qpos = all_language_answers(batch, sampler.langs_of)  # positives
+                        allq = embed([q_ids[k] for k in keys])
+                        qpos = torch.tensor(qpos, dtype=torch.bool)
+                        loss = loss + cfg.all_questions_weight * multi_positive_nce(av, allq, qpos, cfg.temperature)
                     loss = loss / cfg.grad_accum
                 scaler.scale(loss).backward()
                 step_loss += float(loss.detach())
@@ -387,8 +398,8 @@ def translation_twins(batch, langs_of: dict, seed: int, step: int) -> list[tuple
 
 
 def all_language_answers(batch, langs_of: dict) -> tuple[list[tuple[str, str]], list[list[bool]]]:
-    """The (id, lang) of every batch id's answer in each of its languages, and positives[j][k]:
-    answer k belongs to pair j's id."""
+    """The (id, lang) of every batch id's answer (or question) in each of its languages, and
+    positives[j][k]: text k belongs to pair j's id."""
     keys = [(i, lang) for i, _, _ in batch for lang in langs_of[i]]
     return keys, [[k[0] == i for k in keys] for i, _, _ in batch]
 

@@ -185,26 +185,28 @@ def test_train_options_reach_the_config():
         "train", "d.jsonl", "--out", "o", "--model", "m", "--alpha", "0.3", "--epochs", "2",
         "--batch-size", "16", "--lr", "1e-4", "--temperature", "0.02", "--max-length", "64",
         "--no-freeze-embeddings", "--train-layers", "4", "--symmetric", "--align-weight", "0.5", "--hard-negatives",
-        "--hard-negative-language", "both", "--all-languages-weight", "0.7", "--dev-share", "0.2",
+        "--hard-negative-language", "both", "--all-questions-weight", "0.3", "--all-languages-weight", "0.7", "--dev-share", "0.2",
         "--seed", "5", "--eval-every", "10", "--grad-accum", "2", "--device", "cpu", "--no-resume"])
     cfg = _config_from_args(args)
     assert (cfg.model, cfg.out_dir, cfg.alpha, cfg.steps, cfg.epochs) == ("m", "o", 0.3, None, 2.0)
     assert (cfg.batch_size, cfg.lr, cfg.temperature, cfg.max_length) == (16, 1e-4, 0.02, 64)
     assert not cfg.freeze_embeddings and cfg.train_layers == 4 and cfg.symmetric
     assert cfg.align_weight == 0.5 and cfg.hard_negatives and cfg.all_languages_weight == 0.7
-    assert cfg.hard_negative_language == "both"
+    assert cfg.hard_negative_language == "both" and cfg.all_questions_weight == 0.3
     assert (cfg.dev_share, cfg.seed, cfg.eval_every, cfg.grad_accum, cfg.device) == (0.2, 5, 10, 2, "cpu")
     assert cfg.resume is False
     defaults = _config_from_args(build_parser().parse_args(["train", "d.jsonl", "--out", "o"]))
     assert defaults.steps == 300 and defaults.resume and defaults.freeze_embeddings and defaults.model == "base"
     assert not defaults.hard_negatives and defaults.align_weight == 0.0 and defaults.all_languages_weight == 0.0
-    assert defaults.hard_negative_language == "question"
+    assert defaults.hard_negative_language == "question" and defaults.all_questions_weight == 0.0
     with pytest.raises(HybridSearchError, match="alpha"):
         _config_from_args(build_parser().parse_args(["train", "d", "--out", "o", "--alpha", "1.5"]))
     with pytest.raises(HybridSearchError, match="align-weight"):
         _config_from_args(build_parser().parse_args(["train", "d", "--out", "o", "--align-weight", "-1"]))
     with pytest.raises(HybridSearchError, match="all-languages-weight"):
         _config_from_args(build_parser().parse_args(["train", "d", "--out", "o", "--all-languages-weight", "-1"]))
+    with pytest.raises(HybridSearchError, match="all-questions-weight"):
+        _config_from_args(build_parser().parse_args(["train", "d", "--out", "o", "--all-questions-weight", "-1"]))
     with pytest.raises(HybridSearchError, match="batch-size"):
         _config_from_args(build_parser().parse_args(["train", "d", "--out", "o", "--batch-size", "1"]))
     with pytest.raises(SystemExit):  # --steps and --epochs exclude each other
