@@ -68,14 +68,21 @@ def register(sub) -> None:
     e.set_defaults(func=cmd_reembed)
 
 
-def _open(args, model: bool = True):
-    from hybridsearch.library import Library
+def _open(args, model: bool = True, create: bool = False):
+    """The library of ``--library`` (or the default one). Only commands that add to a library
+    (``create``) make a new one; the others stop with a clear message where there is none."""
+    from hybridsearch import paths
+    from hybridsearch.library import DB_NAME, Library
 
+    root = Path(args.library).expanduser() if args.library else paths.default_library_dir()
+    if not create and not (root / DB_NAME).is_file():
+        raise InputError(f"there is no library at {root} yet: add a folder with 'hybridsearch index FOLDER'"
+                         + (f" --library {args.library}" if args.library else ""))
     kw = {}
     if model:
         kw = dict(model=args.model, device=None if args.device == "auto" else args.device,
                   threads=args.threads)
-    return Library(Path(args.library).expanduser() if args.library else None, **kw)
+    return Library(root, **kw)
 
 
 class _Bars:
@@ -110,7 +117,7 @@ class _Bars:
 
 
 def cmd_index(args) -> int:
-    lib = _open(args)
+    lib = _open(args, create=True)
     lib.max_file_bytes = int(args.max_size_mb * 1024 * 1024)
     bars = _Bars()
     try:

@@ -98,6 +98,11 @@ def test_a_closed_pipe_ends_quietly():
 
 def test_search_of_an_empty_library_says_what_to_do(tmp_path, tiny_model_dir, capsys):
     lib = ["--library", str(tmp_path / "lib"), "--model", str(tiny_model_dir), "--device", "cpu"]
+    for cmd in (["search", "anything"], ["status"], ["failed"]):  # no library there: none is made
+        assert main([*cmd, *lib[:2]] if cmd[0] != "search" else [*cmd, *lib]) == 2
+        assert "there is no library at" in capsys.readouterr().err
+    assert not (tmp_path / "lib").exists()
+    Library(tmp_path / "lib").close()  # a library without documents (every folder removed, say)
     assert main(["search", "anything", "--json", *lib]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out) == [] and "has no documents yet" in out.err and "hybridsearch index" in out.err
