@@ -68,6 +68,9 @@ def register(sub) -> None:
     e.set_defaults(func=cmd_reembed)
 
 
+ADD_DOCUMENTS = "add a folder with 'hybridsearch index FOLDER'"
+
+
 def _open(args, model: bool = True, create: bool = False):
     """The library of ``--library`` (or the default one). Only commands that add to a library
     (``create``) make a new one; the others stop with a clear message where there is none."""
@@ -76,7 +79,7 @@ def _open(args, model: bool = True, create: bool = False):
 
     root = Path(args.library).expanduser() if args.library else paths.default_library_dir()
     if not create and not (root / DB_NAME).is_file():
-        raise InputError(f"there is no library at {root} yet: add a folder with 'hybridsearch index FOLDER'"
+        raise InputError(f"there is no library at {root} yet: {ADD_DOCUMENTS}"
                          + (f" --library {args.library}" if args.library else ""))
     kw = {}
     if model:
@@ -147,8 +150,8 @@ def cmd_search(args) -> int:
         raise InputError("--lexical-weight must be between 0 and 10")
     from hybridsearch.encoder.runtime import language_offset_option_error
 
-    if language_offset_option_error(args.language_offset):
-        raise InputError(language_offset_option_error(args.language_offset))
+    if problem := language_offset_option_error(args.language_offset):
+        raise InputError(problem)
     weights = None if args.lexical_weight is None else (1.0, args.lexical_weight)
     with _open(args) as lib:
         results = lib.search(args.query, k=args.k, mode=args.mode,
@@ -158,8 +161,7 @@ def cmd_search(args) -> int:
         empty = not results and lib.store.count("SELECT count(*) FROM documents WHERE status = 'ok'") == 0
         root = lib.root
     if empty:  # say why, on stderr, so that --json output stays a plain []
-        print(f"the library at {root} has no documents yet: add a folder with "
-              "'hybridsearch index FOLDER'", file=sys.stderr)
+        print(f"the library at {root} has no documents yet: {ADD_DOCUMENTS}", file=sys.stderr)
     if args.json:
         out = []
         for r in results:

@@ -220,8 +220,8 @@ def cmd_evaluate(args) -> int:
                          "with a hybridsearch.json (trained models have one)")
     from hybridsearch.encoder.runtime import language_offset_option_error
 
-    if language_offset_option_error(args.language_offset):
-        raise InputError(language_offset_option_error(args.language_offset))
+    if problem := language_offset_option_error(args.language_offset):
+        raise InputError(problem)
     data = _load(args.data, parse_articles(args.articles))
     bar = None
 
