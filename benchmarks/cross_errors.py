@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from trainer.data import load_xquad_r  # noqa: E402
-from trainer.evaluate import EvalSet, encode_eval_set  # noqa: E402
+from language_offset import cached_vectors  # noqa: E402
+from trainer.evaluate import EvalSet  # noqa: E402
 
 
 def cross_error_rates(q: np.ndarray, c: np.ndarray, es: EvalSet) -> dict[str, float]:
@@ -69,17 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default="runs/offset-cache")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
-    es = EvalSet.from_parallel_qa(load_xquad_r(args.data, articles=range(28, 36)))
-    path = Path(args.cache) / f"{Path(args.model).name}_dev.npz"
-    if path.is_file():
-        z = np.load(path)
-        q, c = z["q"], z["c"]
-    else:
-        from hybridsearch.encoder import load_encoder
-
-        q, c = encode_eval_set(load_encoder(args.model, threads=args.threads), es)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, q=q, c=c)
+    es, q, c = cached_vectors(args.data, args.model, "dev", args.cache, args.threads)
     for name, value in cross_error_rates(q, c, es).items():
         print(f"{name:36} {value:.3f}")
     return 0

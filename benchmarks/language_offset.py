@@ -27,6 +27,25 @@ from trainer.evaluate import (SUMMARY_COLUMNS, EvalSet, compute_metrics, encode_
 SPLITS = {"train": range(0, 28), "dev": range(28, 36)}
 
 
+def cached_vectors(data: str, model: str, split: str, cache: str | Path, threads=None,
+                   _encoders: dict = {}) -> tuple[EvalSet, np.ndarray, np.ndarray]:
+    """(eval set, question vectors, candidate vectors) of a split ('train': articles 0-27, 'dev':
+    28-35), encoded once per model and cached as ``<cache>/<model name>_<split>.npz``."""
+    es = EvalSet.from_parallel_qa(load_xquad_r(data, articles=SPLITS[split]))
+    path = Path(cache) / f"{Path(model).name}_{split}.npz"
+    if path.is_file():
+        z = np.load(path)
+        return es, z["q"], z["c"]
+    if model not in _encoders:
+        from hybridsearch.encoder import load_encoder
+
+        _encoders[model] = load_encoder(model, threads=threads)
+    q, c = encode_eval_set(_encoders[model], es)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, q=q, c=c)
+    return es, q, c
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
@@ -35,23 +54,9 @@ def main(argv=None) -> int:
     ap.add_argument("--deltas", default="0,0.01,0.02,0.03,0.04,0.06")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
-    cache = Path(args.cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    encoder = None
     print("split  delta  " + "  ".join(h for _, h in SUMMARY_COLUMNS))
-    for split, articles in SPLITS.items():
-        es = EvalSet.from_parallel_qa(load_xquad_r(args.data, articles=articles))
-        path = cache / f"{Path(args.model).name}_{split}.npz"
-        if path.is_file():
-            z = np.load(path)
-            q, c = z["q"], z["c"]
-        else:
-            if encoder is None:
-                from hybridsearch.encoder import load_encoder
-
-                encoder = load_encoder(args.model, threads=args.threads)
-            q, c = encode_eval_set(encoder, es)
-            np.savez(path, q=q, c=c)
+    for split in SPLITS:
+        es, q, c = cached_vectors(args.data, args.model, split, args.cache, args.threads)
         scores = q @ c.T
         for delta in (float(x) for x in args.deltas.split(",")):
             m = compute_metrics(with_language_offset(scores, es, delta), es)

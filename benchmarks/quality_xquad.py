@@ -60,15 +60,19 @@ def build_folder(root: Path, paras: dict) -> Path:
 
 @contextmanager
 def search_mode(lib, mode: str):
-    """-> (search mode, weights) for a mode with suffixes, which hold while inside.
+    """-> (search mode, weights, feedback) for a mode with suffixes, which hold while inside.
 
     ``mode`` is a search mode (``hybrid`` with the app's default weights), or ``hybrid@W`` for
     hybrid search with lexical weight W (``hybrid@1``: dense and keyword lists weighted 1:1);
     a ``~S`` suffix sets the keyword hits' minimum IDF share (``hybrid~0``: every keyword hit counts);
-    a ``!X`` suffix sets the same-language offset instead of the model card's (``dense!0``: none).
+    a ``!X`` suffix sets the same-language offset instead of the model card's (``dense!0``: none);
+    a final ``-once`` searches without cross-language feedback (``dense-once``).
+    Yields (search mode, weights, feedback).
     """
     from hybridsearch import search as search_mod
 
+    feedback = not mode.endswith("-once")
+    mode = mode.removesuffix("-once")
     mode, _, offset = mode.partition("!")
     mode, _, share = mode.partition("~")
     name, _, w = mode.partition("@")
@@ -81,7 +85,7 @@ def search_mode(lib, mode: str):
     if enc is not None:
         enc.language_offset = float(offset)
     try:
-        yield name, weights
+        yield name, weights, feedback
     finally:
         search_mod.MIN_MATCH_SHARE = saved_share
         if enc is not None:
@@ -91,10 +95,10 @@ def search_mode(lib, mode: str):
 def searched(lib, questions, k: int, mode: str, lat: list):
     """Search every question in ``mode`` (see :func:`search_mode`): yields (lang, article, paragraph,
     results), appending each search's seconds to ``lat``."""
-    with search_mode(lib, mode) as (name, weights):
+    with search_mode(lib, mode) as (name, weights, feedback):
         for lang, a, p, question in questions:
             t0 = time.perf_counter()
-            res = lib.search(question, k=k, mode=name, weights=weights)
+            res = lib.search(question, k=k, mode=name, weights=weights, feedback=feedback)
             lat.append(time.perf_counter() - t0)
             yield lang, a, p, res
 
@@ -189,14 +193,20 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", default="hybrid,dense",
                     help="comma-separated: hybrid,dense,lexical; hybrid@W sets the lexical weight W, "
                          "hybrid~S the keyword hits' minimum IDF share S, dense!X the same-language offset X "
-                         "(default: the model card's)")
+                         "(default: the model card's); a final -once: without cross-language feedback")
     ap.add_argument("--per-paragraph", type=int, default=None, help="questions per paragraph (default all)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: 2 thrash on this shared machine)")
     ap.add_argument("--single-copy", type=int, default=None, metavar="SEED",
                     help="index each paragraph once, in one language (dealt out evenly, seeded), and report "
                          "found-in-top-10 and MRR for questions in the paragraph's language and in others")
+    ap.add_argument("--feedback-weight", type=float, default=None, metavar="W",
+                    help="cross-language feedback weight instead of search.FEEDBACK_WEIGHT")
     args = ap.parse_args(argv)
+    if args.feedback_weight is not None:
+        from hybridsearch import search as search_mod
+
+        search_mod.FEEDBACK_WEIGHT = args.feedback_weight
     if not XQUAD_DIR.is_dir():
         print(f"XQuAD-R not found at {XQUAD_DIR}", file=sys.stderr)
         return 1

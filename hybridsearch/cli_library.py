@@ -40,6 +40,9 @@ def register(sub) -> None:
                    help="taken from the similarity of passages in the query's language, so that answers "
                         "in other languages are not ranked below ones that merely share the query's words "
                         "(default: the model's, 0.01 for the bundled one; 0: none)")
+    s.add_argument("--no-feedback", action="store_true",
+                   help="search once; by default the query is searched again moved toward its best "
+                        "passages, which ranks their translations in other languages next to them")
     s.add_argument("--type", default=None, help="only these file types, e.g. pdf,docx")
     s.add_argument("--folder", action="append", default=None, help="only documents under this folder")
     s.add_argument("--json", action="store_true")
@@ -157,7 +160,8 @@ def cmd_search(args) -> int:
         results = lib.search(args.query, k=args.k, mode=args.mode,
                              languages=args.lang.split(",") if args.lang else None,
                              file_types=args.type.split(",") if args.type else None,
-                             folders=args.folder, weights=weights, language_offset=args.language_offset)
+                             folders=args.folder, weights=weights, language_offset=args.language_offset,
+                             feedback=not args.no_feedback)
         empty = not results and lib.store.count("SELECT count(*) FROM documents WHERE status = 'ok'") == 0
         root = lib.root
     if empty:  # say why, on stderr, so that --json output stays a plain []

@@ -362,12 +362,15 @@ class Library:
                file_types=None, modified_after: datetime | float | None = None,
                modified_before: datetime | float | None = None,
                weights: tuple[float, float] | None = None,
-               language_offset: float | None = None) -> list[DocumentResult]:
+               language_offset: float | None = None, feedback: bool = True) -> list[DocumentResult]:
         """Search: ``mode`` 'hybrid' (dense + lexical fused by RRF, ``weights`` = (dense,
         lexical), default ``search.DEFAULT_WEIGHTS``), 'dense' or 'lexical'. Returns up to ``k`` documents, best first.
 
         ``language_offset``: taken from the cosine of passages in the query's language (None:
-        the model card's, see ``search.OFFSET_FETCH``; 0: rank by cosine alone).
+        the model card's, see ``search.OFFSET_FETCH``; 0: rank by cosine alone). ``feedback``:
+        search again with the query moved toward its best first hits, which ranks the answer's
+        translations next to it (see ``search.FEEDBACK_HITS``); False, or a filter to one
+        language: one search.
 
         Filters: ``languages`` (ISO 639-1 codes: the document or the passage is in one of them),
         ``folders`` (paths; subfolders included), ``file_types`` ('pdf', 'txt', …), and the
@@ -378,7 +381,8 @@ class Library:
         weights = DEFAULT_WEIGHTS if weights is None else weights
         return search(self, query, k=k, mode=mode, languages=languages, folders=folders,
                       file_types=file_types, modified_after=modified_after,
-                      modified_before=modified_before, weights=weights, language_offset=language_offset)
+                      modified_before=modified_before, weights=weights, language_offset=language_offset,
+                      feedback=feedback)
 
     def context(self, chunk_id: int, chars: int = 800) -> Context:
         """The document text around a chunk (about ``chars`` characters each side), for

@@ -39,14 +39,20 @@ def test_index_search_status_failed_remove(tmp_path, tiny_model_dir, capsys):
     assert json.loads(capsys.readouterr().out)[0]["path"].endswith("en.txt")
     assert main(["search", "walrus", "--lexical-weight", "-1", *lib, *model]) == 2
     assert "--lexical-weight must be between 0 and 10" in capsys.readouterr().err
-    # --language-offset: the English passage (the query's language) scores that much lower
+    # --language-offset: the English passage (the query's language) scores that much lower (one
+    # search each: --no-feedback, as feedback would move the query toward different first hits)
     scores = {}
     for x in ("0", "0.2"):
         assert main(["search", "the walrus sleeps", "--mode", "dense", "--language-offset", x, "--json",
-                     *lib, *model]) == 0
+                     "--no-feedback", *lib, *model]) == 0
         scores[x] = {Path(r["path"]).name: r["score"] for r in json.loads(capsys.readouterr().out)}
     assert scores["0.2"]["en.txt"] == pytest.approx(scores["0"]["en.txt"] - 0.2, abs=1e-5)
     assert scores["0.2"]["ru.txt"] == pytest.approx(scores["0"]["ru.txt"], abs=1e-6)
+    # by default the query searches again from its first hits: the scores are the moved query's
+    assert main(["search", "the walrus sleeps", "--mode", "dense", "--language-offset", "0", "--json",
+                 *lib, *model]) == 0
+    fed = {Path(r["path"]).name: r["score"] for r in json.loads(capsys.readouterr().out)}
+    assert fed.keys() == scores["0"].keys() and fed != pytest.approx(scores["0"], abs=1e-4)
     assert main(["search", "walrus", "--language-offset", "0.5", *lib, *model]) == 2
     assert "--language-offset must be from 0 to 0.2" in capsys.readouterr().err
     assert main(["search", "walrus", "--lang", "ru", "--mode", "lexical", *lib, *model]) == 0

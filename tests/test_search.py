@@ -143,7 +143,8 @@ def test_hybrid_keyword_side_ignores_hits_on_a_question_s_small_words(tmp_path, 
 def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encoder, monkeypatch):
     """With a model whose card has a same-language offset, dense search takes it from the passages
     in the query's language: a translation that trailed the English passage by less than the
-    offset now ranks above it, and scores elsewhere do not change."""
+    offset now ranks above it, and scores elsewhere do not change. (One search: feedback, which
+    moves the query toward its first hits, would mix its own changes in.)"""
     d = tmp_path / "docs"
     d.mkdir()
     (d / "en.txt").write_text("Emperor penguins breed on the Antarctic sea ice in winter.", encoding="utf-8")
@@ -156,11 +157,11 @@ def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encod
     with Library(tmp_path / "lib", encoder=tiny_encoder) as library:
         library.add_folder(d)
         library.index()
-        plain = {name(r): r.score for r in library.search(q, mode="dense")}
-        assert {r.language for r in library.search(q, mode="dense")} == {"en", "de", "ru"}
+        plain = {name(r): r.score for r in library.search(q, mode="dense", feedback=False)}
+        assert {r.language for r in library.search(q, mode="dense", feedback=False)} == {"en", "de", "ru"}
         offset = 0.2
         monkeypatch.setattr(tiny_encoder, "language_offset", offset)
-        res = library.search(q, mode="dense")
+        res = library.search(q, mode="dense", feedback=False)
         fair = {name(r): r.score for r in res}
         for f, s in plain.items():
             assert fair[f] == pytest.approx(s - offset if f.startswith("en") else s, abs=1e-6)
@@ -170,9 +171,46 @@ def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encod
         assert [name(r) for r in res].index("en.txt") > [name(r) for r in res].index(
             "de.txt" if plain["de.txt"] == best_other else "ru.txt")
         # a filter to the query's own language leaves every score shifted alike
-        assert [name(r) for r in library.search(q, mode="dense", languages=["en"])] == \
+        assert [name(r) for r in library.search(q, mode="dense", languages=["en"], feedback=False)] == \
             [f for f in sorted(plain, key=plain.get, reverse=True) if f.startswith("en")]
         # a per-search offset outside 0..0.2 is refused with a clear message
         for bad in (-0.01, 0.5, "0.1"):
             with pytest.raises(InputError, match="language_offset must be a number from 0 to 0.2"):
                 library.search(q, mode="dense", language_offset=bad)
+
+
+def test_feedback_searches_again_from_the_best_first_hits_within_the_filters(lib):
+    """Dense search with feedback ranks by the cosine of the query moved toward its best first
+    passages (search.feedback_vectors); the first passages come from the filtered pool only, and
+    ``feedback=False`` is one search by the query's own cosine."""
+    import numpy as np
+
+    from hybridsearch.search import FEEDBACK_HITS, feedback_vectors
+
+    q = "penguin colony on the ice"
+    qv = lib.encoder.encode([q], kind="query")[0]
+    rows = lib.store.conn.execute(
+        "SELECT c.id, coalesce(c.language, d.language), d.path FROM chunks c JOIN documents d ON d.id = c.document_id"
+    ).fetchall()
+    ids = np.array([r[0] for r in rows])
+    vecs = lib.ann.get(ids.tolist())
+
+    def expected(keep):
+        sel = np.array([keep(r) for r in rows])
+        cos = vecs[sel] @ qv
+        top = np.argsort(-cos)[:FEEDBACK_HITS]
+        moved = feedback_vectors(qv, vecs[sel][top], cos[top])
+        return float(np.max(vecs[sel] @ moved)), float(np.max(cos))
+
+    fed, once = expected(lambda r: True)
+    assert abs(fed - once) > 1e-3  # the moved query scores differently: the test can tell them apart
+    assert lib.search(q, mode="dense")[0].score == pytest.approx(fed, abs=1e-4)
+    assert lib.search(q, mode="dense", feedback=False)[0].score == pytest.approx(once, abs=1e-4)
+    # a language filter: feedback starts from the best passages among the filtered ones
+    fed_some, _ = expected(lambda r: r[1] in ("ru", "zh"))
+    res = lib.search(q, mode="dense", languages=["ru", "zh"])
+    assert res and all(r.language in ("ru", "zh") for r in res)
+    assert res[0].score == pytest.approx(fed_some, abs=1e-4)
+    # a filter to one language has no translations to bring up: one search
+    _, once_ru = expected(lambda r: r[1] == "ru")
+    assert lib.search(q, mode="dense", languages=["ru"])[0].score == pytest.approx(once_ru, abs=1e-4)

@@ -72,6 +72,8 @@ def register(sub) -> None:
     e.add_argument("--csv", default=None, metavar="FILE.csv", help="save the per-language table as CSV")
     e.add_argument("--language-offset", type=float, default=None, metavar="X",
                    help="also rank with this same-language offset instead of the model card's (0: off)")
+    e.add_argument("--no-feedback", action="store_true",
+                   help="rank the 'searched' row without cross-language feedback (search --no-feedback)")
     e.add_argument("--calibrate", action="store_true",
                    help="find the same-language offset with the best mAP on this data")
     e.add_argument("--save-offset", action="store_true",
@@ -126,9 +128,11 @@ def metrics_table(metrics: dict) -> str:
     extra = [f"{k}={metrics[k]:.4f}" for k in ("mono_r1", "mono_r10", "cross_r1", "cross_r10") if k in metrics]
     if extra:
         lines.append("recall: " + "  ".join(extra))
-    if "language_offset" in metrics:
-        lines.append(f"{'balanced':<10}" + "".join(cell(metrics.get(f"{k}_balanced")) for k, _ in cols)
-                     + f"   (search: same-language offset {metrics['language_offset']:.4f})")
+    if "map_balanced" in metrics:
+        how = [f"same-language offset {metrics['language_offset']:.4f}"] if metrics.get("language_offset") else []
+        how += ["cross-language feedback"] if metrics.get("feedback") else []
+        lines.append(f"{'searched':<10}" + "".join(cell(metrics.get(f"{k}_balanced")) for k, _ in cols)
+                     + f"   (as search ranks: {', '.join(how)})")
     if "calibrated_offset" in metrics:
         lines.append(f"calibrated: same-language offset {metrics['calibrated_offset']:.4f} gives mAP "
                      f"{metrics['map_calibrated']:.4f} on this data")
@@ -235,7 +239,7 @@ def cmd_evaluate(args) -> int:
     try:
         metrics = evaluate_model(args.model, data, on_progress=on_progress, cancel=CancelToken(),
                                  device=args.device, language_offset=args.language_offset,
-                                 calibrate=args.calibrate)
+                                 calibrate=args.calibrate, feedback=not args.no_feedback)
     finally:
         if bar is not None:
             bar.close()

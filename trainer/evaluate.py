@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from hybridsearch.progress import CancelToken, Progress
+from hybridsearch.search import FEEDBACK_HITS, FEEDBACK_TEMPERATURE, FEEDBACK_WEIGHT, feedback_vectors
 from trainer.data import ParallelQA
 
 PRIMARY = "map"
@@ -159,6 +160,21 @@ def calibrate_language_offset(scores: np.ndarray, es: EvalSet, grid=OFFSET_GRID)
     return best, table
 
 
+def search_scores(q: np.ndarray, c: np.ndarray, es: EvalSet | None, offset: float = 0.0,
+                  feedback: bool = True, hits: int = FEEDBACK_HITS, weight: float = FEEDBACK_WEIGHT,
+                  temperature: float = FEEDBACK_TEMPERATURE) -> np.ndarray:
+    """Scores as dense search ranks the pool: cosine less the same-language ``offset`` and, with
+    ``feedback``, of each query moved toward its ``hits`` best first hits
+    (``search.feedback_vectors``). ``es`` tells the languages apart (only needed with an offset)."""
+    scores = with_language_offset(q @ c.T, es, offset)
+    if not feedback:
+        return scores
+    k = min(hits, scores.shape[1])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    moved = feedback_vectors(q, c[top], np.take_along_axis(scores, top, axis=1), weight, temperature)
+    return with_language_offset(moved @ c.T, es, offset)
+
+
 def balanced_metrics(scores: np.ndarray, es: EvalSet, offset: float) -> dict[str, float]:
     """``language_offset`` and the ``*_balanced`` metrics: the ranking search gives with it."""
     m = compute_metrics(with_language_offset(scores, es, offset), es)
@@ -192,20 +208,24 @@ def encode_eval_set(encoder, es: EvalSet, on_progress=None, cancel: CancelToken 
 
 def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable | None = None,
                      cancel: CancelToken | None = None, language_offset: float | None = None,
-                     calibrate: bool = False) -> dict[str, float]:
+                     calibrate: bool = False, feedback: bool = True) -> dict[str, float]:
     """Evaluate an already-loaded encoder on ``data`` -> flat metrics dict.
 
-    With a same-language offset (``language_offset``, else the encoder's own from its card) the
-    dict also holds ``language_offset`` and ``*_balanced``. ``calibrate`` adds
-    ``calibrated_offset``, the offset with the best mAP on this data, and ``map_calibrated``.
+    The dict also holds ``*_balanced``: the multilingual figures as search ranks the pool, with
+    the same-language offset (``language_offset``, else the encoder's own from its card; stored
+    as ``language_offset``) and, unless ``feedback`` is False, cross-language feedback (stored as
+    ``feedback`` 1.0). Without either there is no ``*_balanced``. ``calibrate`` adds
+    ``calibrated_offset``, the offset with the best mAP (cosine and offset alone) on this data,
+    and ``map_calibrated``.
     """
     es = data if isinstance(data, EvalSet) else EvalSet.from_parallel_qa(data)
     q, c = encode_eval_set(encoder, es, on_progress, cancel)
     scores = q @ c.T
     metrics = compute_metrics(scores, es)
     offset = getattr(encoder, "language_offset", 0.0) if language_offset is None else language_offset
-    if offset:
-        metrics.update(balanced_metrics(scores, es, offset))
+    if offset or feedback:
+        metrics.update(balanced_metrics(search_scores(q, c, es, offset, feedback), es, 0.0),
+                       language_offset=float(offset), feedback=float(bool(feedback)))
     if calibrate:
         best, table = calibrate_language_offset(scores, es)
         metrics.update(calibrated_offset=best, map_calibrated=table[best])

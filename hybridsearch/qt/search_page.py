@@ -205,8 +205,9 @@ class SearchPage(QWidget):
         self.even_languages.setChecked(True)
         self.even_languages.setToolTip(
             "On: a passage in your question's own language gets no head start over its translations "
-            "(the model's same-language offset).\nOff: rank by similarity alone, which favours your "
-            "own language. Keyword search is not affected.")
+            "(the model's same-language offset), and the search runs a second time from its best "
+            "passages, which brings up their translations in other languages.\nOff: one search by "
+            "similarity alone, which favours your own language. Keyword search is not affected.")
         top.addWidget(self.even_languages)
         outer.addLayout(top)
 
@@ -437,7 +438,8 @@ class SearchPage(QWidget):
         """The search's keyword arguments; None means the library's default."""
         return {"mode": self.mode.currentData(), "languages": self.lang_filter.selected(),
                 "folders": self.folder_filter.selected(), "file_types": self.type_filter.selected(),
-                "language_offset": None if self.even_languages.isChecked() else 0.0}
+                "language_offset": None if self.even_languages.isChecked() else 0.0,
+                "feedback": self.even_languages.isChecked()}
 
     def search_now(self) -> None:
         self.timer.stop()

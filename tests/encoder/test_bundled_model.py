@@ -47,14 +47,24 @@ def test_bundled_model_beats_the_base_on_held_out_multilingual_retrieval(base_mo
 
     data = load_xquad_r(XQUAD_DIR, articles=[30], languages=LANGS)
     base = evaluate_encoder(Encoder(base_model_dir, device="cpu", threads=1), data)
-    tuned = evaluate_encoder(Encoder(bundled_model_dir(), device="cpu", threads=1), data)
+    tuned_encoder = Encoder(bundled_model_dir(), device="cpu", threads=1)
+    tuned = evaluate_encoder(tuned_encoder, data)
     # measured when shipped (article 30, 7 languages): mAP 0.434 -> 0.735, cross MRR 0.765 -> 0.814,
     # mono MRR 0.806 -> 0.851, QLF rate 0.946 -> 0.599; the model card holds the full dev table
     assert tuned["map"] >= base["map"] + 0.2, (base["map"], tuned["map"])
     assert tuned["cross_mrr"] >= base["cross_mrr"] + 0.02, (base["cross_mrr"], tuned["cross_mrr"])
     assert tuned["mono_mrr"] >= base["mono_mrr"], (base["mono_mrr"], tuned["mono_mrr"])
     assert tuned["qlf_rate"] <= base["qlf_rate"] - 0.25, (base["qlf_rate"], tuned["qlf_rate"])
-    # ranked as search ranks with the card's same-language offset, the query's own language comes
-    # first much less often, at no cost in mAP (measured: QLF 0.599 -> 0.313, mAP 0.735 -> 0.744)
-    assert tuned["qlf_rate_balanced"] <= tuned["qlf_rate"] - 0.15, (tuned["qlf_rate"], tuned["qlf_rate_balanced"])
-    assert tuned["map_balanced"] >= tuned["map"] - 0.005, (tuned["map"], tuned["map_balanced"])
+    # ranked as search ranks (the card's same-language offset, then cross-language feedback), the
+    # query's own language comes first much less often and the translations of the answer rank
+    # closer together (measured: QLF 0.599 -> 0.136, mAP 0.735 -> 0.793, rank distance 17.3 -> 14.1)
+    assert tuned["feedback"] == 1.0 and tuned["language_offset"] == 0.01
+    assert tuned["qlf_rate_balanced"] <= tuned["qlf_rate"] - 0.25, (tuned["qlf_rate"], tuned["qlf_rate_balanced"])
+    assert tuned["map_balanced"] >= tuned["map"] + 0.04, (tuned["map"], tuned["map_balanced"])
+    assert tuned["rank_distance_balanced"] <= tuned["rank_distance"] - 2
+    # the offset alone (no feedback) already lowers the bias at no cost in mAP (measured: QLF
+    # 0.599 -> 0.313, mAP 0.735 -> 0.744)
+    offset_only = evaluate_encoder(tuned_encoder, data, feedback=False)
+    assert offset_only["qlf_rate_balanced"] <= tuned["qlf_rate"] - 0.15
+    assert offset_only["map_balanced"] >= tuned["map"] - 0.005
+    assert tuned["map_balanced"] >= offset_only["map_balanced"] + 0.03

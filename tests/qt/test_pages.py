@@ -71,11 +71,15 @@ def test_evaluation_charts_fill_from_a_metrics_dict_and_export(qtbot, settings, 
     assert "trained,de,map," in csvp.read_text()
     # a model whose card has a same-language offset also says how search ranks with it
     tuned = {**fake_metrics(base=0.6), "language_offset": 0.01, "map_balanced": 0.612, "qlf_rate_balanced": 0.27}
-    page._on_result({"base": fake_metrics(base=0.4), "trained": tuned})
+    fed = {**fake_metrics(base=0.4), "language_offset": 0.0, "feedback": 1.0, "map_balanced": 0.55,
+           "qlf_rate_balanced": 0.8}
+    page._on_result({"base": fed, "trained": {**tuned, "feedback": 1.0}, "plain": fake_metrics(base=0.5)})
     lines = page.progress_label.text().splitlines()
-    assert lines[0].startswith("Done: 2 models") and len(lines) == 2
-    assert lines[1] == ("trained: search takes 0.01 from same-language passages, giving mAP 0.612 and the "
-                        "query's language first 27% of the time")
+    assert lines[0].startswith("Done: 3 models") and len(lines) == 3
+    assert lines[1] == ("base: search searches again from its best hits, giving mAP 0.550 and the query's "
+                        "language first 80% of the time")
+    assert lines[2] == ("trained: search takes 0.01 from same-language passages and searches again from its "
+                        "best hits, giving mAP 0.612 and the query's language first 27% of the time")
 
 
 def test_alpha_slider_says_what_it_does(qtbot, settings):

@@ -9,7 +9,7 @@ import pytest
 
 from trainer.data import ParallelQA, QARow
 from trainer.evaluate import (EvalSet, balanced_metrics, calibrate_language_offset, compute_metrics,
-                              map_by_language, metrics_csv)
+                              map_by_language, metrics_csv, search_scores)
 
 
 def hand_set() -> tuple[np.ndarray, EvalSet]:
@@ -170,3 +170,46 @@ def test_cross_error_rates_by_hand():
     assert r["cross_top1_given_mono"] == pytest.approx(2 / 3)
     assert r["translation_nearest"] == 0.75  # b: de -> en finds a
     assert r["cross_top1_given_mono_aligned"] == 1.0 and r["cross_top1_given_mono_not_aligned"] == 0.0
+
+
+def test_feedback_vector_by_hand():
+    from hybridsearch.search import feedback_vectors
+
+    # two hits with equal scores weigh 1/2 each: (1, 0) + (0, 1)/2 + (1, 0)/2 = (1.5, 0.5), normalised
+    v = feedback_vectors(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [1.0, 0.0]]), [0.5, 0.5])
+    assert v == pytest.approx(np.array([1.5, 0.5]) / math.sqrt(2.5))
+    # a hit 0.1 behind the best weighs exp(-0.1 / 0.02) = 0.0067 as much; weight 0 leaves the query
+    v = feedback_vectors(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [1.0, 0.0]]), [0.9, 0.8])
+    w = 1 / (1 + math.exp(-5))
+    assert v == pytest.approx(np.array([1 + (1 - w), w]) / math.hypot(1 + (1 - w), w))
+    assert feedback_vectors(np.array([3.0, 4.0]), np.eye(2), [1, 0], weight=0.0) == pytest.approx([0.6, 0.8])
+    # a batch of queries gives each its own vector
+    batch = feedback_vectors(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[[0.0, 1.0]], [[0.0, 1.0]]]),
+                             np.array([[0.5], [0.5]]))
+    assert batch == pytest.approx(np.array([[1 / math.sqrt(2), 1 / math.sqrt(2)], [0.0, 1.0]]))
+
+
+def test_feedback_ranks_the_translation_next_to_the_answer():
+    """Unit vectors at angles: question (en) 20 deg, its answer A (en) 0, the answer's translation
+    A' (de) -15, another German sentence X 50. By cosine the question ranks A (.940), X (.866),
+    A' (.819): A' is third, AP (1 + 2/3) / 2. Feedback moves the question toward its hits, weighted
+    softmax(score / 0.02) = .974 A, .024 X, .002 A': to 10.56 deg, where A' (25.56 deg away, .902)
+    passes X (39.44 deg away, .772), and AP is 1."""
+    def unit(deg):
+        return [math.cos(math.radians(deg)), math.sin(math.radians(deg))]
+
+    es = EvalSet(languages=["de", "en"], queries=[("q", "en", "Q")],
+                 candidates=[("en", "A"), ("de", "X"), ("de", "A'")], relevant={"q": {"en": 0, "de": 2}})
+    q, c = np.array([unit(20)]), np.array([unit(0), unit(50), unit(-15)])
+    once = search_scores(q, c, es, feedback=False)
+    assert once[0] == pytest.approx([0.940, 0.866, 0.819], abs=1e-3)
+    assert compute_metrics(once, es)["map"] == pytest.approx((1 + 2 / 3) / 2)
+    fed = search_scores(q, c, es)
+    angle = math.degrees(math.atan2(*reversed(list(
+        np.array(unit(20)) + 0.974 * np.array(unit(0)) + 0.024 * np.array(unit(50)) + 0.002 * np.array(unit(-15))))))
+    assert angle == pytest.approx(10.56, abs=0.05)
+    assert fed[0] == pytest.approx([math.cos(math.radians(d)) for d in (10.56, 39.44, 25.56)], abs=2e-3)
+    assert compute_metrics(fed, es)["map"] == pytest.approx(1.0)
+    # the same-language offset is taken from A before feedback and after it
+    offset = search_scores(q, c, es, offset=0.01)
+    assert offset[0, 0] == pytest.approx(fed[0, 0] - 0.01, abs=2e-3) and offset[0, 2] > offset[0, 1]

@@ -247,7 +247,8 @@ def test_evaluate_calibrates_and_saves_the_same_language_offset(tmp_path, tiny_m
     assert main(["evaluate", str(model), str(EXAMPLE), "--calibrate", "--save-offset", "--json",
                  "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert metrics["map_calibrated"] >= metrics["map"] and "language_offset" not in metrics
+    assert metrics["map_calibrated"] >= metrics["map"] and metrics["language_offset"] == 0.0
+    assert metrics["feedback"] == 1.0 and "map_balanced" in metrics  # search's feedback is reported
     card = json.loads((model / "hybridsearch.json").read_text())
     assert card["language_offset"] == round(metrics["calibrated_offset"], 4)
     assert card["name"] == "tiny-test-bert" and card["language_offset_data"] == str(EXAMPLE)
@@ -256,9 +257,14 @@ def test_evaluate_calibrates_and_saves_the_same_language_offset(tmp_path, tiny_m
     (model / "hybridsearch.json").write_text(json.dumps(card))
     assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "same-language offset 0.0300" in out and any(l.startswith("balanced ") for l in out.splitlines())
+    row = [l for l in out.splitlines() if l.startswith("searched ")]
+    assert row and "same-language offset 0.0300, cross-language feedback" in row[0]
     assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu", "--language-offset", "0"]) == 0
-    assert "balanced" not in capsys.readouterr().out
+    row = [l for l in capsys.readouterr().out.splitlines() if l.startswith("searched ")]
+    assert row and "offset" not in row[0] and "cross-language feedback" in row[0]
+    assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu", "--language-offset", "0",
+                 "--no-feedback"]) == 0
+    assert "searched" not in capsys.readouterr().out
 
 
 def test_save_offset_needs_a_model_directory_and_calibration(capsys):

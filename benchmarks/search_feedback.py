@@ -1,0 +1,88 @@
+"""What cross-language feedback does to search on XQuAD-R (LAReQA pools, cached vectors).
+
+Dense search can run twice: once with the question, then with the question moved toward its best
+first hits (``hybridsearch.search.feedback_vectors``: ``hits`` passages weighted by
+``softmax(score / temperature)``, total ``weight``). This script re-scores the pools of
+articles 0-27 (train) and 28-35 (dev) for a grid of settings (vectors encoded once per model
+and cached, as in ``language_offset.py``) and prints, per split and setting:
+
+* mAP, rank distance and query-language-first rate in the multilingual pool, as search ranks it
+  with the same-language offset given (``--offsets``; the bundled model's card has 0.01);
+* mono and cross MRR as a search *limited to one language* gives them: the first hits, and so the
+  feedback, then come from that language's passages only. (Feedback drawn from the whole pool
+  would carry the answer's other languages into a one-language ranking; that is not what a
+  one-language search can do, so it is not reported as such.)
+
+Choose on train, read dev. The app's defaults (``search.FEEDBACK_*``) are marked with ``*``.
+
+    python benchmarks/search_feedback.py --model default
+    python benchmarks/search_feedback.py --model base --offsets 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from hybridsearch.search import FEEDBACK_HITS, FEEDBACK_TEMPERATURE, FEEDBACK_WEIGHT  # noqa: E402
+from language_offset import SPLITS, cached_vectors  # noqa: E402
+from trainer.evaluate import compute_metrics, search_scores  # noqa: E402
+
+
+def one_language_mrr(q, c, es, feedback: bool, **settings) -> tuple[float, float]:
+    """(mono MRR, cross MRR) when every search is limited to one pool language."""
+    cand_lang = np.array([lang for lang, _ in es.candidates])
+    scores = np.empty((len(q), len(c)), np.float32)
+    for lang in es.languages:
+        m = cand_lang == lang
+        scores[:, m] = search_scores(q, c[m], None, 0.0, feedback, **settings)
+    m = compute_metrics(scores, es)
+    return m["mono_mrr"], m["cross_mrr"]
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",")]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--cache", default="runs/offset-cache")
+    ap.add_argument("--hits", default="3,5,10")
+    ap.add_argument("--weights", default="0.5,1,2")
+    ap.add_argument("--temperatures", default="0.02,0.05")
+    ap.add_argument("--offsets", default="0,0.01", help="same-language offsets to rank with")
+    ap.add_argument("--splits", default="train,dev")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    grid = [(0, 0.0, 0.0)] + list(itertools.product([int(x) for x in args.hits.split(",")],
+                                                    floats(args.weights), floats(args.temperatures)))
+    default = (FEEDBACK_HITS, FEEDBACK_WEIGHT, FEEDBACK_TEMPERATURE)
+    print("split  hits  weight  temp.  offset    mAP  rank dist  QLF rate   one-language: mono MRR  cross MRR")
+    for split in args.splits.split(","):
+        if split not in SPLITS:
+            ap.error(f"--splits: {split!r} is not one of {', '.join(SPLITS)}")
+        es, q, c = cached_vectors(args.data, args.model, split, args.cache, args.threads)
+        for hits, weight, temp in grid:
+            on = hits > 0
+            settings = dict(hits=hits, weight=weight, temperature=temp) if on else {}
+            mono, cross = one_language_mrr(q, c, es, on, **settings)
+            for offset in floats(args.offsets):
+                m = compute_metrics(search_scores(q, c, es, offset, on, **settings), es)
+                mark = "*" if (hits, weight, temp) == default else " "
+                what = f"{hits:4}  {weight:6.2f}  {temp:5.2f}" if on else "   -       -      -"
+                print(f"{split:5}  {what}  {offset:6.4f}  {m['map']:.3f}  {m['rank_distance']:9.1f}  "
+                      f"{m['qlf_rate']:8.3f}   {mono:22.3f}  {cross:9.3f} {mark}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
