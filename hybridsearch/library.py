@@ -369,8 +369,8 @@ class Library:
         ``language_offset``: taken from the cosine of passages in the query's language (None:
         the model card's, see ``search.OFFSET_FETCH``; 0: rank by cosine alone). ``feedback``:
         search again with the query moved toward its best first hits, which ranks the answer's
-        translations next to it (see ``search.FEEDBACK_HITS``); False, or a filter to one
-        language: one search.
+        translations next to it (see ``search.FEEDBACK_HITS``). Its first hits come from the
+        whole library, filters or not; the results keep to the filters. False: one search.
 
         Filters: ``languages`` (ISO 639-1 codes: the document or the passage is in one of them),
         ``folders`` (paths; subfolders included), ``file_types`` ('pdf', 'txt', …), and the

@@ -132,7 +132,8 @@ def metrics_table(metrics: dict) -> str:
         how = [f"same-language offset {metrics['language_offset']:.4f}"] if metrics.get("language_offset") else []
         how += ["cross-language feedback"] if metrics.get("feedback") else []
         lines.append(f"{'searched':<10}" + "".join(cell(metrics.get(f"{k}_balanced")) for k, _ in cols)
-                     + f"   (as search ranks: {', '.join(how)})")
+                     + f"   (as search ranks: {', '.join(how)}"
+                     + ("; MRR: filtered to one language)" if metrics.get("feedback") else ")"))
     if "calibrated_offset" in metrics:
         lines.append(f"calibrated: same-language offset {metrics['calibrated_offset']:.4f} gives mAP "
                      f"{metrics['map_calibrated']:.4f} on this data")

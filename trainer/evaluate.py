@@ -113,8 +113,11 @@ def compute_metrics(scores: np.ndarray, es: EvalSet) -> dict[str, float]:
 #: Same-language offsets :func:`calibrate_language_offset` tries (cosine units, 0 .. 0.1): fine
 #: steps where trained models land (bundled model 0.01), coarser up to where the base lands (0.06).
 OFFSET_GRID = tuple(round(0.0025 * i, 4) for i in range(17)) + tuple(round(0.045 + 0.005 * i, 4) for i in range(12))
-#: Metrics reported again with the model's same-language offset, as ``<name>_balanced``.
-BALANCED_KEYS = ("map", "rank_distance", "qlf_rate")
+#: Metrics reported again as search ranks (same-language offset, cross-language feedback), as
+#: ``<name>_balanced``. Mono and cross MRR there are those of a search filtered to one language in
+#: a library of all of them: feedback's first hits come from the whole pool (the offset alone
+#: cannot change them).
+BALANCED_KEYS = ("map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate")
 
 
 def same_language(es: EvalSet) -> np.ndarray:
@@ -211,10 +214,10 @@ def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable 
                      calibrate: bool = False, feedback: bool = True) -> dict[str, float]:
     """Evaluate an already-loaded encoder on ``data`` -> flat metrics dict.
 
-    The dict also holds ``*_balanced``: the multilingual figures as search ranks the pool, with
-    the same-language offset (``language_offset``, else the encoder's own from its card; stored
-    as ``language_offset``) and, unless ``feedback`` is False, cross-language feedback (stored as
-    ``feedback`` 1.0). Without either there is no ``*_balanced``. ``calibrate`` adds
+    The dict also holds ``*_balanced`` (see :data:`BALANCED_KEYS`): the figures as search ranks
+    the pool, with the same-language offset (``language_offset``, else the encoder's own from its
+    card; stored as ``language_offset``) and, unless ``feedback`` is False, cross-language
+    feedback (stored as ``feedback`` 1.0). Without either there is no ``*_balanced``. ``calibrate`` adds
     ``calibrated_offset``, the offset with the best mAP (cosine and offset alone) on this data,
     and ``map_calibrated``.
     """

@@ -62,6 +62,10 @@ def test_bundled_model_beats_the_base_on_held_out_multilingual_retrieval(base_mo
     assert tuned["qlf_rate_balanced"] <= tuned["qlf_rate"] - 0.25, (tuned["qlf_rate"], tuned["qlf_rate_balanced"])
     assert tuned["map_balanced"] >= tuned["map"] + 0.04, (tuned["map"], tuned["map_balanced"])
     assert tuned["rank_distance_balanced"] <= tuned["rank_distance"] - 2
+    # a search filtered to one language is moved toward the answer found in the others (measured:
+    # cross MRR 0.814 -> 0.844, mono 0.851 -> 0.850)
+    assert tuned["cross_mrr_balanced"] >= tuned["cross_mrr"] + 0.015
+    assert tuned["mono_mrr_balanced"] >= tuned["mono_mrr"] - 0.01
     # the offset alone (no feedback) already lowers the bias at no cost in mAP (measured: QLF
     # 0.599 -> 0.313, mAP 0.735 -> 0.744)
     offset_only = evaluate_encoder(tuned_encoder, data, feedback=False)
