@@ -351,11 +351,11 @@ def balanced_lines(results: dict[str, dict]) -> list[str]:
     """One line per model with figures as search ranks (its same-language offset, cross-language
     feedback): mAP and the query-language-first rate."""
     def how(m):
-        parts = [f"takes {m['language_offset']:.4g} from same-language passages"] if m.get("language_offset") else []
-        return " and ".join(parts + ["searches again from its best hits"] * bool(m.get("feedback")))
+        parts = [f"offset {m['language_offset']:.4g}"] if m.get("language_offset") else []
+        return ", ".join(parts + ["feedback"] * bool(m.get("feedback")))
 
-    return [f"{model_label(k) if Path(str(k)).is_absolute() else k}: search {how(m)}, giving mAP "
-            f"{m['map_balanced']:.3f} and the query's language first {m['qlf_rate_balanced']:.0%} of the time"
+    return [f"{model_label(k) if Path(str(k)).is_absolute() else k} as search ranks ({how(m)}): mAP "
+            f"{m['map_balanced']:.3f}, the query's language first {m['qlf_rate_balanced']:.0%} of the time"
             for k, m in results.items() if "map_balanced" in m]
 
 

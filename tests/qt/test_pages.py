@@ -76,10 +76,9 @@ def test_evaluation_charts_fill_from_a_metrics_dict_and_export(qtbot, settings, 
     page._on_result({"base": fed, "trained": {**tuned, "feedback": 1.0}, "plain": fake_metrics(base=0.5)})
     lines = page.progress_label.text().splitlines()
     assert lines[0].startswith("Done: 3 models") and len(lines) == 3
-    assert lines[1] == ("base: search searches again from its best hits, giving mAP 0.550 and the query's "
-                        "language first 80% of the time")
-    assert lines[2] == ("trained: search takes 0.01 from same-language passages and searches again from its "
-                        "best hits, giving mAP 0.612 and the query's language first 27% of the time")
+    assert lines[1] == "base as search ranks (feedback): mAP 0.550, the query's language first 80% of the time"
+    assert lines[2] == ("trained as search ranks (offset 0.01, feedback): mAP 0.612, the query's language first "
+                        "27% of the time")
 
 
 def test_alpha_slider_says_what_it_does(qtbot, settings):
