@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from language_offset import cached_vectors  # noqa: E402
+from language_offset import add_vector_options, cached_vectors  # noqa: E402
 from trainer.evaluate import EvalSet  # noqa: E402
 
 
@@ -64,10 +64,7 @@ def cross_error_rates(q: np.ndarray, c: np.ndarray, es: EvalSet) -> dict[str, fl
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--cache", default="runs/offset-cache")
-    ap.add_argument("--threads", type=int, default=None)
+    add_vector_options(ap)
     args = ap.parse_args(argv)
     es, q, c = cached_vectors(args.data, args.model, "dev", args.cache, args.threads)
     for name, value in cross_error_rates(q, c, es).items():

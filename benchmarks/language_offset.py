@@ -27,6 +27,14 @@ from trainer.evaluate import (SUMMARY_COLUMNS, EvalSet, compute_metrics, encode_
 SPLITS = {"train": range(0, 28), "dev": range(28, 36)}
 
 
+def add_vector_options(ap: argparse.ArgumentParser) -> None:
+    """The options of :func:`cached_vectors`: --data, --model, --cache, --threads."""
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--cache", default="runs/offset-cache")
+    ap.add_argument("--threads", type=int, default=None)
+
+
 def cached_vectors(data: str, model: str, split: str, cache: str | Path, threads=None,
                    _encoders: dict = {}) -> tuple[EvalSet, np.ndarray, np.ndarray]:
     """(eval set, question vectors, candidate vectors) of a split ('train': articles 0-27, 'dev':
@@ -48,11 +56,8 @@ def cached_vectors(data: str, model: str, split: str, cache: str | Path, threads
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--cache", default="runs/offset-cache")
+    add_vector_options(ap)
     ap.add_argument("--deltas", default="0,0.01,0.02,0.03,0.04,0.06")
-    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     print("split  delta  " + "  ".join(h for _, h in SUMMARY_COLUMNS))
     for split in SPLITS:

@@ -142,6 +142,11 @@ def evaluate_single(lib, questions, owner: dict, k: int = 10, mode: str = "hybri
     return {key: (f / max(n, 1), rr / max(n, 1), n) for key, (f, rr, n) in acc.items()}, lat
 
 
+def mean_cross(m: dict, langs=LANGS) -> float:
+    """The mean of a matrix's cross-language cells (query language != target language)."""
+    return sum(m[(q, t)] for q in langs for t in langs if q != t) / (len(langs) * (len(langs) - 1))
+
+
 def format_matrix(m: dict, langs=LANGS) -> str:
     lines = ["q\\t  " + " ".join(f"{t:>5}" for t in langs) + "   same  cross"]
     for q in langs:
@@ -150,8 +155,7 @@ def format_matrix(m: dict, langs=LANGS) -> str:
         lines.append(f"{q:<5} " + " ".join(f"{v:5.2f}" for v in row)
                      + f"  {m[(q, q)]:5.2f}  {sum(cross) / len(cross):5.2f}")
     same = sum(m[(q, q)] for q in langs) / len(langs)
-    cross = sum(m[(q, t)] for q in langs for t in langs if q != t) / (len(langs) * (len(langs) - 1))
-    lines.append(f"mean same-language {same:.3f}, cross-language {cross:.3f}")
+    lines.append(f"mean same-language {same:.3f}, cross-language {mean_cross(m, langs):.3f}")
     return "\n".join(lines)
 
 

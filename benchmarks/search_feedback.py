@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hybridsearch.search import FEEDBACK_HITS, FEEDBACK_TEMPERATURE, FEEDBACK_WEIGHT  # noqa: E402
-from language_offset import SPLITS, cached_vectors  # noqa: E402
+from language_offset import SPLITS, add_vector_options, cached_vectors  # noqa: E402
 from trainer.evaluate import compute_metrics, search_scores  # noqa: E402
 
 
@@ -41,15 +41,12 @@ def floats(text: str) -> list[float]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--cache", default="runs/offset-cache")
+    add_vector_options(ap)
     ap.add_argument("--hits", default="3,5,10")
     ap.add_argument("--weights", default="0.5,1,2")
     ap.add_argument("--temperatures", default="0.02,0.05")
     ap.add_argument("--offsets", default="0,0.01", help="same-language offsets to rank with")
     ap.add_argument("--splits", default="train,dev")
-    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     grid = [(0, 0.0, 0.0)] + list(itertools.product([int(x) for x in args.hits.split(",")],
                                                     floats(args.weights), floats(args.temperatures)))
