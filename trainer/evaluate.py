@@ -178,10 +178,12 @@ def search_scores(q: np.ndarray, c: np.ndarray, es: EvalSet | None, offset: floa
     return with_language_offset(moved @ c.T, es, offset)
 
 
-def balanced_metrics(scores: np.ndarray, es: EvalSet, offset: float) -> dict[str, float]:
-    """``language_offset`` and the ``*_balanced`` metrics: the ranking search gives with it."""
-    m = compute_metrics(with_language_offset(scores, es, offset), es)
-    return {"language_offset": float(offset), **{f"{k}_balanced": m[k] for k in BALANCED_KEYS}}
+def balanced_metrics(ranked: np.ndarray, es: EvalSet, offset: float, feedback: bool = False) -> dict[str, float]:
+    """The ``*_balanced`` metrics of scores ranked as search ranks them (:func:`search_scores`),
+    with the ``language_offset`` and ``feedback`` they were ranked with."""
+    m = compute_metrics(ranked, es)
+    return {"language_offset": float(offset), "feedback": float(bool(feedback)),
+            **{f"{k}_balanced": m[k] for k in BALANCED_KEYS}}
 
 
 def _mean(vals) -> float:
@@ -227,8 +229,7 @@ def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable 
     metrics = compute_metrics(scores, es)
     offset = getattr(encoder, "language_offset", 0.0) if language_offset is None else language_offset
     if offset or feedback:
-        metrics.update(balanced_metrics(search_scores(q, c, es, offset, feedback), es, 0.0),
-                       language_offset=float(offset), feedback=float(bool(feedback)))
+        metrics.update(balanced_metrics(search_scores(q, c, es, offset, feedback), es, offset, feedback))
     if calibrate:
         best, table = calibrate_language_offset(scores, es)
         metrics.update(calibrated_offset=best, map_calibrated=table[best])
