@@ -314,8 +314,9 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
                     mask = torch.tensor(hard.false_negatives(batch, drawn), dtype=torch.bool)
                 with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
                     qv = embed(qs)
+                    if cfg.all_languages_weight > 0 or cfg.all_questions_weight > 0:
+                        keys, pos = all_language_answers(batch, sampler.langs_of)  # every id in all its languages
                     if cfg.all_languages_weight > 0:  # every answer in all its languages, the pairs' own among them
-                        keys, pos = all_language_answers(batch, sampler.langs_of)
                         cv = embed([a_ids[k] for k in keys])
                         row = {k: n for n, k in enumerate(keys)}
                         av = cv[[row[(i, al)] for i, _, al in batch]]
@@ -328,14 +329,13 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
                         tv = embed([a_ids[(i, tl)] for i, tl in twins])
                         loss = loss + cfg.align_weight * align_fn(av, tv)
                     if cfg.all_languages_weight > 0:
-                        pos = torch.tensor(pos, dtype=torch.bool)
+                        apos = torch.tensor(pos, dtype=torch.bool)
                         if nv is not None:  # the hard negatives compete too (a drawn answer is a positive)
-                            cv, pos = torch.cat([cv, nv]), torch.cat([pos, mask], dim=1)
-                        loss = loss + cfg.all_languages_weight * multi_positive_nce(qv, cv, pos, cfg.temperature)
+                            cv, apos = torch.cat([cv, nv]), torch.cat([apos, mask], dim=1)
+                        loss = loss + cfg.all_languages_weight * multi_positive_nce(qv, cv, apos, cfg.temperature)
                     if cfg.all_questions_weight > 0:  # every question in all its languages, as the answer's
-                        keys, qpos = all_language_answers(batch, sampler.langs_of)  # positives
-                        allq = embed([q_ids[k] for k in keys])
-                        qpos = torch.tensor(qpos, dtype=torch.bool)
+                        allq = embed([q_ids[k] for k in keys])  # the same ids' questions are the positives
+                        qpos = torch.tensor(pos, dtype=torch.bool)
                         loss = loss + cfg.all_questions_weight * multi_positive_nce(av, allq, qpos, cfg.temperature)
                     loss = loss / cfg.grad_accum
                 scaler.scale(loss).backward()
