@@ -173,6 +173,33 @@ def test_cross_error_rates_by_hand():
     assert r["cross_top1_given_mono_aligned"] == 1.0 and r["cross_top1_given_mono_not_aligned"] == 0.0
 
 
+def test_attention_pooling_by_hand():
+    """benchmarks/pooling.py: v = 0 is mean pooling; a v that favours one token moves the text's
+    vector toward it; the pool loss is each question's cross-entropy in each language's pool."""
+    import sys
+
+    import torch
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from pooling import AttentionPool, pool_loss
+
+    # two texts: tokens (1, 0), (0, 1) and one token (1, 1)
+    states = {"query_states": np.array([[1, 0], [0, 1], [1, 1]], np.float16), "query_offsets": np.array([0, 2, 3])}
+    pool = AttentionPool(states, "query")
+    assert pool(torch.zeros(2)).numpy() == pytest.approx(np.array([[1, 1], [1, 1]]) / math.sqrt(2))
+    # v = (ln 3, 0): the first token weighs 3 times the second -> (3, 1) / 4, normalised
+    assert pool(torch.tensor([math.log(3), 0.0]))[0].numpy() == pytest.approx(np.array([3, 1]) / math.sqrt(10))
+    es = EvalSet(["de", "en"], [("a", "en", ""), ("b", "de", "")], [("en", "a"), ("en", "b"), ("de", "a"), ("de", "b")],
+                 {"a": {"en": 0, "de": 2}, "b": {"en": 1, "de": 3}})
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    c = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    # en pool: a scores (1, 0) -> right; b (0, 1) -> right. de pool: a (0, 0) a tie; b (1, 1) a tie.
+    ce = [-math.log(math.e / (math.e + 1))] * 2 + [math.log(2)] * 2
+    assert float(pool_loss(q, c, es, temperature=1.0)) == pytest.approx((sum(ce[:2]) / 2 + sum(ce[2:]) / 2) / 2)
+
+
 def test_feedback_vector_by_hand():
     from hybridsearch.search import feedback_vectors
 
