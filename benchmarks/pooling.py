@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from language_offset import SPLITS  # noqa: E402
+from language_offset import SPLITS, add_vector_options  # noqa: E402
 from trainer.data import load_xquad_r  # noqa: E402
 from trainer.evaluate import SUMMARY_COLUMNS, EvalSet, compute_metrics  # noqa: E402
 
@@ -43,6 +43,8 @@ def cached_states(es: EvalSet, model: str, split: str, cache: Path, threads=None
         return dict(np.load(path))
     import torch
 
+    from hybridsearch.encoder.runtime import padded_batch
+
     if model not in _enc:
         from hybridsearch.encoder import load_encoder
 
@@ -58,12 +60,7 @@ def cached_states(es: EvalSet, model: str, split: str, cache: Path, threads=None
         with torch.inference_mode():
             for start in range(0, len(ids), 64):
                 idx = order[start:start + 64]
-                width = max(len(ids[i]) for i in idx)
-                inp = torch.full((len(idx), width), enc.pad_id, dtype=torch.long)
-                mask = torch.zeros_like(inp)
-                for r, i in enumerate(idx):
-                    inp[r, :len(ids[i])] = torch.tensor(ids[i])
-                    mask[r, :len(ids[i])] = 1
+                inp, mask = padded_batch([ids[i] for i in idx], enc.pad_id)
                 hs = enc.model(input_ids=inp, attention_mask=mask, output_hidden_states=True).hidden_states
                 m = mask.unsqueeze(-1).float()
                 for layer, h in enumerate(hs):
@@ -162,10 +159,8 @@ def train_attention(train: dict, dev: dict, es_train: EvalSet, es_dev: EvalSet, 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--cache", default="runs/pooling-cache")
-    ap.add_argument("--threads", type=int, default=None)
+    add_vector_options(ap)
+    ap.set_defaults(cache="runs/pooling-cache")  # token states and every layer, not cached_vectors' vectors
     ap.add_argument("--side", choices=("query", "both"), nargs="+", default=["query", "both"])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--lr", type=float, default=3e-3)

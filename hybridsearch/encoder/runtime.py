@@ -293,8 +293,8 @@ class Encoder:
         return embed_ids(self.model, batch, self.pad_id, self.device)
 
 
-def embed_ids(model, batch: list[list[int]], pad_id: int, device):
-    """Pad ``batch``, run ``model``, mean-pool over the mask and L2-normalise -> tensor [n, dim]."""
+def padded_batch(batch: list[list[int]], pad_id: int, device="cpu"):
+    """Token id lists -> (input_ids, attention_mask), long tensors [n, longest] on ``device``."""
     import torch
 
     width = max(len(x) for x in batch)
@@ -303,7 +303,14 @@ def embed_ids(model, batch: list[list[int]], pad_id: int, device):
     for r, x in enumerate(batch):
         input_ids[r, :len(x)] = torch.tensor(x, dtype=torch.long)
         mask[r, :len(x)] = 1
-    input_ids, mask = input_ids.to(device), mask.to(device)
+    return input_ids.to(device), mask.to(device)
+
+
+def embed_ids(model, batch: list[list[int]], pad_id: int, device):
+    """Pad ``batch``, run ``model``, mean-pool over the mask and L2-normalise -> tensor [n, dim]."""
+    import torch
+
+    input_ids, mask = padded_batch(batch, pad_id, device)
     hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
     m = mask.unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
