@@ -1,6 +1,6 @@
 """The ONNX Runtime engine: the same ``encode(texts, kind) -> vectors`` as the torch runtime, without torch.
 
-A model directory is exported once with torch (:func:`export_model`) to an ONNX graph that ONNX
+A model directory is exported once with torch (:mod:`hybridsearch.encoder.export`) to an ONNX graph that ONNX
 Runtime's transformer optimiser has fused (attention, layer norm, GELU), then optimised once more
 by ONNX Runtime itself and saved, so that a new process only loads it (no optimisation at start).
 The result lives in the cache under ``engine/`` in a directory named after the model's identity
@@ -8,7 +8,7 @@ and the files' sizes and times: a changed model gets a new directory, and the di
 under a temporary name and renamed, so a killed export never leaves a file that is used.
 
 Only ``onnxruntime``, ``tokenizers`` and ``numpy`` are imported to encode; ``torch`` is imported
-by :func:`export_model` only.
+by the export only.
 """
 
 from __future__ import annotations
@@ -24,15 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from hybridsearch import paths
-from hybridsearch.encoder.runtime import (ModelFiles, TextEncoder, check_weights,
-                                          model_files, model_identity)
+from hybridsearch.encoder import export
+from hybridsearch.encoder.export import GRAPH, OPSET, WEIGHTS
+from hybridsearch.encoder.runtime import ModelFiles, TextEncoder, check_weights, model_files, model_identity
 from hybridsearch.errors import ModelError
 
 #: Bump when the exported graph changes (opset, fusion, inputs), so older caches are rebuilt.
 EXPORT_VERSION = 2
-OPSET = 17
-GRAPH = "model.onnx"
-WEIGHTS = "model.onnx.data"
 META = "engine.json"
 
 
@@ -50,60 +48,6 @@ def engine_dir(files: ModelFiles, root: Path | None = None) -> Path:
     return (Path(root) if root else paths.models_dir() / "engine") / cache_key(files)
 
 
-def export_model(files: ModelFiles, out_dir: Path) -> None:
-    """Export ``files`` with torch into ``out_dir``/model.onnx, fused and optimised for ONNX Runtime.
-
-    The attention fuses only when the model is traced with eager attention and the TorchScript
-    exporter at opset 17; the transformer optimiser then fuses it, and one ONNX Runtime session
-    saves the fully optimised graph (so later sessions skip optimisation).
-    """
-    import torch
-
-    from hybridsearch.encoder.runtime import load_bert
-
-    model, _tok = load_bert(files)
-    if hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation("eager")
-    model.eval()
-    cfg = model.config
-
-    class Hidden(torch.nn.Module):  # the graph returns the last hidden state; pooling is numpy's
-        def __init__(self, bert):
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    raw = out_dir / "raw.onnx"
-    ids = torch.tensor([[0, 10, 11, 12, 2], [0, 13, 2, 1, 1]], dtype=torch.long)
-    mask = (ids != 1).long()
-    with torch.inference_mode():
-        torch.onnx.export(Hidden(model), (ids, mask), str(raw), input_names=["input_ids", "attention_mask"],
-                          output_names=["hidden"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"},
-                                        "hidden": {0: "batch", 1: "tokens"}})
-    del model
-    from onnxruntime.transformers import optimizer
-
-    fused = optimizer.optimize_model(str(raw), model_type="bert", num_heads=int(cfg.num_attention_heads),
-                                     hidden_size=int(cfg.hidden_size), opt_level=0)
-    fused_path = out_dir / "fused.onnx"
-    fused.save_model_to_file(str(fused_path))
-    raw.unlink()
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    so.optimized_model_filepath = str(out_dir / GRAPH)
-    # weights in a side file: ONNX Runtime maps it instead of parsing 470 MB of protobuf (2.6 s -> 0.3 s)
-    so.add_session_config_entry("session.optimized_model_external_initializers_file_name", WEIGHTS)
-    so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
-    ort.InferenceSession(str(fused_path), so, providers=["CPUExecutionProvider"])
-    fused_path.unlink()
-
-
 def ensure_exported(files: ModelFiles, root: Path | None = None) -> Path:
     """Return the engine directory of ``files``, exporting the model first if it is not there.
 
@@ -117,7 +61,7 @@ def ensure_exported(files: ModelFiles, root: Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         t0 = time.perf_counter()
-        export_model(files, tmp)
+        export.export_onnx(files, tmp)
         meta = {"identity": model_identity(files), "engine": "onnxruntime", "precision": "fp32",
                 "export_version": EXPORT_VERSION, "opset": OPSET, "source": str(files.weights_dir),
                 "overlay": str(files.overlay) if files.overlay else None,

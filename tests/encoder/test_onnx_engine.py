@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hybridsearch.encoder import choose_engine, load_encoder
-from hybridsearch.encoder import onnx_engine
+from hybridsearch.encoder import export, onnx_engine
 from hybridsearch.encoder.onnx_engine import OnnxEncoder, engine_dir
 from hybridsearch.encoder.runtime import Encoder, model_files
 from hybridsearch.errors import ModelError
@@ -47,7 +47,7 @@ def test_the_export_is_reused_and_never_repeated(tiny_model_dir, engine_root, ti
     def no_export(*a):
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(onnx_engine, "export_model", no_export)
+    monkeypatch.setattr(export, "export_onnx", no_export)
     again = OnnxEncoder(tiny_model_dir, max_length=128, root=engine_root)
     assert again.engine_dir == tiny_onnx.engine_dir
     meta = json.loads((again.engine_dir / onnx_engine.META).read_text())
@@ -68,7 +68,7 @@ def test_a_half_written_export_is_never_used(tiny_model_dir, tmp_path, tiny_enco
         raise KeyboardInterrupt
 
     other = tmp_path / "other"
-    monkeypatch.setattr(onnx_engine, "export_model", killed)
+    monkeypatch.setattr(export, "export_onnx", killed)
     with pytest.raises(KeyboardInterrupt):
         OnnxEncoder(tiny_model_dir, max_length=128, root=other)
     assert [p.name for p in other.iterdir()] == []
@@ -99,7 +99,7 @@ def test_torch_answers_with_a_note_when_the_export_fails(tiny_model_dir, monkeyp
     def broken(files, out_dir):
         raise RuntimeError("exporter exploded\nsecond line")
 
-    monkeypatch.setattr(onnx_engine, "export_model", broken)
+    monkeypatch.setattr(export, "export_onnx", broken)
     notes = []
     enc = load_encoder(str(tiny_model_dir), device="cpu", max_length=128, note=notes.append)
     assert isinstance(enc, Encoder)
