@@ -8,11 +8,11 @@ and written back unchanged, so a card written by a newer version survives a roun
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hybridsearch import atomic
 from hybridsearch.errors import ModelError
 
 CARD_FILE = "hybridsearch.json"
@@ -95,9 +95,7 @@ def save_card(model_dir: str | Path, card: ModelCard | dict) -> Path:
     """Write the card atomically (a reader never sees half a file); returns its path."""
     data = card.to_dict() if isinstance(card, ModelCard) else {k: v for k, v in card.items() if v is not None}
     path = Path(model_dir) / CARD_FILE
-    tmp = path.with_name(f".{CARD_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
     return path
 
 

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hybridsearch import paths
+from hybridsearch import atomic, paths
 from hybridsearch.encoder import export
 from hybridsearch.encoder.export import GRAPH, OPSET, WEIGHTS
 from hybridsearch.encoder.runtime import ModelFiles, TextEncoder, check_weights, model_files, model_identity
@@ -58,8 +56,8 @@ def ensure_exported(files: ModelFiles, root: Path | None = None) -> Path:
     if (target / META).is_file() and (target / GRAPH).is_file() and (target / WEIGHTS).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         t0 = time.perf_counter()
         export.export_onnx(files, tmp)
         meta = {"identity": model_identity(files), "engine": "onnxruntime", "precision": "fp32",
@@ -67,24 +65,24 @@ def ensure_exported(files: ModelFiles, root: Path | None = None) -> Path:
                 "overlay": str(files.overlay) if files.overlay else None,
                 "export_seconds": round(time.perf_counter() - t0, 1)}
         (tmp / META).write_text(json.dumps(meta, indent=2))
-        if target.exists():  # an incomplete leftover, or another process finished first
-            if (target / META).is_file():
-                shutil.rmtree(tmp, ignore_errors=True)
-                return target
-            shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic.write_dir(target, write)  # replaces an incomplete leftover of a killed export
     _drop_stale(target)
     return target
 
 
 def _drop_stale(current: Path) -> None:
-    """Remove older exports of the same model (same identity prefix) so the cache does not grow."""
-    stem = current.name.rsplit("-", 1)[0]
+    """Remove older exports of the same model directory (its files changed) so the cache does not grow."""
+    def source(d: Path):
+        try:
+            meta = json.loads((d / META).read_text())
+        except (OSError, ValueError):
+            return None
+        return meta.get("source"), meta.get("overlay")
+
+    mine = source(current)
     for d in current.parent.iterdir():
-        if d != current and d.is_dir() and d.name.startswith(stem) and (d / META).is_file():
+        if d != current and d.is_dir() and not d.name.startswith(".") and source(d) == mine:
             shutil.rmtree(d, ignore_errors=True)
 
 
