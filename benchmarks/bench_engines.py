@@ -4,8 +4,8 @@ For each engine: load time in this process (the export/conversion is done before
 query latency p50, passages/s on ~180-token chunks (medians of ``--rounds`` interleaved rounds),
 and the cosine of its vectors to torch's. All in one process, so the ratios are comparable.
 
-    python benchmarks/bench_engines.py --model base --threads 2            # a few minutes on 2 cores
-    python benchmarks/bench_engines.py --model base --threads 2 --quick
+    python -m benchmarks.bench_engines --model base --threads 2            # a few minutes on 2 cores
+    python -m benchmarks.bench_engines --model base --threads 2 --quick
 
 CTranslate2 converts only standalone model directories (no overlays), so it is measured on
 ``base`` (or any standalone directory).
@@ -23,8 +23,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 class CT2Encoder:
@@ -64,7 +62,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ct2", action="store_true")
     args = ap.parse_args(argv)
 
-    from bench_encoder import load_sentences, make_chunks
+    from benchmarks.bench_encoder import load_sentences, make_chunks
 
     from hybridsearch.encoder import Encoder, resolve_model
     from hybridsearch.encoder.onnx_engine import OnnxEncoder, ensure_exported

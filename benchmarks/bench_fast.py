@@ -12,8 +12,8 @@ ONNX Runtime), page cache warm; the time is the whole process, start to exit.
 when the embedding phase starts, and the report's ``keyword_seconds`` says when every file was
 keyword-searchable.
 
-    python benchmarks/bench_fast.py cold-search --runs 5
-    python benchmarks/bench_fast.py keyword --files 2000
+    python -m benchmarks.bench_fast cold-search --runs 5
+    python -m benchmarks.bench_fast keyword --files 2000
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def write_corpus(folder: Path, files: int, data: Path, sentences_per_file: int = 25) -> None:
     """``files`` text files of XQuAD-R sentences (about 5 chunks of 180 tokens each)."""
-    from bench_encoder import load_sentences
+    from benchmarks.bench_encoder import load_sentences
 
     folder.mkdir(parents=True, exist_ok=True)
     sents = load_sentences(data, 100_000, seed=3)
@@ -43,7 +41,7 @@ def write_corpus(folder: Path, files: int, data: Path, sentences_per_file: int =
 
 
 def build_library(lib_dir: Path, folder: Path, model: str) -> int:
-    from bench_index import HashEncoder
+    from benchmarks.bench_index import HashEncoder
 
     from hybridsearch.encoder import load_encoder
     from hybridsearch.library import Library
@@ -65,6 +63,11 @@ def cold_search(args) -> None:
         t = time.perf_counter()
         n = build_library(lib_dir, folder, args.model)
         print(f"built a library of {n} chunks in {time.perf_counter() - t:.0f} s ({lib_dir})")
+    if args.runs == 0:  # --runs 0: build the library (and export the model) only
+        from hybridsearch.encoder import load_encoder
+
+        load_encoder(args.model, device="cpu")
+        return
     cmd = [sys.executable, "-m", "hybridsearch", "search", args.query, "--library", str(lib_dir),
            "--model", args.model, "--k", "5"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
