@@ -49,6 +49,8 @@ class FileEntry:
     size: int
     mtime: float
     file_type: str
+    #: why the walk could not look at this file or folder (it is recorded as failed), else None
+    error: str | None = None
 
 
 @dataclass
@@ -70,11 +72,19 @@ class Chunk:
     language: str | None = None
 
 
+def readable(name: str) -> str:
+    """A file name for people: bytes that are not UTF-8 (kept as surrogates by os.fsdecode) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 # -- walking ----------------------------------------------------------------------------------------
 def _hidden(entry: os.DirEntry) -> bool:
     if entry.name.startswith(".") or entry.name in SYSTEM_FOLDERS:
         return True
-    attrs = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
+    try:
+        attrs = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
+    except OSError:  # gone since the listing: the scan of it records that, not this check
+        return False
     return bool(attrs & (getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2) | getattr(stat, "FILE_ATTRIBUTE_SYSTEM", 4)))
 
 
@@ -88,17 +98,29 @@ def _match(rel: str, patterns: list[str]) -> bool:
     return False
 
 
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
 def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] | None = None,
-         skip_hidden: bool = True):
+         skip_hidden: bool = True, follow_links: bool = False):
     """Yield :class:`FileEntry` for supported files under ``root``.
 
-    Symlinks are followed, but each directory (device, inode) is visited once, so link loops end.
-    ``include``: patterns a file must match (relative path or name); ``exclude``: patterns that
-    drop files or whole folders. Unreadable folders are skipped.
+    Symbolic links are followed only when they point inside ``root`` (``follow_links``: anywhere),
+    and each directory (device, inode) is visited once, so link loops end. ``include``: patterns
+    a file must match (relative path or name); ``exclude``: patterns that drop files or whole
+    folders. A folder that cannot be listed (permission, vanished during the scan, path too long)
+    and a file whose information cannot be read are yielded with ``error`` set, and the walk goes on.
     """
     root = Path(root)
     include = include or []
     exclude = exclude or []
+    roots = [os.path.realpath(root)]
     seen: set[tuple[int, int]] = set()
     stack = [(str(root), "")]
     while stack:
@@ -108,8 +130,13 @@ def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] 
             if (st.st_dev, st.st_ino) in seen:
                 continue
             seen.add((st.st_dev, st.st_ino))
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if rel and isinstance(exc, FileNotFoundError):
+                continue  # deleted during the scan: nothing to record, its documents go
+            yield FileEntry(path=d, size=-1, mtime=0.0, file_type="folder",
+                            error=f"cannot read folder ({_os_reason(exc)})")
             continue
         subdirs = []
         for e in entries:
@@ -117,8 +144,10 @@ def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] 
             try:
                 is_dir = e.is_dir(follow_symlinks=True)
                 is_file = not is_dir and e.is_file(follow_symlinks=True)
+                if (is_dir or is_file) and not follow_links and e.is_symlink() and not _inside(e.path, roots):
+                    continue  # a link out of the library's folder (to /etc, say): not followed
             except OSError:
-                continue
+                continue  # a link loop or a dangling link: nothing to index
             if is_dir:
                 if (skip_hidden and _hidden(e)) or _match(r, exclude):
                     continue
@@ -131,7 +160,11 @@ def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] 
                     continue
                 try:
                     st = e.stat(follow_symlinks=True)
-                except OSError:
+                except FileNotFoundError:
+                    continue  # deleted during the scan
+                except OSError as exc:  # path too long, permission, I/O: record it, go on
+                    yield FileEntry(path=e.path, size=-1, mtime=0.0, file_type=ftype,
+                                    error=f"cannot read file information ({_os_reason(exc)})")
                     continue
                 yield FileEntry(path=e.path, size=st.st_size, mtime=st.st_mtime, file_type=ftype)
         stack.extend(reversed(subdirs))
@@ -507,7 +540,7 @@ def extract(path: str | Path, file_type: str | None = None, max_bytes: int = DEF
         cut = text.rfind(" ", MAX_TEXT_CHARS - 1000, MAX_TEXT_CHARS)
         cut = cut if cut > 0 else MAX_TEXT_CHARS
         text, dropped = text[:cut].rstrip(), len(text) - cut
-    title = (out.title or "").strip()[:200] or path.stem
+    title = (out.title or "").strip()[:200] or readable(path.stem)
     return Extracted(text, title, dropped)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from hybridsearch.ann import HnswIndex
 from hybridsearch.documents import (ExtractError, FileEntry, chunk_text, detect_document_language,
-                                    detect_language, extract, read_bytes, walk)
+                                    detect_language, extract, read_bytes, readable, walk)
 from hybridsearch.errors import Cancelled
 from hybridsearch.progress import EtaClock, Progress
 from hybridsearch.records import FailedFile, IndexReport
@@ -122,6 +122,9 @@ def _file_hash(data: bytes) -> str:
 def _prepare(enc, entry: FileEntry, old: dict | None, max_file_bytes: int) -> dict:
     """Read, hash, extract and chunk one file -> a pending item (ok, failed or touch-only)."""
     item = {"entry": entry, "old": old}
+    if entry.error:  # the scan could not stat the file or list the folder
+        item.update(status="failed", error=entry.error, hash=None)
+        return item
     try:
         data = read_bytes(Path(entry.path), max_file_bytes)
     except ExtractError as exc:
@@ -173,7 +176,7 @@ def _commit(store: Store, vectors: VectorIndex, enc, folder_id: int, pending: _P
                     dead += st.delete_chunks_of(old["id"])
                 ok = it["status"] == "ok"
                 row = dict(folder_id=folder_id, path=e.path, file_type=e.file_type,
-                           title=it.get("title") or Path(e.path).stem, size=e.size, mtime=e.mtime,
+                           title=it.get("title") or readable(Path(e.path).stem), size=e.size, mtime=e.mtime,
                            hash=it.get("hash"), language=it.get("language"),
                            status=it["status"], error=it.get("error"), n_chars=it.get("n_chars"),
                            indexed_at=now)

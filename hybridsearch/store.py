@@ -119,9 +119,18 @@ SQL_MAX_CHUNK_ID = "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name
 SQL_SAME_LANGUAGE = """SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
     WHERE c.id IN ({marks}) AND coalesce(c.language, d.language) = ?"""
 SQL_DOCUMENT_CHUNKS = """SELECT c.start, c."end", c.text FROM chunks c JOIN documents d ON d.id = c.document_id
-    WHERE d.path = ? ORDER BY c.ordinal"""
+    WHERE d.path = CAST(? AS TEXT) ORDER BY c.ordinal"""
 SQL_CHUNK_PLACE = """SELECT d.path, c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id
     WHERE c.id = ?"""
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def path_param(path: str) -> bytes:
+    """A file path as bytes to bind with ``CAST(? AS TEXT)``: names that are not UTF-8 keep their bytes."""
+    return str(path).encode("utf-8", "surrogateescape")
 
 
 def chunk_texts(store: "Store", ids) -> list[tuple[int, str]]:
@@ -147,6 +156,9 @@ class Store:
         try:
             conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False,
                                    isolation_level=None)
+            # file names need not be UTF-8: their bytes are stored as they are (see path_param) and
+            # read back with surrogateescape, so the str is the one os.fsdecode gives, losslessly
+            conn.text_factory = _text
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -232,12 +244,14 @@ class Store:
 
     def upsert_document(self, row: dict, document_id: int | None) -> int:
         """Write a document row: update ``document_id``, or insert when None; return its id."""
+        row = {**row, "path": path_param(row["path"])}
+        value = {k: ("CAST(:path AS TEXT)" if k == "path" else f":{k}") for k in row}
         if document_id is not None:
-            sets = ", ".join(f"{k} = :{k}" for k in row)
+            sets = ", ".join(f"{k} = {value[k]}" for k in row)
             self.conn.execute(f"UPDATE documents SET {sets} WHERE id = :id", {**row, "id": document_id})
             return document_id
         return self.conn.execute(
-            f"INSERT INTO documents ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})",
+            f"INSERT INTO documents ({', '.join(row)}) VALUES ({', '.join(value.values())})",
             row).lastrowid
 
     def chunk_ids(self) -> set[int]:

@@ -315,8 +315,7 @@ def test_a_50_mb_one_line_file_is_indexed_in_bounded_time_and_memory(tmp_path):
     assert int(out[1]) > 0 and float(out[2]) < 120 and int(out[3]) / 1024 < 1000
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 1 (names that are not UTF-8): store fix pending")
-def test_names_that_are_not_utf8_do_not_stop_the_folder(tmp_path, tiny_encoder):
+def test_names_that_are_not_utf8_are_kept_losslessly_and_shown_readably(tmp_path, tiny_encoder):
     from hybridsearch.library import Library
 
     docs = tmp_path / "docs"
@@ -325,6 +324,72 @@ def test_names_that_are_not_utf8_do_not_stop_the_folder(tmp_path, tiny_encoder):
     with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
         lib.add_folder(docs)
         rep = lib.index()
-        assert rep.added == len(bad) + 1 and lib.status()["documents"] == len(bad) + 1
+        assert rep.added == len(bad) + 1 and rep.failed == 0  # it stopped the whole folder before
+        assert lib.status()["documents"] == len(bad) + 1
+        paths = {h.path for h in lib.search("lighthouse keeper", k=20, mode="lexical")}
+        assert set(map(str, bad)) <= paths  # the same str os.fsdecode gives: the file opens again
+        for p in bad:
+            assert os.path.exists(p) and "lighthouse" in lib.document_text(p)
+        titles = {h.title for h in lib.search("lighthouse keeper", k=20, mode="lexical")}
+        assert "caf\ufffd" in titles  # readable: the undecodable byte shows as U+FFFD
+        rep = lib.index()
+        assert rep.unchanged == len(bad) + 1 and rep.added == 0  # found again, not re-indexed
 
 
+def test_the_cli_prints_names_that_are_not_utf8(tmp_path, tiny_model_dir):
+    docs = tmp_path / "docs"
+    invalid_utf8_names(docs)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "hybridsearch", *map(str, a), "--library",
+                                     tmp_path / "lib"], capture_output=True, text=True, env=env)
+    r = run("index", docs, "--model", tiny_model_dir)
+    assert r.returncode == 0, r.stderr
+    r = run("search", "lighthouse keeper", "--model", tiny_model_dir, "--mode", "lexical", "--json")
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    import json
+
+    assert any(h["path"].endswith("caf\udce9.txt") for h in json.loads(r.stdout))
+
+
+# -- the scan: stat errors, vanished and unreadable folders, links out of the library -----------------
+def test_a_folder_deleted_during_the_scan_does_not_stop_it(tmp_path):
+    import shutil
+
+    from hybridsearch.documents import walk
+
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "0.txt").write_text(EN)
+    (root / "sub" / "b.txt").write_text(EN)
+    (root / "z.txt").write_text(EN)
+    names = []
+    for e in walk(root):
+        names.append(Path(e.path).name)
+        if e.path.endswith("0.txt"):
+            shutil.rmtree(root / "sub")  # listed already, gone before it is looked at
+    assert names == ["0.txt", "z.txt"]
+
+
+def test_a_path_longer_than_path_max_is_recorded_as_failed_and_the_scan_goes_on(tmp_path, tiny_encoder):
+    from hybridsearch.library import Library
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text(EN)
+    (docs / "z.txt").write_text(EN)
+    fd = os.open(docs, os.O_RDONLY)
+    try:
+        for _ in range(24):  # 24 x 201 characters: over PATH_MAX (4096) as one path
+            os.mkdir("d" * 200, dir_fd=fd)
+            new = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = new
+        os.close(os.open("deep.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    finally:
+        os.close(fd)
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        rep = lib.index()
+        failed = lib.failed_files()
+    assert rep.added == 2  # both files beside the deep folder
+    assert len(failed) == 1 and "cannot read folder" in failed[0].reason and "too long" in failed[0].reason
