@@ -16,9 +16,36 @@ import hnswlib
 import numpy as np
 
 
-def _atomic_replace(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb") as fh:
+from hybridsearch.errors import HybridSearchError
+
+#: hnswlib's file header: 11 eight-byte and 2 four-byte fields
+_HEADER_BYTES = 96
+
+
+class DiskFullError(HybridSearchError):
+    """A file could not be written whole (no space left, quota, I/O error); the old one is kept."""
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
         os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every system (Windows): the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_replace(tmp: Path, final: Path) -> None:
+    _fsync(tmp)
     os.replace(tmp, final)
 
 
@@ -144,16 +171,45 @@ class HnswIndex:
             out.add(self.get(part), part)
         return out
 
+    def min_file_bytes(self) -> int:
+        """The least size hnswlib's file of this index can have (header, level-0 data, link counts)."""
+        per_element = 4 + 2 * self.M * 4 + self.dim * 4 + 8 + 4  # level-0 links, vector, label, link count
+        return _HEADER_BYTES + self.index.element_count * per_element
+
     def save(self, generation: int, extra: dict | None = None, path: Path | None = None) -> None:
-        """Write index + sidecar to temporary files, fsync, rename: never a half-written file."""
+        """Write index + sidecar to temporary files, check, fsync, rename: never a half-written file.
+
+        hnswlib's save reports no write error (a full disk left a truncated file that was then
+        renamed over the good one): the written size is checked against the least size the index
+        needs, and on any error the temporary files go and the old files stay. Raises
+        :class:`DiskFullError` with a plain message.
+        """
         path = Path(path or self.path)
         meta = {**self.meta, **(extra or {}), "generation": int(generation), "dim": self.dim,
                 "count": len(self), "deleted": sorted(self.deleted)}
         tmp = path.with_name(path.name + ".tmp")
-        self.index.save_index(str(tmp))
-        _atomic_replace(tmp, path)
         mtmp = path.with_name(path.name + ".json.tmp")
-        mtmp.write_text(json.dumps(meta))
-        _atomic_replace(mtmp, path.with_name(path.name + ".json"))
+        need = self.min_file_bytes()
+        try:
+            self.index.save_index(str(tmp))
+            size = tmp.stat().st_size
+            if size < need:
+                raise OSError(28, f"the vector index was written short ({size:,} of at least {need:,} bytes)")
+            _fsync(tmp)
+            mtmp.write_text(json.dumps(meta))
+            _fsync(mtmp)
+        except (OSError, RuntimeError) as exc:
+            for t in (tmp, mtmp):
+                try:
+                    t.unlink()
+                except OSError:
+                    pass
+            raise DiskFullError(
+                f"could not save the vector index {path.name} (disk full? {exc}); the previous index is "
+                "kept and the next run re-embeds what is missing. Free some space and run the command again."
+            ) from exc
+        os.replace(tmp, path)
+        os.replace(mtmp, path.with_name(path.name + ".json"))
+        _fsync_dir(path.parent)
         self.meta = meta
         self.path = path

@@ -314,16 +314,27 @@ class _Tx:
             raise translate(exc, self.store.path) from exc
         return self.store
 
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk does): a second ROLLBACK would raise
+        # "cannot rollback - no transaction is active" and hide the real error
+        if self.store.raw.in_transaction:
+            try:
+                self.store.raw.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass
+
     def __exit__(self, et, ev, tb):
         try:
             if et is None:
                 try:
                     self.store.raw.execute("COMMIT")
                 except sqlite3.OperationalError as exc:
-                    self.store.raw.execute("ROLLBACK")
+                    self._rollback()
                     raise translate(exc, self.store.path) from exc
             else:
-                self.store.raw.execute("ROLLBACK")
+                self._rollback()
+                if issubclass(et, sqlite3.OperationalError):  # a write failed: say what happened
+                    raise translate(ev, self.store.path) from ev
         finally:
             self.store.lock.release()
         return False
@@ -336,4 +347,9 @@ def translate(exc: sqlite3.OperationalError, path: Path) -> HybridSearchError:
         return LibraryLockedError(
             f"the library is in use by another hybridsearch process ({path}); close the app or "
             "wait for the other command to finish, then try again")
+    if "disk is full" in msg or "disk I/O error" in msg:
+        return HybridSearchError(
+            f"the disk is full: the library database ({path}) could not be written ({msg}). Nothing was "
+            "lost: what was indexed before is kept, and status and search still work. Free some space "
+            "and run the command again.")
     return HybridSearchError(f"library database error ({path}): {msg}")
