@@ -296,8 +296,9 @@ def _report(on_progress, files_done, files_total, report, clock, path):
 
 # -- re-embedding -----------------------------------------------------------------------------------
 def run_reembed(store: Store, vectors: VectorIndex, new_enc, cancel=None, on_progress=None) -> None:
-    """Embed every chunk with ``new_enc`` into a new index; swap it in (file, then database,
-    then ``vectors``) when complete. Cancelling raises :class:`Cancelled` before any swap."""
+    """Embed every chunk with ``new_enc`` into a new index file; switch to it in one database
+    commit (file name, model, generation) when complete. Cancelling raises :class:`Cancelled`
+    before any switch."""
     total = store.count("SELECT count(*) FROM chunks")
     new = HnswIndex(vectors.path, new_enc.dim, initial_capacity=total + 1024)
     report = IndexReport()
@@ -317,12 +318,21 @@ def run_reembed(store: Store, vectors: VectorIndex, new_enc, cancel=None, on_pro
             rows = chunk_texts(store, missing)
             new.add(new_enc.encode([t for _, t in rows], kind="passage"), [r[0] for r in rows])
         gen = int(store.get("generation", 0)) + 1
-        # file first (its sidecar names the new model): VectorIndex rolls the database forward
-        # if we die between the rename and the commit below
-        new.save(gen, extra={"model_identity": new_enc.identity, "model_name": new_enc.name})
+        # the new index goes to a new file; one commit then names it with its model: a crash
+        # before the commit leaves the old model whole (the new file is a stray, removed on the
+        # next open), a crash after it the new one (the old file is the stray)
+        old_path = vectors.path
+        new_path = old_path.with_name(f"vectors-{gen}.hnsw")
+        new.save(gen, extra={"model_identity": new_enc.identity, "model_name": new_enc.name}, path=new_path)
         with store.transaction():
             store.set("model_identity", new_enc.identity)
             store.set("model_name", new_enc.name)
             store.set("dim", new_enc.dim)
             store.set("generation", gen)
+            store.set("vectors_file", new_path.name)
         vectors.replace(new, saved=True)
+        for f in (old_path, old_path.with_name(old_path.name + ".json")):
+            try:
+                f.unlink()
+            except OSError:
+                pass
