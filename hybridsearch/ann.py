@@ -9,13 +9,12 @@ names, fsynced and renamed, and the database records the generation of the last 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import hnswlib
 import numpy as np
 
-
+from hybridsearch import atomic
 from hybridsearch.errors import HybridSearchError
 
 #: hnswlib's file header: 11 eight-byte and 2 four-byte fields
@@ -24,29 +23,6 @@ _HEADER_BYTES = 96
 
 class DiskFullError(HybridSearchError):
     """A file could not be written whole (no space left, quota, I/O error); the old one is kept."""
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # not possible on every system (Windows): the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_replace(tmp: Path, final: Path) -> None:
-    _fsync(tmp)
-    os.replace(tmp, final)
 
 
 class HnswIndex:
@@ -187,29 +163,21 @@ class HnswIndex:
         path = Path(path or self.path)
         meta = {**self.meta, **(extra or {}), "generation": int(generation), "dim": self.dim,
                 "count": len(self), "deleted": sorted(self.deleted)}
-        tmp = path.with_name(path.name + ".tmp")
-        mtmp = path.with_name(path.name + ".json.tmp")
         need = self.min_file_bytes()
-        try:
+
+        def write_checked(tmp: Path) -> None:
             self.index.save_index(str(tmp))
             size = tmp.stat().st_size
             if size < need:
                 raise OSError(28, f"the vector index was written short ({size:,} of at least {need:,} bytes)")
-            _fsync(tmp)
-            mtmp.write_text(json.dumps(meta))
-            _fsync(mtmp)
+
+        try:  # atomic.write_file keeps the old file on any error
+            atomic.write_file(path, write_checked)
+            atomic.write_text(path.with_name(path.name + ".json"), json.dumps(meta))
         except (OSError, RuntimeError) as exc:
-            for t in (tmp, mtmp):
-                try:
-                    t.unlink()
-                except OSError:
-                    pass
             raise DiskFullError(
                 f"could not save the vector index {path.name} (disk full? {exc}); the previous index is "
                 "kept and the next run re-embeds what is missing. Free some space and run the command again."
             ) from exc
-        os.replace(tmp, path)
-        os.replace(mtmp, path.with_name(path.name + ".json"))
-        _fsync_dir(path.parent)
         self.meta = meta
         self.path = path
