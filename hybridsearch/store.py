@@ -93,6 +93,7 @@ SQL_FOLDER_STATS = """
 SQL_FOLDER_LANGS = """
     SELECT language, count(*) FROM documents WHERE folder_id = ? AND status = 'ok'
     GROUP BY language ORDER BY count(*) DESC"""
+SQL_MIGRATION_DONE = "SELECT 1 FROM migrations WHERE name = ?"
 SQL_FOLDER_ID = "SELECT id FROM folders WHERE path = ?"
 SQL_FOLDER_PATH = "SELECT path FROM folders WHERE path = ?"
 SQL_FOLDER_INSERT = "INSERT INTO folders (path, include, exclude, added_at) VALUES (?, ?, ?, ?)"
@@ -184,6 +185,10 @@ class Store:
             if name in done:
                 continue
             with self.transaction():
+                # another process opening the same new library may have applied it meanwhile
+                # (applying it twice failed on migrations' key and read as "database damaged")
+                if self.conn.execute(SQL_MIGRATION_DONE, (name,)).fetchone():
+                    continue
                 for step in statements:  # SQL text, or a function of the connection
                     if callable(step):
                         step(self.raw)

@@ -171,3 +171,27 @@ def test_a_crash_at_any_point_leaves_one_consistent_library(tmp_path, tiny_encod
         pytest.skip(f"{op} makes fewer than {n} {point} calls")
     _abandon(lib)
     _check(lib_dir, {tiny_encoder.identity: tiny_encoder, second_encoder.identity: second_encoder}, docs)
+
+
+def test_a_kill_while_a_large_file_is_embedded_keeps_the_small_files_read_before_it(tmp_path, tiny_encoder,
+                                                                                   monkeypatch):
+    docs = tmp_path / "docs"
+    _write_docs(docs, range(0, 3))
+    (docs / "zz-large.txt").write_text(" ".join([EN] * 2500))  # ~ 500 chunks
+    lib = Library(tmp_path / "lib", encoder=tiny_encoder)
+    lib.add_folder(docs)
+    real = type(tiny_encoder).encode
+
+    def encode(self, texts, **kw):
+        if len(texts) >= 256:  # the large file's chunks: the process dies during their encode
+            raise Killed("encode")
+        return real(self, texts, **kw)
+
+    monkeypatch.setattr(type(tiny_encoder), "encode", encode)
+    with pytest.raises(Killed):
+        lib.index()
+    monkeypatch.undo()
+    _abandon(lib)
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        names = {Path(r[0]).name for r in lib.store.conn.execute("SELECT path FROM documents WHERE status = 'ok'")}
+    assert names == {"doc000.txt", "doc001.txt", "doc002.txt"}  # all lost with the large file before
