@@ -18,6 +18,7 @@ from hybridsearch.qt.workers import Worker
 
 QUERY_LANE = "query"
 JOB_LANE = "library"
+MODEL_LANE = "model"
 
 
 def _default_factory(root, model, encoder):
@@ -41,6 +42,12 @@ class LibraryService(QObject):
     job_finished = Signal(str, str, object)
     #: something failed; a readable message
     error = Signal(str)
+    #: the model started loading (a search waits for it: "Loading the model…")
+    model_loading = Signal()
+    #: the model is loaded; searches run at full speed from now on
+    model_ready = Signal()
+    #: the model could not be loaded; a readable message
+    model_failed = Signal(str)
 
     def __init__(self, root: str | Path | None = None, model: str = "default", encoder=None,
                  factory: Callable[..., Any] | None = None, parent: QObject | None = None):
@@ -48,7 +55,8 @@ class LibraryService(QObject):
         self.root = Path(root) if root else None
         self.model = model
         self._encoder = encoder
-        self._encoder_lock = threading.Lock()
+        #: "idle" (not asked for yet), "loading", "ready" or "failed"
+        self.model_state = "ready" if encoder is not None else "idle"
         self._factory = factory or _default_factory
         self._lib = None
         self._lib_lock = threading.Lock()
@@ -59,20 +67,40 @@ class LibraryService(QObject):
         self._closed = False
 
     # library objects (called only on lanes) --------------------------------------------------
-    def encoder(self):
-        with self._encoder_lock:
-            if self._encoder is None:
-                from hybridsearch.encoder import load_encoder
-
-                self._encoder = load_encoder(self.model)
-            return self._encoder
-
     def library(self):
         """The app's Library (opened on first use, on a lane thread)."""
         with self._lib_lock:
             if self._lib is None:
                 self._lib = self._factory(self.root, self.model, self._encoder)
             return self._lib
+
+    def load_model(self) -> None:
+        """Load the model in the background now (at start, so the first search does not wait).
+
+        The Library loads its encoder once, under its own lock, whichever thread asks first (a
+        search, the start-up rescan or this); the others wait for it. This call only makes the
+        wait visible: ``model_loading`` now, ``model_ready`` or ``model_failed`` when it is done.
+        """
+        if self.model_state in ("loading", "ready"):
+            return
+        self.model_state = "loading"
+        self.model_loading.emit()
+        self.status.emit("Loading the model…")
+        w = Worker(lambda cancel, report: self.library().encoder, lane_name=MODEL_LANE, parent=self)
+        w.result.connect(self._model_loaded)
+        w.error.connect(self._model_not_loaded)
+        w.start()
+
+    def _model_loaded(self, enc) -> None:
+        self._encoder = enc
+        self.model_state = "ready"
+        self.model_ready.emit()
+        self.status.emit("Ready to search")
+
+    def _model_not_loaded(self, msg: str) -> None:
+        self.model_state = "failed"
+        self.model_failed.emit(msg)
+        self.error.emit(f"The search model could not be loaded: {msg}")
 
     # quick calls ------------------------------------------------------------------------------
     def call(self, fn: Callable[[Any], Any], on_result=None, on_error=None, lane: str = QUERY_LANE) -> Worker:
@@ -157,6 +185,7 @@ class LibraryService(QObject):
         def fn(lib, cancel, report):
             lib.reembed(str(model), cancel=cancel, on_progress=report)
             self.model = str(model)
+            self._encoder = lib.encoder  # the new model's, loaded by the re-embed
             return str(model)
         return self._start_job("reembed", fn)
 

@@ -181,7 +181,10 @@ class SearchPage(QWidget):
         self.results: list = []
         self._request = 0
         self._has_folders = None
+        self._documents = 0
         self._indexing = False
+        #: a search typed while the model loads runs when it is ready
+        self._waiting_for_model = False
         self.last_query = ""
 
         outer = QVBoxLayout(self)
@@ -251,6 +254,22 @@ class SearchPage(QWidget):
         il.addWidget(self.index_bar, 0, Qt.AlignmentFlag.AlignHCenter)
         il.addWidget(self.index_label)
         il.addStretch(2)
+        # the model is loading: a search typed now waits for it (first start: a few seconds)
+        self.loading_state = QWidget()
+        ml = QVBoxLayout(self.loading_state)
+        ml.addStretch(1)
+        t = QLabel("<h2>Loading the model…</h2>")
+        t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ml.addWidget(t)
+        self.loading_bar = QProgressBar()
+        self.loading_bar.setRange(0, 0)
+        self.loading_bar.setMaximumWidth(320)
+        self.loading_bar.setTextVisible(False)
+        ml.addWidget(self.loading_bar, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.loading_label = QLabel("Your search runs as soon as the model is ready.")
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ml.addWidget(self.loading_label)
+        ml.addStretch(2)
         # empty state: type something
         self.start_state = self._empty_state(
             "Search in any language",
@@ -307,7 +326,8 @@ class SearchPage(QWidget):
         split.setSizes([700, 500])
         self.results_view = split
 
-        for w in (self.empty_folders, self.indexing_state, self.start_state, self.no_results, self.results_view):
+        for w in (self.empty_folders, self.indexing_state, self.loading_state, self.start_state, self.no_results,
+                  self.results_view):
             self.stack.addWidget(w)
         self.stack.setCurrentWidget(self.start_state)
 
@@ -344,6 +364,8 @@ class SearchPage(QWidget):
         service.job_started.connect(self._job_started)
         service.job_progress.connect(self._job_progress)
         service.job_finished.connect(self._job_finished)
+        service.model_ready.connect(self._model_ready)
+        service.model_failed.connect(self._model_failed)
 
     # building blocks ----------------------------------------------------------------------------
     def _empty_state(self, title: str, body: str, button: str | None, slot) -> QWidget:
@@ -387,15 +409,19 @@ class SearchPage(QWidget):
         self.type_filter.set_choices(list(ov.get("file_types") or []))
         self._has_folders = bool(folders)
         docs = sum(int(getattr(f, "documents", 0) or 0) for f in ov.get("folders") or [])
+        self._documents = docs
         self.summary.setText(f"{docs} documents · {len(ov.get('languages') or [])} languages" if folders else "")
         self._update_state()
 
     def _update_state(self) -> None:
-        if self.results:
+        if self._waiting_for_model and self.last_query:
+            self.stack.setCurrentWidget(self.loading_state)
+        elif self.results:
             self.stack.setCurrentWidget(self.results_view)
         elif self._has_folders is False and not self._indexing:
             self.stack.setCurrentWidget(self.empty_folders)
-        elif self._indexing and not self.last_query:
+        elif self._indexing and not self.last_query and not self._documents:
+            # the first indexing; a rescan at start leaves the stored index searchable meanwhile
             self.stack.setCurrentWidget(self.indexing_state)
         elif self.last_query:
             self.stack.setCurrentWidget(self.no_results)
@@ -454,10 +480,32 @@ class SearchPage(QWidget):
         if not q:
             self.set_results([], "")
             return
+        if self.mode.currentData() != "lexical" and self.service.model_state != "ready":
+            # the model is still loading (or failed): wait for it visibly, never race it
+            self._waiting_for_model = True
+            self.summary.setText("Loading the model…")
+            self.service.load_model()
+            self._update_state()
+            return
+        self._waiting_for_model = False
         self.summary.setText("Searching…")
         kwargs = {k: v for k, v in self.current_filters().items() if v is not None}
         self.service.search(q, lambda res: self._on_results(req, q, res),
                             on_error=lambda msg: self._on_error(req, msg), k=20, **kwargs)
+
+    def _model_ready(self) -> None:
+        if self._waiting_for_model:
+            self._waiting_for_model = False
+            self.search_now()
+
+    def _model_failed(self, msg: str) -> None:
+        if self._waiting_for_model:
+            self._waiting_for_model = False
+            self.set_results([], self.last_query)
+            self.no_results_text.setText("<b>The search model could not be loaded.</b><br>"
+                                         f"{html.escape(msg)}<br>Keyword search still works.")
+            self.summary.setText("Model not loaded")
+            self.searched.emit(-1)
 
     def _on_results(self, req: int, q: str, results) -> None:
         if req != self._request:
