@@ -121,9 +121,9 @@ class LibraryService(QObject):
                     "status": lib.status(), "failed": lib.failed_files()}
         return self.call(fn, on_result, on_error)
 
-    def context(self, result, on_result, on_error=None) -> Worker:
-        """The text of ``result``'s document around its passage -> (before, passage, after)."""
-        return self.call(lambda lib: passage_context(lib, result), on_result, on_error)
+    def context(self, result, on_result, on_error=None, query: str = "") -> Worker:
+        """``result``'s document around its passage -> (before, passage, after, term spans)."""
+        return self.call(lambda lib: passage_context(lib, result, query=query), on_result, on_error)
 
     # long jobs --------------------------------------------------------------------------------
     @property
@@ -294,9 +294,20 @@ def format_eta(seconds: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def passage_context(lib, result, chars: int = 1200) -> tuple[str, str, str]:
-    """(before, passage, after) from the document text around the result's best passage."""
+def passage_context(lib, result, chars: int = 1200, query: str = ""):
+    """(before, passage, after, spans) from the document text around the result's best passage;
+    ``spans`` are the (start, end) offsets in ``before + passage + after`` of the query's terms."""
     passage = result.best
     ctx = lib.context(passage.chunk_id, chars)
     text, start, end = ctx.text, int(ctx.start), int(ctx.end)
-    return text[:start], text[start:end], text[end:]
+    return text[:start], text[start:end], text[end:], term_spans(text, query)
+
+
+def term_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """Where the query's keywords are in ``text``: the engine's spans (whole words; in scripts
+    without spaces, runs of characters), so the view never re-derives them from snippet HTML."""
+    if not query.strip():
+        return []
+    from hybridsearch.search import highlight_spans, query_terms
+
+    return [(int(s), int(e)) for s, e in highlight_spans(text, query_terms(query))]

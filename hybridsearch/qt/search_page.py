@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel
 
 from hybridsearch.qt import theme
 from hybridsearch.qt.library_service import LibraryService
+from hybridsearch.qt.widgets import Banner
 
 MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
@@ -231,6 +232,9 @@ class SearchPage(QWidget):
         filters.addWidget(self.summary)
         outer.addLayout(filters)
 
+        #: what went wrong with the last action on a result ("no application opens …")
+        self.banner = Banner()
+        outer.addWidget(self.banner)
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)
 
@@ -594,31 +598,54 @@ class SearchPage(QWidget):
         self.context_view.setHtml(f"<p>{highlight_html(r.best.snippet_html)}</p><p style='color:gray'>"
                                   "Loading the passage in its document…</p>")
         self.service.context(r, lambda ctx, path=r.path: self._show_context(path, ctx),
-                             on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"))
+                             on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"),
+                             query=self.last_query)
 
     def _show_context(self, path, ctx) -> None:
         r = self.current()
         if r is None or r.path != path:
             return
-        before, middle, after = ctx
-        terms = _terms_from_snippet(r.best.snippet_html)
-        mark = "background-color:#ffe066; color:#000"
-        body = (f"{_para(html.escape(before))}<a name='hit'></a>"
+        before, middle, after, spans = ctx
+        a, b = len(before), len(before) + len(middle)
+        body = (f"{_para(mark_spans(before, spans, 0))}<a name='hit'></a>"
                 f"<span style='background-color:rgba(0,114,178,40); border-left:3px solid #0072B2'>"
-                f"{_mark_terms(html.escape(middle), terms, mark)}</span>{_para(html.escape(after))}")
+                f"{_para(mark_spans(middle, spans, a))}</span>{_para(mark_spans(after, spans, b))}")
         self.context_view.setHtml(f"<div style='line-height:140%'>{body}</div>")
         self.context_view.scrollToAnchor("hit")
 
     def open_current(self) -> None:
         r = self.current()
-        if r is not None:
-            open_path(r.path)
-            self.opened.emit(str(r.path))
+        if r is None:
+            return
+        if not Path(r.path).exists():
+            self._cannot(r.path, "The file is no longer there (moved or deleted since it was indexed)")
+        elif open_path(r.path):
+            self.banner.hide()
+        else:
+            self._cannot(r.path, "No application on this computer is set up to open")
+        self.opened.emit(str(r.path))
 
     def reveal_current(self) -> None:
         r = self.current()
-        if r is not None:
-            reveal_path(r.path)
+        if r is None:
+            return
+        folder = Path(r.path).parent
+        if not folder.is_dir():
+            self._cannot(folder, "The folder is no longer there")
+        elif reveal_path(r.path):
+            self.banner.hide()
+        else:
+            self._cannot(folder, "No file manager on this computer could be asked to show")
+
+    def _cannot(self, path, what: str) -> None:
+        """Say that opening failed, with the path and a button that copies it."""
+        self.banner.show_message("warning", f"{what}: {path}\nCopy the path and open it yourself.",
+                                 action=("Copy path", lambda: self._copy_text(str(path))))
+
+    def _copy_text(self, text: str) -> None:
+        copy_path(text)
+        if hasattr(self.window(), "statusBar"):
+            self.window().statusBar().showMessage(f"Copied {text}", 3000)
 
     def copy_current(self) -> None:
         r = self.current()
@@ -666,13 +693,18 @@ def _para(text: str) -> str:
     return text.replace("\n\n", "<br><br>").replace("\n", " ")
 
 
-def _terms_from_snippet(snippet_html: str) -> list[str]:
-    return sorted({html.unescape(t) for t in re.findall(r"<b>(.*?)</b>", snippet_html or "") if t.strip()},
-                  key=len, reverse=True)
+MARK_STYLE = "background-color:#ffe066; color:#000"
 
 
-def _mark_terms(escaped: str, terms: list[str], style: str) -> str:
-    if not terms:
-        return escaped
-    pat = re.compile("|".join(re.escape(html.escape(t)) for t in terms), re.IGNORECASE)
-    return pat.sub(lambda m: f"<span style='{style}'>{m.group(0)}</span>", escaped)
+def mark_spans(text: str, spans, offset: int = 0, style: str = MARK_STYLE) -> str:
+    """``text`` HTML-escaped, with the ``spans`` (offsets from ``offset`` on) highlighted."""
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        s, e = max(s - offset, pos), min(e - offset, len(text))
+        if e <= s:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<span style='{style}'>{html.escape(text[s:e])}</span>")
+        pos = e
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
