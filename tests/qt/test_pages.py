@@ -154,3 +154,20 @@ def test_the_app_has_its_icon(qapp):
 
     icon = app_icon()
     assert not icon.isNull() and not icon.pixmap(64, 64).isNull()
+
+
+def test_missing_libxcb_cursor_is_named_with_the_command_to_install_it(capsys, monkeypatch):
+    """Defect 11: on a fresh Debian/Ubuntu machine the app says what to install instead of aborting."""
+    from hybridsearch.qt import app
+
+    none = lambda name: None  # noqa: E731
+    found = lambda name: f"lib{name}.so.0"  # noqa: E731
+    msg = app.missing_system_libraries("linux", {"DISPLAY": ":0"}, none)
+    assert "sudo apt install libxcb-cursor0" in msg
+    assert app.missing_system_libraries("linux", {"DISPLAY": ":0"}, found) is None
+    assert app.missing_system_libraries("linux", {"WAYLAND_DISPLAY": "wayland-0"}, none) is None
+    assert app.missing_system_libraries("linux", {"QT_QPA_PLATFORM": "xcb"}, none) is not None
+    assert app.missing_system_libraries("win32", {}, none) is None
+    monkeypatch.setattr(app, "missing_system_libraries", lambda: app.XCB_CURSOR_HELP)
+    assert app.main([]) == 2
+    assert "libxcb-cursor0" in capsys.readouterr().err
