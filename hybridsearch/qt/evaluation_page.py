@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QListWidgetItem, QMenu, QProgressBar, QPushButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from hybridsearch.qt.charts import BiasChart, HeatmapWidget, MetricBarsChart, export_report
+from hybridsearch.qt.charts import BiasChart, HeatmapWidget, MetricBarsChart, export_report, legend_html
 from hybridsearch.qt.models import model_label, model_options
 from hybridsearch.qt.widgets import Banner
 from hybridsearch.qt.workers import Worker
@@ -113,10 +113,17 @@ class EvaluationPage(QWidget):
             grid.setColumnStretch(c, 1)
         for r in range(2):
             grid.setRowStretch(r, 1)
+        #: one legend for every chart of the page (a chart's own is hidden when it would be cut)
+        self.legend = QLabel("")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        lay.addWidget(self.legend)
         lay.addLayout(grid, 1)
 
         self.charts = {"map": self.map_chart, "mono_mrr": self.mono_chart, "cross_mrr": self.cross_chart,
                        "heatmap": self.heatmap, "qlf_rate": self.qlf_chart, "rank_distance": self.rank_chart}
+        for c in (self.map_chart, self.mono_chart, self.cross_chart, self.qlf_chart, self.rank_chart):
+            c.shared_legend = True
         for name, w in self.charts.items():
             w.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             w.customContextMenuRequested.connect(lambda pos, n=name: self._chart_menu(n, pos))
@@ -286,6 +293,7 @@ class EvaluationPage(QWidget):
         for key in ("map", "mono_mrr", "cross_mrr", "qlf_rate"):
             self.charts[key].set_models(self.results)
         self.rank_chart.set_models(self.results)
+        self.legend.setText(legend_html(list(self.results), "unbiased level (bias charts)") if self.results else "")
         self.heat_model.blockSignals(True)
         self.heat_model.clear()
         self.heat_model.addItems(list(self.results))

@@ -171,3 +171,39 @@ def test_missing_libxcb_cursor_is_named_with_the_command_to_install_it(capsys, m
     monkeypatch.setattr(app, "missing_system_libraries", lambda: app.XCB_CURSOR_HELP)
     assert app.main([]) == 2
     assert "libxcb-cursor0" in capsys.readouterr().err
+
+
+def _chart_texts(view) -> list[str]:
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem, QGraphicsTextItem
+
+    out = []
+    for it in view.scene().items():
+        if isinstance(it, QGraphicsTextItem) and it.isVisible():
+            out.append(it.toPlainText())
+        elif isinstance(it, QGraphicsSimpleTextItem) and it.isVisible():
+            out.append(it.text())
+    return out
+
+
+def test_charts_stay_readable_at_1024x700_and_export_at_print_size(make_window, qtbot, tmp_path):
+    """Defect 7: no "…" in axis labels, titles or legends at 1024×700; exports ≥ 1600 px wide."""
+    from PySide6.QtGui import QImage
+
+    w = make_window()
+    langs = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
+    w.evaluation_page.set_results({"multilingual-e5-small": fake_metrics(langs, base=0.2),
+                                   "hybrid-e5-small": fake_metrics(langs, base=0.3)})
+    w.show_page(3)
+    w.resize(1024, 700)
+    qtbot.waitUntil(lambda: w.width() <= 1030, timeout=3000)
+    qtbot.wait(200)
+    for name in ("map", "mono_mrr", "cross_mrr", "qlf_rate", "rank_distance"):
+        view = w.evaluation_page.charts[name]
+        texts = _chart_texts(view)
+        assert not [t for t in texts if "…" in t or "..." in t], (name, texts)
+        assert {"en", "zh", "all"} <= set(texts), (name, texts)
+    files = w.evaluation_page.export_all(tmp_path)
+    assert len(files) == 6
+    for f in files:
+        img = QImage(str(f))
+        assert img.width() >= 1600, (f.name, img.width())
