@@ -168,7 +168,9 @@ def test_missing_libxcb_cursor_is_named_with_the_command_to_install_it(capsys, m
     assert app.missing_system_libraries("linux", {"WAYLAND_DISPLAY": "wayland-0"}, none) is None
     assert app.missing_system_libraries("linux", {"QT_QPA_PLATFORM": "xcb"}, none) is not None
     assert app.missing_system_libraries("win32", {}, none) is None
-    monkeypatch.setattr(app, "missing_system_libraries", lambda: app.XCB_CURSOR_HELP)
+    only_cursor = lambda name: None if name == "xcb-cursor" else f"lib{name}.so"  # noqa: E731
+    assert "sudo apt install libxcb-cursor0\n" in app.missing_system_libraries("linux", {}, only_cursor)
+    monkeypatch.setattr(app, "missing_system_libraries", lambda: msg)
     assert app.main([]) == 2
     assert "libxcb-cursor0" in capsys.readouterr().err
 
