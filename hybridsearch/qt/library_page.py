@@ -240,6 +240,7 @@ class LibraryPage(QWidget):
 
     # job progress ----------------------------------------------------------------------------------
     def _job_started(self, kind: str) -> None:
+        self.banner.hide()  # the last run's outcome is stale once another runs
         self.progress_row.setVisible(True)
         self.progress.setRange(0, 0)
         self.progress_label.setText("Re-embedding the library…" if kind == "reembed" else "Scanning folders…")
@@ -273,8 +274,11 @@ class LibraryPage(QWidget):
                                      "“Re-index” continues where it stopped.")
         elif kind == "index" and payload is not None:
             r = payload
-            msg = (f"Index up to date: {r.added} added, {r.updated} updated, {r.removed} removed, "
-                   f"{r.failed} could not be read ({format_eta(r.seconds)}).")
+            msg = (f"Index up to date: {r.added} added, {r.updated} updated, {r.removed} removed "
+                   f"({format_eta(r.seconds)}).")
+            if r.failed:
+                msg += (f" {r.failed} file{'s' if r.failed != 1 else ''} could not be read this time; "
+                        "every unreadable file is listed below with the reason.")
             self.banner.show_message("success" if not r.failed else "warning", msg)
         elif kind == "reembed":
             self.banner.show_message("success", "The library now uses the new model.")

@@ -112,7 +112,13 @@ class LibraryService(QObject):
         return w.start()
 
     def search(self, query: str, on_result, on_error=None, **kwargs) -> Worker:
-        return self.call(lambda lib: lib.search(query, **kwargs), on_result, on_error)
+        """Search, and rate each result (strong / good / weak) -> (results, ratings)."""
+        from hybridsearch.match_strength import rate_results
+
+        def fn(lib):
+            results = lib.search(query, **kwargs)
+            return results, rate_results(lib, query, results, use_vectors=kwargs.get("mode") != "lexical")
+        return self.call(fn, on_result, on_error)
 
     def overview(self, on_result, on_error=None) -> Worker:
         """folders, languages, file types and status in one call -> dict."""

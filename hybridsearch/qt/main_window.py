@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         sp = self.search_page
         if sp.results:
             row = sp.list.currentRow()
-            sp.set_results(sp.results, sp.last_query)
+            sp.set_results(sp.results, sp.last_query, sp.ratings, keep_weak=True)
             sp.list.setCurrentRow(row)
 
     def _build_menu(self) -> None:

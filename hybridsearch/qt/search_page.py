@@ -28,6 +28,36 @@ def highlight_html(snippet_html: str) -> str:
     return re.sub(r"<b>", f'<span style="{style}">', snippet_html or "").replace("</b>", "</span>")
 
 
+STRENGTH_COLORS = {"strong": "#1b7f3b", "good": "#0b6bb0", "weak": "#8a8a8a"}
+
+
+def strength_html(rating) -> str:
+    """'strong match' / 'good match' / 'weak match' as a small coloured label."""
+    color = STRENGTH_COLORS.get(rating.level, "#8a8a8a")
+    return f'<span style="color:{color}; font-weight:600">{html.escape(rating.label)}</span>'
+
+
+def language_name(code: str) -> str:
+    """'de' -> 'German' (Qt's own list of languages); unknown codes stay as they are."""
+    from PySide6.QtCore import QLocale
+
+    if not code or len(code) > 3:
+        return code or "?"
+    loc = QLocale(code)
+    if loc.language() == QLocale.Language.C:
+        return code
+    return QLocale.languageToString(loc.language())
+
+
+def language_label(code: str, documents: int | None = None) -> str:
+    """'German (de) · 12 documents' for the Languages filter."""
+    name = language_name(code)
+    text = f"{name} ({code})" if name != code else code
+    if documents is not None:
+        text += f" · {documents} document{'s' if documents != 1 else ''}"
+    return text
+
+
 def badge_html(lang: str) -> str:
     bg, fg = theme.badge_colors(lang or "?")
     return (f'<span style="background-color:{bg}; color:{fg}; font-weight:600">&nbsp;{html.escape(lang or "?")}'
@@ -51,9 +81,10 @@ class ResultCard(QFrame):
 
     toggled = Signal()
 
-    def __init__(self, result, parent=None):
+    def __init__(self, result, rating=None, parent=None):
         super().__init__(parent)
         self.result = result
+        self.rating = rating
         self.expanded = False
         self.setFrameShape(QFrame.Shape.NoFrame)
         lay = QVBoxLayout(self)
@@ -67,7 +98,9 @@ class ResultCard(QFrame):
                       f'{html.escape((result.file_type or "").lstrip("."))}</span>')
         head.setTextFormat(Qt.TextFormat.RichText)
         head.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        score = QLabel(f'<span style="color:{muted}">relevance {result.score:.3f}</span>')
+        score = QLabel(strength_html(rating) if rating is not None else "")
+        score.setToolTip(rating.explain() if rating is not None else "")
+        self.strength = score
         score.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row = QHBoxLayout()
         row.addWidget(head, 1)
@@ -127,6 +160,8 @@ class MultiSelect(QToolButton):
         self.menu_ = QMenu(self)
         self.setMenu(self.menu_)
         self.actions_: dict[str, QAction] = {}
+        #: a short name per choice for the button's text (the menu shows the long label)
+        self.short: dict[str, str] = {}
         self._refresh_text()
 
     def set_choices(self, choices: list[str], labels: dict[str, str] | None = None) -> None:
@@ -134,7 +169,9 @@ class MultiSelect(QToolButton):
         self.menu_.clear()
         self.actions_ = {}
         for c in choices:
-            a = QAction((labels or {}).get(c, c), self.menu_)
+            label = (labels or {}).get(c, c)
+            self.short[c] = label.split(" (")[0]
+            a = QAction(label, self.menu_)
             a.setCheckable(True)
             a.setChecked(c in keep)
             a.toggled.connect(self._toggled)
@@ -163,7 +200,7 @@ class MultiSelect(QToolButton):
         if not sel:
             self.setText(f"{self.label}: all")
         elif len(sel) <= 2:
-            self.setText(f"{self.label}: " + ", ".join(Path(s).name or s for s in sel))
+            self.setText(f"{self.label}: " + ", ".join(self.short.get(s) or Path(s).name or s for s in sel))
         else:
             self.setText(f"{self.label}: {len(sel)} selected")
 
@@ -180,6 +217,12 @@ class SearchPage(QWidget):
         self.service = service
         self.settings = settings
         self.results: list = []
+        self.ranked: list = []
+        self.library_totals = ""
+        self.ratings: list = []
+        #: results rated weak, hidden below the good ones until the person asks for them
+        self.hidden_weak: list = []
+        self._weak_ratings: list = []
         self._request = 0
         self._has_folders = None
         self._documents = 0
@@ -282,8 +325,11 @@ class SearchPage(QWidget):
             "<span style='color:gray'>Ctrl+F search · ↑↓ move through results · Enter open · "
             "Ctrl+1…4 switch pages</span>", None, None)
         # empty state: no results
-        self.no_results = self._empty_state("No results", "", None, None)
+        self.no_results = self._empty_state("No results", "", "Show the closest anyway", self.show_weak)
         self.no_results_text = self.no_results.findChild(QLabel, "body")
+        self.no_results_title = self.no_results.findChild(QLabel, "title")
+        self.show_weak_btn = self.no_results.findChild(QPushButton, "emptyAction")
+        self.show_weak_btn.setVisible(False)
 
         # results
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -300,7 +346,19 @@ class SearchPage(QWidget):
             "QListWidget::item { border-left: 4px solid transparent; }"
             "QListWidget::item:selected { background: rgba(0, 114, 178, 45); border-left: 4px solid #0072B2; }"
             "QListWidget::item:hover:!selected { background: rgba(0, 114, 178, 18); }")
-        split.addWidget(self.list)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(2)
+        ll.addWidget(self.list, 1)
+        self.weak_btn = QPushButton("")
+        self.weak_btn.setFlat(True)
+        self.weak_btn.setStyleSheet("text-align:left; color:palette(link); padding:2px 6px")
+        self.weak_btn.setToolTip("Documents that match the query only weakly are hidden below the good ones")
+        self.weak_btn.clicked.connect(self.show_weak)
+        self.weak_btn.setVisible(False)
+        ll.addWidget(self.weak_btn)
+        split.addWidget(left)
         detail = QWidget()
         dl = QVBoxLayout(detail)
         dl.setContentsMargins(6, 0, 0, 0)
@@ -315,9 +373,7 @@ class SearchPage(QWidget):
         self.reveal_btn.setToolTip("Open the folder that holds this document (Ctrl+Shift+R)")
         self.copy_btn = QPushButton("Copy path")
         self.copy_btn.setToolTip("Copy the file's path (Ctrl+Shift+C)")
-        self.more_btn = QPushButton("More passages")
-        self.more_btn.setToolTip("Show further matching passages of this document (Ctrl+M)")
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn, self.more_btn):
+        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
             actions.addWidget(b)
         actions.addStretch(1)
         dl.addLayout(actions)
@@ -338,7 +394,6 @@ class SearchPage(QWidget):
         self.open_btn.clicked.connect(self.open_current)
         self.reveal_btn.clicked.connect(self.reveal_current)
         self.copy_btn.clicked.connect(self.copy_current)
-        self.more_btn.clicked.connect(self.toggle_more_current)
         for seq, slot in (("Ctrl+Shift+C", self.copy_current), ("Ctrl+Shift+R", self.reveal_current),
                           ("Ctrl+M", self.toggle_more_current)):
             sc = QShortcut(QKeySequence(seq), self)
@@ -377,6 +432,7 @@ class SearchPage(QWidget):
         lay = QVBoxLayout(w)
         lay.addStretch(1)
         t = QLabel(f"<h2>{html.escape(title)}</h2>")
+        t.setObjectName("title")
         t.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(t)
         b = QLabel(body)
@@ -407,14 +463,19 @@ class SearchPage(QWidget):
         self.service.overview(self._apply_overview, on_error=lambda msg: None)
 
     def _apply_overview(self, ov: dict) -> None:
-        self.lang_filter.set_choices(list(ov.get("languages") or []))
+        counts = (ov.get("status") or {}).get("languages") or {}
+        langs = list(ov.get("languages") or [])
+        self.lang_filter.set_choices(langs, {c: language_label(c, counts.get(c)) for c in langs})
         folders = [str(f.path) for f in ov.get("folders") or []]
         self.folder_filter.set_choices(folders, {f: Path(f).name or f for f in folders})
         self.type_filter.set_choices(list(ov.get("file_types") or []))
         self._has_folders = bool(folders)
         docs = sum(int(getattr(f, "documents", 0) or 0) for f in ov.get("folders") or [])
         self._documents = docs
-        self.summary.setText(f"{docs} documents · {len(ov.get('languages') or [])} languages" if folders else "")
+        self.library_totals = (f"Library: {docs} document{'s' if docs != 1 else ''} in "
+                               f"{len(langs)} language{'s' if len(langs) != 1 else ''}" if folders else "")
+        if not self.last_query:
+            self.summary.setText(self.library_totals)
         self._update_state()
 
     def _update_state(self) -> None:
@@ -483,6 +544,7 @@ class SearchPage(QWidget):
         req = self._request
         if not q:
             self.set_results([], "")
+            self.summary.setText(self.library_totals)
             return
         if self.mode.currentData() != "lexical" and self.service.model_state != "ready":
             # the model is still loading (or failed): wait for it visibly, never race it
@@ -511,10 +573,17 @@ class SearchPage(QWidget):
             self.summary.setText("Model not loaded")
             self.searched.emit(-1)
 
-    def _on_results(self, req: int, q: str, results) -> None:
+    def _on_results(self, req: int, q: str, outcome) -> None:
         if req != self._request:
             return  # an older search finished after a newer one started
-        self.set_results(list(results or []), q)
+        results, ratings = outcome
+        self.set_results(list(results or []), q, list(ratings or []))
+        self.searched.emit(len(self.results))
+
+    def show_weak(self) -> None:
+        """Show the weakly matching documents too (they are hidden by default)."""
+        self.set_results(self.results + self.hidden_weak, self.last_query, self.ratings + self._weak_ratings,
+                         keep_weak=True)
         self.searched.emit(len(self.results))
 
     def _on_error(self, req: int, msg: str) -> None:
@@ -525,18 +594,31 @@ class SearchPage(QWidget):
         self.summary.setText("Search failed")
         self.searched.emit(-1)
 
-    def set_results(self, results: list, query: str) -> None:
-        self.results = results
+    def set_results(self, results: list, query: str, ratings: list | None = None,
+                    keep_weak: bool = False) -> None:
+        """Show ``results`` (with their ``ratings``); weak ones are held back unless ``keep_weak``."""
+        ratings = list(ratings) if ratings is not None and len(ratings) == len(results) else [None] * len(results)
+        #: every result in the engine's order, weak ones included
+        self.ranked = list(results)
+        self.hidden_weak, self._weak_ratings = [], []
+        if not keep_weak:
+            shown = [(r, g) for r, g in zip(results, ratings) if g is None or g.level != "weak"]
+            self.hidden_weak = [r for r, g in zip(results, ratings) if g is not None and g.level == "weak"]
+            self._weak_ratings = [g for g in ratings if g is not None and g.level == "weak"]
+            results, ratings = [r for r, _ in shown], [g for _, g in shown]
+        self.results, self.ratings = results, ratings
         self.list.clear()
-        for r in results:
+        for r, g in zip(results, ratings):
             item = QListWidgetItem()
-            card = ResultCard(r)
+            card = ResultCard(r, g)
             card.toggled.connect(lambda it=item, c=card: self._resize_item(it, c))
             self.list.addItem(item)
             self.list.setItemWidget(item, card)
             self._resize_item(item, card)
+        self.weak_btn.setVisible(bool(self.hidden_weak) and bool(results))
+        self.weak_btn.setText(f"Show {len(self.hidden_weak)} weak match{'es' if len(self.hidden_weak) != 1 else ''}")
         if results:
-            self.summary.setText(f"{len(results)} document{'s' if len(results) != 1 else ''}")
+            self.summary.setText(f"{len(results)} matching document{'s' if len(results) != 1 else ''}")
             self.list.setCurrentRow(0)
         else:
             self.context_view.clear()
@@ -551,8 +633,17 @@ class SearchPage(QWidget):
                 hint += ", or fewer filters." if filtered else "."
                 if self._indexing:
                     hint += "<br>Indexing is still running; more documents will become searchable."
-                self.no_results_text.setText(f"Nothing matches <b>{html.escape(query)}</b>.<br>{hint}")
-                self.summary.setText("0 documents")
+                if self.hidden_weak:
+                    self.no_results_title.setText("<h2>No good match</h2>")
+                    self.no_results_text.setText(
+                        f"No document matches <b>{html.escape(query)}</b> well: the closest "
+                        f"{len(self.hidden_weak)} are only weakly related.<br>{hint}")
+                    self.summary.setText("No good match")
+                else:
+                    self.no_results_title.setText("<h2>No results</h2>")
+                    self.no_results_text.setText(f"Nothing matches <b>{html.escape(query)}</b>.<br>{hint}")
+                    self.summary.setText("0 documents")
+                self.show_weak_btn.setVisible(bool(self.hidden_weak))
         self._update_state()
 
     def _resize_item(self, item: QListWidgetItem, card: ResultCard) -> None:
@@ -583,8 +674,6 @@ class SearchPage(QWidget):
     def _set_actions_enabled(self, on: bool) -> None:
         for b in (self.open_btn, self.reveal_btn, self.copy_btn):
             b.setEnabled(on)
-        r = self.current() if on else None
-        self.more_btn.setEnabled(bool(r is not None and r.more))
 
     def _show_current(self, row: int) -> None:
         r = self.current()

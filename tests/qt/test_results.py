@@ -79,3 +79,29 @@ def test_open_without_a_handler_says_so_with_the_path_and_a_copy_button(make_win
     (root / "notes.txt").unlink()
     page.open_btn.click()
     assert "no longer there" in page.banner.text()
+
+
+def test_results_show_a_readable_match_strength_and_nonsense_finds_no_good_match(make_window, qtbot, docs_dir,
+                                                                                 base_encoder):
+    """Defect 4: strong / good / weak instead of fused rank scores; a nonsense query says so."""
+    w = make_window(encoder=base_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=180000):
+        w.library_page.add_folder(str(docs_dir))
+    page = w.search_page
+    _search(qtbot, page, "high-speed trains between Berlin and Munich", mode="hybrid")
+    assert Path(page.results[0].path).name == "bahn.txt"
+    card = page.list.itemWidget(page.list.item(0))
+    assert card.strength.text().count("strong match") or card.strength.text().count("good match")
+    assert "relevance" not in card.strength.text() and "similarity" in card.strength.toolTip()
+    assert len(page.results) < 7  # the unrelated documents are not listed as matches
+    assert page.summary.text().endswith("matching documents") or page.summary.text().endswith("matching document")
+
+    _search(qtbot, page, "xyzzyplugh", mode="hybrid")
+    assert page.stack.currentWidget() is page.no_results
+    assert "No good match" in page.no_results_title.text() and page.summary.text() == "No good match"
+    assert page.show_weak_btn.isVisible()
+    with qtbot.waitSignal(page.searched, timeout=5000):
+        page.show_weak_btn.click()
+    assert page.stack.currentWidget() is page.results_view and page.results
+    assert all("weak match" in page.list.itemWidget(page.list.item(i)).strength.text()
+               for i in range(page.list.count()))
