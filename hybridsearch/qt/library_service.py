@@ -57,6 +57,8 @@ class LibraryService(QObject):
         self._encoder = encoder
         #: "idle" (not asked for yet), "loading", "ready" or "failed"
         self.model_state = "ready" if encoder is not None else "idle"
+        #: the model is being converted for its first use (minutes on a slow machine), not just loaded
+        self.preparing = False
         self._factory = factory or _default_factory
         self._lib = None
         self._lib_lock = threading.Lock()
@@ -84,12 +86,21 @@ class LibraryService(QObject):
         if self.model_state in ("loading", "ready"):
             return
         self.model_state = "loading"
+        self.preparing = model_needs_preparation()
         self.model_loading.emit()
-        self.status.emit("Loading the model…")
+        self.status.emit(self.model_state_text())
         w = Worker(lambda cancel, report: self.library().encoder, lane_name=MODEL_LANE, parent=self)
         w.result.connect(self._model_loaded)
         w.error.connect(self._model_not_loaded)
         w.start()
+
+    def model_state_text(self) -> str:
+        """What the model is doing, for a person: loading, or the one-time preparation."""
+        if self.model_state != "loading":
+            return ""
+        if self.preparing:
+            return ("Preparing the model for first use (one time only, about half a minute)…")
+        return "Loading the model…"
 
     def _model_loaded(self, enc) -> None:
         self._encoder = enc
@@ -268,6 +279,19 @@ class LibraryService(QObject):
             fut.result(timeout=10)
         except Exception:  # noqa: BLE001
             closer()
+
+
+def model_needs_preparation() -> bool:
+    """True when loading the model will first convert the base model (once per installation)."""
+    try:
+        from hybridsearch import paths
+        from hybridsearch.encoder.convert import BASE_NAME, CONVERTER_VERSION, DONE_MARKER
+
+        if paths.bundled_base_dir() is not None:
+            return False
+        return not (paths.models_dir() / f"{BASE_NAME}-v{CONVERTER_VERSION}" / DONE_MARKER).is_file()
+    except (ImportError, AttributeError, OSError):
+        return False
 
 
 def progress_text(p, kind: str = "index") -> str:

@@ -305,7 +305,7 @@ class SearchPage(QWidget):
         self.loading_state = QWidget()
         ml = QVBoxLayout(self.loading_state)
         ml.addStretch(1)
-        t = QLabel("<h2>Loading the model…</h2>")
+        t = self.loading_title = QLabel("<h2>Loading the model…</h2>")
         t.setAlignment(Qt.AlignmentFlag.AlignCenter)
         ml.addWidget(t)
         self.loading_bar = QProgressBar()
@@ -424,6 +424,7 @@ class SearchPage(QWidget):
         service.job_progress.connect(self._job_progress)
         service.job_finished.connect(self._job_finished)
         service.model_ready.connect(self._model_ready)
+        service.model_loading.connect(self._model_loading)
         service.model_failed.connect(self._model_failed)
 
     # building blocks ----------------------------------------------------------------------------
@@ -558,6 +559,11 @@ class SearchPage(QWidget):
         kwargs = {k: v for k, v in self.current_filters().items() if v is not None}
         self.service.search(q, lambda res: self._on_results(req, q, res),
                             on_error=lambda msg: self._on_error(req, msg), k=20, **kwargs)
+
+    def _model_loading(self) -> None:
+        text = self.service.model_state_text()
+        self.loading_title.setText(f"<h2>{html.escape(text)}</h2>")
+        self.index_label.setText(text)
 
     def _model_ready(self) -> None:
         if self._waiting_for_model:

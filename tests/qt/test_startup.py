@@ -93,3 +93,36 @@ def test_restart_searches_the_stored_index_while_the_rescan_runs(qtbot, settings
     release.set()
     qtbot.waitUntil(lambda: not service.busy, timeout=30000)
     w.close()
+
+
+def test_first_indexing_says_the_model_is_being_prepared(qtbot, settings, tmp_path, docs_dir, base_encoder,
+                                                         monkeypatch):
+    """Defect 3: while the base model is converted for its first use, the pages say so (not
+    "Scanning folders…" with 0 documents)."""
+    import hybridsearch.encoder as encoder_pkg
+    import hybridsearch.qt.library_service as ls
+    from hybridsearch.qt.library_service import LibraryService
+    from hybridsearch.qt.main_window import MainWindow
+
+    release = threading.Event()
+
+    def converting_load(name, **kwargs):
+        release.wait(20)
+        return base_encoder
+    monkeypatch.setattr(encoder_pkg, "load_encoder", converting_load)
+    monkeypatch.setattr(ls, "model_needs_preparation", lambda: True)
+    service = LibraryService(root=tmp_path / "library", model="base")
+    w = MainWindow(service=service, settings=settings, catch_up=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: service.model_state == "loading", timeout=5000)
+    assert "one time" in w.status_label.text()
+    w.show_page(1)
+    w.library_page.add_folder(str(docs_dir))
+    qtbot.waitUntil(lambda: w.library_page.progress_row.isVisible(), timeout=5000)
+    assert w.library_page.progress_label.text().startswith("Preparing the model for first use")
+    assert "Preparing the model" in w.search_page.index_label.text()
+    with qtbot.waitSignal(service.job_finished, timeout=120000) as sig:
+        release.set()
+    assert sig.args[1] == "done"
+    w.close()
