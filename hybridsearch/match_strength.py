@@ -97,8 +97,8 @@ def rate(cosine: float | None, keyword_share: float, th: Thresholds, stands_out:
 def keyword_share(text: str, query: str) -> float:
     """The share of the query's keywords that ``text`` holds (whole words; runs in scripts without
     spaces), by the engine's own tokenising."""
-    from hybridsearch.search import highlight_spans, query_terms
-    from hybridsearch.store import lexical_tokens
+    from hybridsearch.lexical import lexical_tokens
+    from hybridsearch.snippets import highlight_spans, query_terms
 
     terms = query_terms(query)
     words = {t for t in terms if not t.startswith("\x00")}
@@ -113,16 +113,16 @@ def keyword_share(text: str, query: str) -> float:
 
 def passage_cosines(lib, query: str, chunk_ids: list[int]) -> list[float] | None:
     """Cosine of the query to each chunk's stored vector; None when the index has no vectors."""
-    from hybridsearch.search import query_vector
+    from hybridsearch.search import QUERY_VECTORS
 
-    ann = lib.ann
+    ann = lib.vectors.ann
     if ann is None or not chunk_ids:
         return None
     try:
         vecs = ann.get(chunk_ids)
     except RuntimeError:  # a chunk whose vector is not stored yet (indexing, repair pending)
         return None
-    qv = np.asarray(query_vector(lib, query), np.float32)
+    qv = np.asarray(QUERY_VECTORS.get(lib.encoder, query), np.float32)
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     return [float(x) for x in vecs @ (qv / max(float(np.linalg.norm(qv)), 1e-12))]
 

@@ -338,6 +338,6 @@ def term_spans(text: str, query: str) -> list[tuple[int, int]]:
     without spaces, runs of characters), so the view never re-derives them from snippet HTML."""
     if not query.strip():
         return []
-    from hybridsearch.search import highlight_spans, query_terms
+    from hybridsearch.snippets import highlight_spans, query_terms
 
     return [(int(s), int(e)) for s, e in highlight_spans(text, query_terms(query))]

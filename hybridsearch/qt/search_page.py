@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
@@ -22,10 +21,17 @@ MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
 DEBOUNCE_MS = 300
 
 
-def highlight_html(snippet_html: str) -> str:
-    """Turn the library's ``<b>`` term marks into a visible highlight that works in both themes."""
-    style = "background-color:#ffe066; color:#000000; font-weight:600"
-    return re.sub(r"<b>", f'<span style="{style}">', snippet_html or "").replace("</b>", "</span>")
+SNIPPET_MARK = "background-color:#ffe066; color:#000000; font-weight:600"
+
+
+def passage_html(passage) -> str:
+    """A passage's excerpt as HTML with the engine's term spans highlighted (never parsed back
+    out of HTML); "…" where the excerpt is cut."""
+    snip = getattr(passage, "snippet", None)
+    if snip is None:
+        return html.escape(passage.text)
+    body = mark_spans(snip.text, snip.spans, 0, SNIPPET_MARK)
+    return ("…" if snip.cut_before else "") + body + ("…" if snip.cut_after else "")
 
 
 STRENGTH_COLORS = {"strong": "#1b7f3b", "good": "#0b6bb0", "weak": "#8a8a8a"}
@@ -110,7 +116,7 @@ class ResultCard(QFrame):
         folder.setTextFormat(Qt.TextFormat.RichText)
         folder.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         lay.addWidget(folder)
-        self.passage = QLabel(highlight_html(result.best.snippet_html or html.escape(result.best.text)))
+        self.passage = QLabel(passage_html(result.best))
         self.passage.setTextFormat(Qt.TextFormat.RichText)
         self.passage.setWordWrap(True)
         lay.addWidget(self.passage)
@@ -118,7 +124,7 @@ class ResultCard(QFrame):
         more_lay = QVBoxLayout(self.more_box)
         more_lay.setContentsMargins(14, 0, 0, 0)
         for p in result.more or []:
-            lab = QLabel("… " + highlight_html(p.snippet_html or html.escape(p.text)))
+            lab = QLabel("… " + passage_html(p))
             lab.setTextFormat(Qt.TextFormat.RichText)
             lab.setWordWrap(True)
             more_lay.addWidget(lab)
@@ -690,7 +696,7 @@ class SearchPage(QWidget):
         self.detail_title.setText(f'<span style="font-size:12pt; font-weight:600">{html.escape(title)}</span> '
                                   f'{badge_html(r.language)}<br><span style="color:gray">{html.escape(str(r.path))}'
                                   "</span>")
-        self.context_view.setHtml(f"<p>{highlight_html(r.best.snippet_html)}</p><p style='color:gray'>"
+        self.context_view.setHtml(f"<p>{passage_html(r.best)}</p><p style='color:gray'>"
                                   "Loading the passage in its document…</p>")
         self.service.context(r, lambda ctx, path=r.path: self._show_context(path, ctx),
                              on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"),

@@ -22,7 +22,7 @@ def test_search_typed_while_the_model_loads_waits_for_it(qtbot, settings, tmp_pa
                                                          monkeypatch):
     """Defect 1: Enter within a second of the window appearing, while the rescan also wants the
     model: one thread loads it, the page says "Loading the model…", then the results come."""
-    import hybridsearch.encoder as encoder_pkg
+    import hybridsearch.library as encoder_pkg  # the Library loads through its module's load_encoder
     from hybridsearch.qt.library_service import LibraryService
     from hybridsearch.qt.main_window import MainWindow
 
@@ -99,7 +99,7 @@ def test_first_indexing_says_the_model_is_being_prepared(qtbot, settings, tmp_pa
                                                          monkeypatch):
     """Defect 3: while the base model is converted for its first use, the pages say so (not
     "Scanning folders…" with 0 documents)."""
-    import hybridsearch.encoder as encoder_pkg
+    import hybridsearch.library as encoder_pkg  # the Library loads through its module's load_encoder
     import hybridsearch.qt.library_service as ls
     from hybridsearch.qt.library_service import LibraryService
     from hybridsearch.qt.main_window import MainWindow
