@@ -17,20 +17,18 @@ so a cosine below ``weak`` also counts as good when it stands out from the searc
 above the median of the next 19 (the other results of a 20-result search). Prints the three and
 how they do on the held-out articles.
 
-    python benchmarks/match_strength.py --model default --threads 2
+    python -m benchmarks.match_strength --model default --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from benchmarks.common import SPLITS, XQUAD_DIR
 
 QUERY_LANGS = ("en", "de", "zh")
 PASSAGE_LANGS = ("en", "de", "zh", "ar", "ru", "es")
@@ -85,7 +83,7 @@ def scores(enc, data: Path, articles: range, cache: Path | None = None):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
+    ap.add_argument("--data", default=str(XQUAD_DIR))
     ap.add_argument("--model", default="default")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--cache", default="runs/match-strength-cache", help="encoded vectors are kept here")
@@ -94,7 +92,7 @@ def main(argv=None) -> int:
 
     enc = load_encoder(args.model, threads=args.threads)
     cache = Path(args.cache)
-    pres, absn, _, gp, ga = scores(enc, Path(args.data), range(0, 28), cache / f"{enc.name}_train.npz")
+    pres, absn, _, gp, ga = scores(enc, Path(args.data), SPLITS["train"], cache / f"{enc.name}_train.npz")
     cands = np.unique(np.concatenate([pres, absn]))
     j = [(pres >= t).mean() - (absn >= t).mean() for t in cands]
     weak = float(cands[int(np.argmax(j))])
@@ -102,7 +100,7 @@ def main(argv=None) -> int:
     margin = float(np.quantile(ga, 0.99))
     print(f"model {enc.name}: chosen on articles 0-27 ({len(pres)} questions): "
           f"weak below {weak:.3f}, strong from {strong:.3f}, standing out by {margin:.3f}")
-    dp, da, nonsense, dgp, dga = scores(enc, Path(args.data), range(28, 36), cache / f"{enc.name}_dev.npz")
+    dp, da, nonsense, dgp, dga = scores(enc, Path(args.data), SPLITS["dev"], cache / f"{enc.name}_dev.npz")
     print(f"held-out articles 28-35 ({len(dp)} questions):")
     print(f"  answer present: {(dp >= weak).mean():.1%} above the no-good-match line, "
           f"{(dp >= strong).mean():.1%} strong")

@@ -6,7 +6,7 @@ pieces of evidence about the result's best passage:
 
 * the dense cosine between the query and the passage (its stored vector), against thresholds
   chosen per model on XQuAD-R articles 0-27 and read on articles 28-35 by
-  ``benchmarks/match_strength.py`` (the numbers are in :data:`CALIBRATED`); a cosine below the
+  ``python -m benchmarks.match_strength`` (the numbers are in :data:`CALIBRATED`); a cosine below the
   weak line still counts as good when it stands out from the search's other results by the
   calibrated margin (a small library holds few near misses, so its right answer scores lower
   than the pool's best wrong one);
@@ -35,7 +35,7 @@ class Thresholds:
     margin: float
 
 
-#: ``python benchmarks/match_strength.py --model NAME``: ``weak`` best separates questions whose
+#: ``python -m benchmarks.match_strength --model NAME``: ``weak`` best separates questions whose
 #: answer is in the library from questions whose answer is not (Youden's J on articles 0-27);
 #: ``strong`` is the 99th percentile of the best cosine when the answer is not there.
 #: Held out (articles 28-35), bundled model: 81 % of present answers above ``weak``, 97 % of

@@ -19,12 +19,14 @@ from hybridsearch.qt.models import model_label, model_options
 from hybridsearch.qt.widgets import Banner
 from hybridsearch.qt.workers import Worker
 from trainer import estimate
+from trainer.config import DEFAULTS as TRAIN_DEFAULTS
 
-DEFAULTS = {"steps_mode": True, "steps": 300, "epochs": 1.0, "batch_size": 32, "lr": 3e-5, "temperature": 0.05,
-            "alpha": 0.5, "max_length": 128, "freeze_embeddings": True, "hard_negatives": False,
-            "all_languages_weight": 0.0, "dev_share": 0.1,
-            "seed": 0,
-            "base_model": None, "eval_every": 50}  # None: the bundled model when there is one, else base
+#: the form's defaults: the training defaults of trainer.config, plus the form's own
+DEFAULTS = {"steps_mode": True, "epochs": 1.0,
+            **{k: getattr(TRAIN_DEFAULTS, k) for k in (
+                "steps", "batch_size", "lr", "temperature", "alpha", "max_length", "freeze_embeddings",
+                "hard_negatives", "all_languages_weight", "dev_share", "seed", "eval_every")},
+            "base_model": None}  # None: the bundled model when there is one, else base
 
 HARD_TIP = ("Also train against another sentence of the answer's passage, in the question's language "
             "(needs the optional context column, or SQuAD/XQuAD-R data). About 1.5× the time per step.")
@@ -394,7 +396,7 @@ class TrainingPage(QWidget):
             self._rates[key] = float(rate)
             self._update_device_warning()
 
-        w = Worker(job, lane_name="training", parent=self)
+        w = Worker(job, lane_name="measure", parent=self)  # its own lane: a run never waits behind it
         w.result.connect(done)
         w.error.connect(lambda msg, key=key: self._measuring.discard(key))
         w.cancelled.connect(lambda key=key: self._measuring.discard(key))
@@ -535,6 +537,8 @@ class TrainingPage(QWidget):
         if self.data is None or (self.worker is not None and self.worker.running):
             return
         self.save_settings()
+        if self.rate_worker is not None and self.rate_worker.running:
+            self.rate_worker.cancel()  # the run itself measures from now on (live ETA)
         cfg = self.build_config()
         data = self.data
         current = self.current_model()
