@@ -28,7 +28,7 @@ from pathlib import Path
 
 from hybridsearch.ann import HnswIndex
 from hybridsearch.documents import (ExtractError, FileEntry, chunk_text, detect_document_language,
-                                    detect_language, extract, read_bytes, walk)
+                                    detect_language, extract, read_bytes, readable, walk)
 from hybridsearch.errors import Cancelled
 from hybridsearch.progress import EtaClock, Progress
 from hybridsearch.records import FailedFile, IndexReport
@@ -149,6 +149,9 @@ def _file_hash(data: bytes) -> str:
 def _prepare(enc, entry: FileEntry, old: dict | None, max_file_bytes: int) -> dict:
     """Read, hash, extract and chunk one file -> a pending item (ok, failed or touch-only)."""
     item = {"entry": entry, "old": old}
+    if entry.error:  # the scan could not stat the file or list the folder
+        item.update(status="failed", error=entry.error, hash=None)
+        return item
     try:
         data = read_bytes(Path(entry.path), max_file_bytes)
     except ExtractError as exc:
@@ -195,7 +198,7 @@ def _commit(store: Store, vectors: VectorIndex, folder_id: int, pending: _Pendin
                     dead += st.delete_chunks_of(old["id"])
                 ok = it["status"] == "ok"
                 row = dict(folder_id=folder_id, path=e.path, file_type=e.file_type,
-                           title=it.get("title") or Path(e.path).stem, size=e.size, mtime=e.mtime,
+                           title=it.get("title") or readable(Path(e.path).stem), size=e.size, mtime=e.mtime,
                            hash=it.get("hash"), language=it.get("language"),
                            status=it["status"], error=it.get("error"), n_chars=it.get("n_chars"),
                            indexed_at=now)
@@ -275,7 +278,13 @@ def run_index(store: Store, vectors: VectorIndex, enc, folder_paths=None, cancel
             for entry, old in work:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                pending.add(_prepare(enc, entry, old, max_file_bytes))
+                item = _prepare(enc, entry, old, max_file_bytes)
+                if pending.items and len(item.get("chunks", ())) >= BATCH_CHUNKS:
+                    # a large file is embedded on its own: a kill during its long encode does not
+                    # take the small files read before it along
+                    files_done += _commit(store, vectors, enc, fid, pending, report,
+                                          files_total - files_done - len(pending.items) - 1)
+                pending.add(item)
                 if pending.n_chunks >= BATCH_CHUNKS or len(pending.items) >= BATCH_FILES:
                     files_done += _commit(store, vectors, fid, pending, report,
                                           files_total - files_done - len(pending.items))
@@ -315,8 +324,9 @@ def _report(on_progress, files_done, files_total, report, clock, path):
 
 # -- re-embedding -----------------------------------------------------------------------------------
 def run_reembed(store: Store, vectors: VectorIndex, new_enc, cancel=None, on_progress=None) -> None:
-    """Embed every chunk with ``new_enc`` into a new index; swap it in (file, then database,
-    then ``vectors``) when complete. Cancelling raises :class:`Cancelled` before any swap."""
+    """Embed every chunk with ``new_enc`` into a new index file; switch to it in one database
+    commit (file name, model, generation) when complete. Cancelling raises :class:`Cancelled`
+    before any switch."""
     total = store.count("SELECT count(*) FROM chunks")
     new = HnswIndex(vectors.path, new_enc.dim, initial_capacity=total + 1024)
     report = IndexReport()
@@ -336,12 +346,21 @@ def run_reembed(store: Store, vectors: VectorIndex, new_enc, cancel=None, on_pro
             rows = chunk_texts(store, missing)
             new.add(new_enc.encode([t for _, t in rows], kind="passage"), [r[0] for r in rows])
         gen = int(store.get("generation", 0)) + 1
-        # file first (its sidecar names the new model): VectorIndex rolls the database forward
-        # if we die between the rename and the commit below
-        new.save(gen, extra={"model_identity": new_enc.identity, "model_name": new_enc.name})
+        # the new index goes to a new file; one commit then names it with its model: a crash
+        # before the commit leaves the old model whole (the new file is a stray, removed on the
+        # next open), a crash after it the new one (the old file is the stray)
+        old_path = vectors.path
+        new_path = old_path.with_name(f"vectors-{gen}.hnsw")
+        new.save(gen, extra={"model_identity": new_enc.identity, "model_name": new_enc.name}, path=new_path)
         with store.transaction():
             store.set("model_identity", new_enc.identity)
             store.set("model_name", new_enc.name)
             store.set("dim", new_enc.dim)
             store.set("generation", gen)
+            store.set("vectors_file", new_path.name)
         vectors.replace(new, saved=True)
+        for f in (old_path, old_path.with_name(old_path.name + ".json")):
+            try:
+                f.unlink()
+            except OSError:
+                pass

@@ -106,6 +106,9 @@ class Library:
         self.device = device
         self.threads = threads
         self._encoder = encoder
+        #: one loader: a search and the start-up rescan may both ask for the encoder first, and two
+        #: threads importing the model stack at once fail ("cannot import name 'AutoConfig'")
+        self._encoder_lock = threading.Lock()
         #: one indexing/re-embedding job at a time (the watcher and a GUI button may both ask)
         self._job_lock = threading.Lock()
         self._file_lock = _FileLock(self.root / LOCK_NAME)
@@ -144,9 +147,11 @@ class Library:
 
     @property
     def encoder(self):
-        """The query/passage encoder (loaded on first use)."""
+        """The query/passage encoder (loaded on first use, by one thread; others wait for it)."""
         if self._encoder is None:
-            self._encoder = load_encoder(self.model, device=self.device, threads=self.threads)
+            with self._encoder_lock:
+                if self._encoder is None:
+                    self._encoder = load_encoder(self.model, device=self.device, threads=self.threads)
         return self._encoder
 
     def _writable(self) -> None:

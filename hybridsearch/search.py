@@ -30,7 +30,7 @@ from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html
 from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXTS, SQL_DOCUMENT_CHUNKS,
                                 SQL_FILTERED_CHUNK_IDS, SQL_LEXICAL, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
-                                SQL_TERM_DOCS, Store)
+                                SQL_TERM_DOCS, Store, path_param)
 from hybridsearch.vectors import VectorIndex
 
 #: Chunks fetched from each retriever per document asked for (documents have several chunks).
@@ -315,7 +315,7 @@ def _doc_text_from_chunks(rows) -> str:
 def document_text(store: Store, path: str) -> str:
     """The indexed text of a document, rebuilt from its chunks at their offsets."""
     with store.lock:
-        rows = store.conn.execute(SQL_DOCUMENT_CHUNKS, (path,)).fetchall()
+        rows = store.conn.execute(SQL_DOCUMENT_CHUNKS, (path_param(path),)).fetchall()
     if not rows:
         raise InputError(f"not an indexed document: {path}")
     return _doc_text_from_chunks(rows)

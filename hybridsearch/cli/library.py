@@ -6,9 +6,22 @@ import json
 import sys
 from pathlib import Path
 
-from hybridsearch.cli.encoder import add_model_options
+from hybridsearch.cli.encoder import add_model_options, positive_int
 from hybridsearch.errors import InputError
 from hybridsearch.snippets import render
+
+
+def _languages(text: str) -> str:
+    """argparse type for --lang: comma-separated language codes, at least one."""
+    import argparse
+
+    codes = [c.strip().lower() for c in text.split(",") if c.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError(f"no language codes in {text!r}: give codes such as ru,uk")
+    bad = [c for c in codes if not (c.isalpha() and 2 <= len(c) <= 3)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a language code: {', '.join(bad)} (use ISO codes such as en, ru, zh)")
+    return ",".join(codes)
 
 
 def _library_option(p) -> None:
@@ -31,8 +44,8 @@ def register(sub) -> None:
 
     s = sub.add_parser("search", help="search the library")
     s.add_argument("query")
-    s.add_argument("--lang", default=None, help="only these languages, e.g. ru,uk")
-    s.add_argument("--k", type=int, default=10, help="number of documents (default 10)")
+    s.add_argument("--lang", type=_languages, default=None, help="only these languages, e.g. ru,uk")
+    s.add_argument("--k", type=positive_int, default=10, help="number of documents (default 10)")
     s.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     s.add_argument("--lexical-weight", type=float, default=None, metavar="W",
                    help="hybrid mode: weight of keyword matches against 1.0 for semantic ones "
