@@ -115,6 +115,9 @@ SQL_DOCUMENT_LANGUAGES = """
 SQL_LIVE_CHUNK_IDS = "SELECT id FROM chunks WHERE id IN ({marks})"
 SQL_CHUNK_TEXTS = "SELECT id, text FROM chunks WHERE id IN ({marks}) ORDER BY id"
 SQL_CHUNK_TEXTS_AFTER = "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?"
+#: chunk ids, those of the most recently modified documents first (the order vectors are made in)
+SQL_CHUNK_IDS_BY_RECENCY = ("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                            "ORDER BY d.mtime DESC, c.id")
 #: the highest chunk id ever given: an O(1) stand-in for the chunk count (count(*) scans)
 SQL_MAX_CHUNK_ID = "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'chunks'"
 SQL_SAME_LANGUAGE = """SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
