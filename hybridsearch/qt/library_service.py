@@ -21,10 +21,10 @@ JOB_LANE = "library"
 MODEL_LANE = "model"
 
 
-def _default_factory(root, model, encoder):
+def _default_factory(root, model, encoder, threads=None):
     from hybridsearch.library import Library
 
-    return Library(root=root, model=model, encoder=encoder)
+    return Library(root=root, model=model, encoder=encoder, threads=threads)
 
 
 class LibraryService(QObject):
@@ -50,8 +50,11 @@ class LibraryService(QObject):
     model_failed = Signal(str)
 
     def __init__(self, root: str | Path | None = None, model: str = "default", encoder=None,
-                 factory: Callable[..., Any] | None = None, parent: QObject | None = None):
+                 factory: Callable[..., Any] | None = None, parent: QObject | None = None,
+                 threads: int | None = None):
         super().__init__(parent)
+        #: CPU threads for the model (Preferences); None: the library's default
+        self.threads = threads
         self.root = Path(root) if root else None
         self.model = model
         self._encoder = encoder
@@ -73,7 +76,8 @@ class LibraryService(QObject):
         """The app's Library (opened on first use, on a lane thread)."""
         with self._lib_lock:
             if self._lib is None:
-                self._lib = self._factory(self.root, self.model, self._encoder)
+                self._lib = (self._factory(self.root, self.model, self._encoder, self.threads) if self.threads
+                             else self._factory(self.root, self.model, self._encoder))
             return self._lib
 
     def load_model(self) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QSize, QStringListModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QMenu, QProgressBar, QPushButton, QSplitter, QStackedWidget,
                                QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
@@ -19,6 +19,8 @@ MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
          ("Keyword", "lexical", "Exact words only")]
 DEBOUNCE_MS = 300
+#: How many searches the box offers again (most recent first)
+RECENT_MAX = 20
 
 
 SNIPPET_MARK = "background-color:#ffe066; color:#000000; font-weight:600"
@@ -247,6 +249,12 @@ class SearchPage(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.25)
         self.box.setFont(f)
         self.box.setMinimumHeight(34)
+        #: recent searches, offered as the person types (and all of them on ↓ in an empty box)
+        self.recent_model = QStringListModel(list(settings.get("search/recent", []) or []) if settings else [])
+        self.completer = QCompleter(self.recent_model, self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.box.setCompleter(self.completer)
         top.addWidget(self.box, 1)
         self.mode = QComboBox()
         for label, key, tip in MODES:
@@ -590,7 +598,20 @@ class SearchPage(QWidget):
             return  # an older search finished after a newer one started
         results, ratings = outcome
         self.set_results(list(results or []), q, list(ratings or []))
+        if self.results:
+            self.remember(q)
         self.searched.emit(len(self.results))
+
+    def remember(self, query: str) -> None:
+        """Keep ``query`` among the recent searches (most recent first, no repeats)."""
+        recent = [query] + [r for r in self.recent_model.stringList() if r.lower() != query.lower()]
+        recent = recent[:RECENT_MAX]
+        self.recent_model.setStringList(recent)
+        if self.settings is not None:
+            self.settings.set("search/recent", recent)
+
+    def recent_searches(self) -> list[str]:
+        return self.recent_model.stringList()
 
     def show_weak(self) -> None:
         """Show the weakly matching documents too (they are hidden by default)."""

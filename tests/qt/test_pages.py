@@ -209,3 +209,26 @@ def test_charts_stay_readable_at_1024x700_and_export_at_print_size(make_window, 
     for f in files:
         img = QImage(str(f))
         assert img.width() >= 1600, (f.name, img.width())
+
+
+def test_preferences_switch_to_dark_and_a_larger_font(make_window, qtbot, settings):
+    from PySide6.QtWidgets import QApplication
+
+    from hybridsearch.qt import theme
+
+    app = QApplication.instance()
+    w = make_window()
+    size0 = app.font().pointSizeF()
+    settings.set("preferences/theme", "dark")
+    settings.set("preferences/font_pt", 14)
+    settings.set("search/mode", "dense")
+    try:
+        w.apply_preferences(app)
+        assert theme.is_dark() and app.palette().window().color().lightness() < 128
+        assert app.font().pointSizeF() == 14 and w.search_page.mode.currentData() == "dense"
+    finally:
+        settings.set("preferences/theme", "system")
+        settings.set("preferences/font_pt", 0)
+        w.apply_preferences(app)
+    assert app.font().pointSizeF() == size0
+    assert "strong" in w.help_html() and "hybridsearch" in w.about_html()

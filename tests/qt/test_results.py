@@ -105,3 +105,16 @@ def test_results_show_a_readable_match_strength_and_nonsense_finds_no_good_match
     assert page.stack.currentWidget() is page.results_view and page.results
     assert all("weak match" in page.list.itemWidget(page.list.item(i)).strength.text()
                for i in range(page.list.count()))
+
+
+def test_recent_searches_are_offered_again(make_window, qtbot, tmp_path, tiny_encoder, settings):
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder,
+                           {"notes.txt": "Quarterly budget notes for the garden club."})
+    page = w.search_page
+    _search(qtbot, page, "budget")
+    _search(qtbot, page, "garden club")
+    _search(qtbot, page, "zzzqqq nothing")  # no results: not remembered
+    assert page.recent_searches() == ["garden club", "budget"]
+    assert settings.get("search/recent", []) == ["garden club", "budget"]
+    page.completer.setCompletionPrefix("gar")
+    assert page.completer.currentCompletion() == "garden club"
