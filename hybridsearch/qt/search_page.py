@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, QStringListModel, Qt, QTimer, QUrl, Signal
@@ -818,8 +819,18 @@ def _para(text: str) -> str:
 MARK_STYLE = "background-color:#ffe066; color:#000"
 
 
+#: Markdown heading marks ("## Winter") are markup, not words: shown as spaces (offsets unchanged)
+_MD_HEADING = re.compile(r"(?:(?<=\s)|^)#{1,6}(?=\s)")
+
+
+def plain_markup(text: str) -> str:
+    """``text`` with Markdown heading marks blanked out, character offsets unchanged."""
+    return _MD_HEADING.sub(lambda m: " " * len(m.group()), text)
+
+
 def mark_spans(text: str, spans, offset: int = 0, style: str = MARK_STYLE) -> str:
     """``text`` HTML-escaped, with the ``spans`` (offsets from ``offset`` on) highlighted."""
+    text = plain_markup(text)
     out, pos = [], 0
     for s, e in sorted(spans):
         s, e = max(s - offset, pos), min(e - offset, len(text))

@@ -118,3 +118,20 @@ def test_recent_searches_are_offered_again(make_window, qtbot, tmp_path, tiny_en
     assert settings.get("search/recent", []) == ["garden club", "budget"]
     page.completer.setCompletionPrefix("gar")
     assert page.completer.currentCompletion() == "garden club"
+
+
+def test_markdown_heading_marks_are_not_shown_as_text(make_window, qtbot, tmp_path, tiny_encoder):
+    """Defect 10: "## Winter" in a snippet reads "Winter"."""
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder, {
+        "bees.md": "# A beekeeper's year\n\n## Winter\n\nIn winter the bees form a cluster around the queen."})
+    page = w.search_page
+    _search(qtbot, page, "winter cluster")
+    card = page.list.itemWidget(page.list.item(0))
+    import html
+    import re
+
+    shown = html.unescape(re.sub(r"<[^>]+>", "", card.passage.text()))
+    assert "Winter" in shown and "#" not in shown, shown
+    qtbot.waitUntil(lambda: "queen" in page.context_view.toPlainText()
+                    and "Loading" not in page.context_view.toPlainText(), timeout=10000)
+    assert "##" not in page.context_view.toPlainText()
