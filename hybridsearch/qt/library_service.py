@@ -67,6 +67,8 @@ class LibraryService(QObject):
         self._lib_lock = threading.Lock()
         self.job: Worker | None = None
         self.job_kind = ""
+        #: what the status bar says while the current job has no files to count yet
+        self.job_status: str | None = None
         self.watcher = None
         self.folder_count = 0
         self._closed = False
@@ -151,19 +153,20 @@ class LibraryService(QObject):
     def busy(self) -> bool:
         return self.job is not None and self.job.running
 
-    def _start_job(self, kind: str, fn: Callable) -> Worker | None:
+    def _start_job(self, kind: str, fn: Callable, status: str | None = None) -> Worker | None:
         if self.busy:
             self.error.emit(f"Please wait: {self.job_kind_text()} is still running.")
             return None
         w = Worker(lambda cancel, report: fn(self.library(), cancel, report), lane_name=JOB_LANE, parent=self)
         self.job, self.job_kind = w, kind
+        self.job_status = status
         w.progress.connect(self._on_job_progress)
         w.result.connect(lambda res: self._job_done(kind, "cancelled" if getattr(res, "cancelled", False)
                                                      else "done", res))
         w.cancelled.connect(lambda: self._job_done(kind, "cancelled", None))
         w.error.connect(lambda msg: self._job_done(kind, "failed", msg))
         self.job_started.emit(kind)
-        self.status.emit("Re-embedding the library…" if kind == "reembed" else "Indexing…")
+        self.status.emit(status or ("Re-embedding the library…" if kind == "reembed" else "Indexing…"))
         return w.start()
 
     def job_kind_text(self) -> str:
@@ -172,7 +175,10 @@ class LibraryService(QObject):
 
     def _on_job_progress(self, p) -> None:
         self.job_progress.emit(p)
-        self.status.emit(progress_text(p, self.job_kind))
+        if self.job_status and not (getattr(p, "extra", None) or {}).get("files_total"):
+            self.status.emit(self.job_status)  # the rescan at start, before it finds work to do
+        else:
+            self.status.emit(progress_text(p, self.job_kind))
 
     def _job_done(self, kind: str, outcome: str, payload) -> None:
         self.job = None  # not busy any more, before anyone hears about it
@@ -197,9 +203,12 @@ class LibraryService(QObject):
             return lib.index(folders=[path], cancel=cancel, on_progress=report)
         return self._start_job("index", fn)
 
-    def index(self, folders=None) -> Worker | None:
+    def index(self, folders=None, catch_up: bool = False) -> Worker | None:
+        """Index ``folders`` (all when None); ``catch_up``: the rescan at start, which the status
+        bar calls what it is (search works meanwhile)."""
         return self._start_job("index", lambda lib, cancel, report: lib.index(folders=folders, cancel=cancel,
-                                                                                on_progress=report))
+                                                                                on_progress=report),
+                               status="Checking folders for changes (search works meanwhile)…" if catch_up else None)
 
     def reembed(self, model: str) -> Worker | None:
         """Re-embed the library with ``model``; search keeps using the old index until done."""

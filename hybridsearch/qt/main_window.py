@@ -265,7 +265,7 @@ class MainWindow(QMainWindow):
         if self._first_overview:
             self._first_overview = False
             if folders and self._catch_up and not self.service.busy:
-                self.service.index()  # catch up with changes made while the app was closed
+                self.service.index(catch_up=True)  # catch up with changes made while the app was closed
             elif folders:
                 self.service.start_watching()
         if not folders:
