@@ -144,9 +144,11 @@ class LibraryService(QObject):
                     "status": lib.status(), "failed": lib.failed_files()}
         return self.call(fn, on_result, on_error)
 
-    def context(self, result, on_result, on_error=None, query: str = "") -> Worker:
-        """``result``'s document around its passage -> (before, passage, after, term spans)."""
-        return self.call(lambda lib: passage_context(lib, result, query=query), on_result, on_error)
+    def context(self, result, on_result, on_error=None, query: str = "", by_meaning: bool = False) -> Worker:
+        """``result``'s document around its passage -> (before, passage, after, term spans,
+        sentence spans that match by meaning)."""
+        return self.call(lambda lib: passage_context(lib, result, query=query, by_meaning=by_meaning),
+                         on_result, on_error)
 
     # long jobs --------------------------------------------------------------------------------
     @property
@@ -337,13 +339,20 @@ def format_eta(seconds: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def passage_context(lib, result, chars: int = 1200, query: str = ""):
-    """(before, passage, after, spans) from the document text around the result's best passage;
-    ``spans`` are the (start, end) offsets in ``before + passage + after`` of the query's terms."""
+def passage_context(lib, result, chars: int = 1200, query: str = "", by_meaning: bool = False):
+    """(before, passage, after, spans, meaning) from the document text around the result's best
+    passage; ``spans`` are the (start, end) offsets in ``before + passage + after`` of the query's
+    terms, ``meaning`` those of the passage's sentences closest to the query by meaning (empty
+    unless ``by_meaning``)."""
     passage = result.best
     ctx = lib.context(passage.chunk_id, chars)
     text, start, end = ctx.text, int(ctx.start), int(ctx.end)
-    return text[:start], text[start:end], text[end:], term_spans(text, query)
+    meaning = []
+    if by_meaning and query.strip():
+        from hybridsearch.sentence_match import best_sentences
+
+        meaning = [(start + s, start + e) for s, e in best_sentences(lib.encoder, query, text[start:end])]
+    return text[:start], text[start:end], text[end:], term_spans(text, query), meaning
 
 
 def term_spans(text: str, query: str) -> list[tuple[int, int]]:

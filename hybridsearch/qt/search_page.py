@@ -226,6 +226,8 @@ class SearchPage(QWidget):
         self.service = service
         self.settings = settings
         self.results: list = []
+        #: the sentences of the shown passage marked as closest to the query by meaning
+        self.meaning_sentences: list[str] = []
         self.ranked: list = []
         self.library_totals = ""
         self.ratings: list = []
@@ -722,17 +724,19 @@ class SearchPage(QWidget):
                                   "Loading the passage in its document…</p>")
         self.service.context(r, lambda ctx, path=r.path: self._show_context(path, ctx),
                              on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"),
-                             query=self.last_query)
+                             query=self.last_query,
+                             by_meaning=self.mode.currentData() != "lexical" and self.service.model_state == "ready")
 
     def _show_context(self, path, ctx) -> None:
         r = self.current()
         if r is None or r.path != path:
             return
-        before, middle, after, spans = ctx
+        before, middle, after, spans, meaning = ctx
         a, b = len(before), len(before) + len(middle)
         body = (f"{_para(mark_spans(before, spans, 0))}<a name='hit'></a>"
                 f"<span style='background-color:rgba(0,114,178,40); border-left:3px solid #0072B2'>"
-                f"{_para(mark_spans(middle, spans, a))}</span>{_para(mark_spans(after, spans, b))}")
+                f"{_para(mark_meaning(middle, spans, meaning, a))}</span>{_para(mark_spans(after, spans, b))}")
+        self.meaning_sentences = [(before + middle + after)[s:e] for s, e in meaning]
         self.context_view.setHtml(f"<div style='line-height:140%'>{body}</div>")
         self.context_view.scrollToAnchor("hit")
 
@@ -810,6 +814,25 @@ class SearchPage(QWidget):
                     self.toggle_more_current()
                     return True
         return super().eventFilter(obj, event)
+
+
+MEANING_STYLE = "font-weight:600; text-decoration:underline"
+
+
+def mark_meaning(text: str, spans, meaning, offset: int = 0) -> str:
+    """``text`` with keyword ``spans`` highlighted and the ``meaning`` sentences (closest to the
+    query by meaning, in any language) in bold and underlined; offsets count from ``offset``."""
+    out, pos = [], 0
+    for s, e in sorted(meaning):
+        s, e = max(s - offset, pos), min(e - offset, len(text))
+        if e <= s:
+            continue
+        out.append(mark_spans(text[pos:s], spans, offset + pos))
+        out.append(f"<span style='{MEANING_STYLE}' title='closest to your question by meaning'>"
+                   f"{mark_spans(text[s:e], spans, offset + s)}</span>")
+        pos = e
+    out.append(mark_spans(text[pos:], spans, offset + pos))
+    return "".join(out)
 
 
 def _para(text: str) -> str:

@@ -135,3 +135,19 @@ def test_markdown_heading_marks_are_not_shown_as_text(make_window, qtbot, tmp_pa
     qtbot.waitUntil(lambda: "queen" in page.context_view.toPlainText()
                     and "Loading" not in page.context_view.toPlainText(), timeout=10000)
     assert "##" not in page.context_view.toPlainText()
+
+
+def test_the_sentence_that_answers_is_marked_by_meaning_across_languages(make_window, qtbot, tmp_path,
+                                                                         base_encoder):
+    """An English question marks the German sentence that answers it (no shared keyword)."""
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, base_encoder, {
+        "kaffee.txt": "Kaffee wird aus den gerösteten Bohnen des Kaffeestrauchs gebrüht. Die größten "
+                      "Erzeugerländer sind Brasilien, Vietnam und Kolumbien. Im Winter schneit es in den "
+                      "Alpen oft bis in die Täler."})
+    page = w.search_page
+    _search(qtbot, page, "Which countries grow the most coffee?", mode="dense")
+    qtbot.waitUntil(lambda: bool(page.meaning_sentences), timeout=20000)
+    assert "Die größten Erzeugerländer sind Brasilien, Vietnam und Kolumbien." in page.meaning_sentences
+    assert not [s for s in page.meaning_sentences if "Alpen" in s]
+    html_view = page.context_view.toHtml()
+    assert "underline" in html_view
