@@ -20,6 +20,8 @@ MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
          ("Keyword", "lexical", "Exact words only")]
 DEBOUNCE_MS = 300
+#: The date filter: (label, days back; None = any time)
+DATE_RANGES = [("Any time", None), ("Past day", 1), ("Past week", 7), ("Past month", 31), ("Past year", 365)]
 #: How many searches the box offers again (most recent first)
 RECENT_MAX = 20
 
@@ -282,6 +284,18 @@ class SearchPage(QWidget):
         for w in (self.lang_filter, self.folder_filter, self.type_filter):
             filters.addWidget(w)
             w.changed.connect(self.search_now)
+        self.date_filter = QComboBox()
+        for label, days in DATE_RANGES:
+            self.date_filter.addItem(label, days)
+        self.date_filter.setToolTip("Only documents changed within this time")
+        self.date_filter.currentIndexChanged.connect(lambda _: self.search_now())
+        filters.addWidget(self.date_filter)
+        self.sort = QComboBox()
+        self.sort.addItem("Best match first", "relevance")
+        self.sort.addItem("Newest first", "newest")
+        self.sort.setToolTip("Order of the results (weak matches stay held back either way)")
+        self.sort.currentIndexChanged.connect(lambda _: self._resort())
+        filters.addWidget(self.sort)
         self.clear_filters = QPushButton("Clear filters")
         self.clear_filters.setFlat(True)
         self.clear_filters.clicked.connect(self._clear_filters)
@@ -545,8 +559,12 @@ class SearchPage(QWidget):
 
     def current_filters(self) -> dict:
         """The search's keyword arguments; None means the library's default."""
+        from datetime import datetime, timedelta
+
+        days = self.date_filter.currentData()
         return {"mode": self.mode.currentData(), "languages": self.lang_filter.selected(),
                 "folders": self.folder_filter.selected(), "file_types": self.type_filter.selected(),
+                "modified_after": datetime.now() - timedelta(days=days) if days else None,
                 "language_offset": None if self.even_languages.isChecked() else 0.0,
                 "feedback": self.even_languages.isChecked()}
 
@@ -576,6 +594,13 @@ class SearchPage(QWidget):
         kwargs = {k: v for k, v in self.current_filters().items() if v is not None}
         self.service.search(q, lambda res: self._on_results(req, q, res),
                             on_error=lambda msg: self._on_error(req, msg), k=20, **kwargs)
+
+    def _resort(self) -> None:
+        if self.results:
+            hidden, hidden_ratings = self.hidden_weak, self._weak_ratings
+            self.set_results(self.results, self.last_query, self.ratings, keep_weak=True)
+            self.hidden_weak, self._weak_ratings = hidden, hidden_ratings
+            self.weak_btn.setVisible(bool(hidden))
 
     def _model_loading(self) -> None:
         text = self.service.model_state_text()
@@ -642,6 +667,9 @@ class SearchPage(QWidget):
             self.hidden_weak = [r for r, g in zip(results, ratings) if g is not None and g.level == "weak"]
             self._weak_ratings = [g for g in ratings if g is not None and g.level == "weak"]
             results, ratings = [r for r, _ in shown], [g for _, g in shown]
+        if self.sort.currentData() == "newest" and results:
+            order = sorted(range(len(results)), key=lambda i: results[i].modified, reverse=True)
+            results, ratings = [results[i] for i in order], [ratings[i] for i in order]
         self.results, self.ratings = results, ratings
         self.list.clear()
         for r, g in zip(results, ratings):
@@ -662,7 +690,7 @@ class SearchPage(QWidget):
             self._set_actions_enabled(False)
             if query:
                 sel = self.current_filters()
-                filtered = any(sel[k] for k in ("languages", "folders", "file_types"))
+                filtered = any(sel[k] for k in ("languages", "folders", "file_types", "modified_after"))
                 hint = "Try other words"
                 if sel["mode"] == "lexical":
                     hint += ", or the Semantic ranking: it matches meaning across languages"
@@ -790,6 +818,9 @@ class SearchPage(QWidget):
     def _clear_filters(self) -> None:
         for w in (self.lang_filter, self.folder_filter, self.type_filter):
             w.set_selected([])
+        self.date_filter.blockSignals(True)
+        self.date_filter.setCurrentIndex(0)
+        self.date_filter.blockSignals(False)
         self.search_now()
 
     # keyboard -----------------------------------------------------------------------------------

@@ -151,3 +151,27 @@ def test_the_sentence_that_answers_is_marked_by_meaning_across_languages(make_wi
     assert not [s for s in page.meaning_sentences if "Alpen" in s]
     html_view = page.context_view.toHtml()
     assert "underline" in html_view
+
+
+def test_date_filter_and_newest_first(make_window, qtbot, tmp_path, tiny_encoder):
+    import os
+    import time
+
+    root = tmp_path / "dated"
+    root.mkdir()
+    old, new = root / "old-minutes.txt", root / "new-minutes.txt"
+    old.write_text("Garden club minutes: the hedge was trimmed.", encoding="utf-8")
+    new.write_text("Garden club minutes: the pond was cleaned.", encoding="utf-8")
+    two_years = time.time() - 2 * 365 * 86400
+    os.utime(old, (two_years, two_years))
+    w = make_window(encoder=tiny_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(root))
+    page = w.search_page
+    _search(qtbot, page, "garden club minutes")
+    assert {Path(r.path).name for r in page.results} == {"old-minutes.txt", "new-minutes.txt"}
+    page.sort.setCurrentIndex(page.sort.findData("newest"))
+    assert [Path(r.path).name for r in page.results] == ["new-minutes.txt", "old-minutes.txt"]
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.date_filter.setCurrentIndex(page.date_filter.findData(365))
+    assert [Path(r.path).name for r in page.results] == ["new-minutes.txt"]
