@@ -151,6 +151,9 @@ class MainWindow(QMainWindow):
         a = QAction("&Re-index all folders", self)
         a.triggered.connect(lambda: self.service.index())
         m.addAction(a)
+        a = QAction("&Manage trained models…", self)
+        a.triggered.connect(self.manage_models)
+        m.addAction(a)
         m.addSeparator()
         a = QAction("&Quit", self)
         a.setShortcut(QKeySequence.StandardKey.Quit)
@@ -181,6 +184,16 @@ class MainWindow(QMainWindow):
         a = QAction("&About hybridsearch", self)
         a.triggered.connect(self.show_about)
         h.addAction(a)
+
+    def manage_models(self):
+        """The trained-models dialog (rename, delete); the pages' model lists follow its changes."""
+        from hybridsearch.qt.manage_models import ManageModelsDialog
+
+        dlg = ManageModelsDialog(in_use=str(self.service.model), parent=self)
+        dlg.changed.connect(self.training_page.refresh_models)
+        dlg.changed.connect(self.evaluation_page.refresh_models)
+        dlg.show()
+        return dlg
 
     # preferences and help -------------------------------------------------------------------------
     def show_preferences(self) -> None:
