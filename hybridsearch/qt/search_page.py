@@ -228,6 +228,8 @@ class SearchPage(QWidget):
         self.service = service
         self.settings = settings
         self.results: list = []
+        #: the document viewer last opened (View document)
+        self.viewer = None
         #: the sentences of the shown passage marked as closest to the query by meaning
         self.meaning_sentences: list[str] = []
         self.ranked: list = []
@@ -402,9 +404,11 @@ class SearchPage(QWidget):
         self.open_btn.setToolTip("Open with the default application (Enter)")
         self.reveal_btn = QPushButton("Show in folder")
         self.reveal_btn.setToolTip("Open the folder that holds this document (Ctrl+Shift+R)")
+        self.view_btn = QPushButton("View document")
+        self.view_btn.setToolTip("The whole document with every hit marked, next/previous hit, find (Ctrl+D)")
         self.copy_btn = QPushButton("Copy path")
         self.copy_btn.setToolTip("Copy the file's path (Ctrl+Shift+C)")
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        for b in (self.open_btn, self.view_btn, self.reveal_btn, self.copy_btn):
             actions.addWidget(b)
         actions.addStretch(1)
         dl.addLayout(actions)
@@ -425,7 +429,9 @@ class SearchPage(QWidget):
         self.open_btn.clicked.connect(self.open_current)
         self.reveal_btn.clicked.connect(self.reveal_current)
         self.copy_btn.clicked.connect(self.copy_current)
+        self.view_btn.clicked.connect(self.view_current)
         for seq, slot in (("Ctrl+Shift+C", self.copy_current), ("Ctrl+Shift+R", self.reveal_current),
+                          ("Ctrl+D", self.view_current),
                           ("Ctrl+M", self.toggle_more_current)):
             sc = QShortcut(QKeySequence(seq), self)
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -736,7 +742,7 @@ class SearchPage(QWidget):
         return self.results[row] if 0 <= row < len(self.results) else None
 
     def _set_actions_enabled(self, on: bool) -> None:
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        for b in (self.open_btn, self.view_btn, self.reveal_btn, self.copy_btn):
             b.setEnabled(on)
 
     def _show_current(self, row: int) -> None:
@@ -791,6 +797,28 @@ class SearchPage(QWidget):
             self.banner.hide()
         else:
             self._cannot(folder, "No file manager on this computer could be asked to show")
+
+    def view_current(self) -> None:
+        """Open the document viewer on the current result (text read on the query lane)."""
+        r = self.current()
+        if r is None:
+            return
+        query = self.last_query
+
+        def fn(lib):
+            from hybridsearch.qt.library_service import term_spans
+
+            text = lib.document_text(r.path)
+            return text, term_spans(text, query)
+
+        def show(res, r=r):
+            from hybridsearch.qt.viewer import DocumentViewer
+
+            text, spans = res
+            self.viewer = DocumentViewer(r.title or Path(r.path).name, str(r.path), text, spans,
+                                         start_at=int(r.best.start), parent=self)
+            self.viewer.show()
+        self.service.call(fn, show, on_error=lambda msg: self.banner.show_message("error", msg))
 
     def _cannot(self, path, what: str) -> None:
         """Say that opening failed, with the path and a button that copies it."""

@@ -175,3 +175,25 @@ def test_date_filter_and_newest_first(make_window, qtbot, tmp_path, tiny_encoder
     with qtbot.waitSignal(page.searched, timeout=30000):
         page.date_filter.setCurrentIndex(page.date_filter.findData(365))
     assert [Path(r.path).name for r in page.results] == ["new-minutes.txt"]
+
+
+def test_document_viewer_shows_every_hit_with_next_previous_and_find(make_window, qtbot, tmp_path, tiny_encoder):
+    body = "\n\n".join(f"Paragraph {i}: " + ("the lighthouse keeper wrote a log. " if i % 3 == 0 else
+                                             "waves and gulls and nothing else. ") * 6 for i in range(30))
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder, {"keeper.txt": body})
+    page = w.search_page
+    _search(qtbot, page, "lighthouse")
+    page.view_btn.click()
+    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
+    v = page.viewer
+    assert len(v.spans) == 60 and "Paragraph 29" in v.view.toPlainText()  # the whole document
+    assert v.hit_label.text().startswith("hit ") and v.hit_label.text().endswith("of 60")
+    first = v.current
+    v.next_btn.click()
+    assert v.current == (first + 1) % 60 and f"hit {v.current + 1} of 60" == v.hit_label.text()
+    v.prev_btn.click()
+    v.prev_btn.click()
+    assert v.current == (first - 1) % 60
+    v.find.setText("gulls")
+    assert v.find_next() and v.selected_text() == "gulls"
+    v.close()
