@@ -138,7 +138,9 @@ def rate_results(lib, query: str, results, use_vectors: bool = True) -> list[Rat
     for i, r in enumerate(results):
         cos = cosines[i] if cosines is not None else None
         gap = None
-        if cosines is not None and len(cosines) > MIN_OTHERS:
+        # as calibrated: the best cosine against the median of the rest (only the top hit; in a
+        # small library several unrelated documents stand above a low median)
+        if cosines is not None and len(cosines) > MIN_OTHERS and cos == max(cosines):
             gap = cos - float(np.median(cosines[:i] + cosines[i + 1:]))
         share = keyword_share(r.best.text, query)
         out.append(Rating(rate(cos, share, th, gap), cos, share, gap))
