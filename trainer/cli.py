@@ -184,7 +184,7 @@ def _load(path: str, articles=None):
 
 def _print_problems(exc: DataError, source: str | None = None, file=None) -> None:
     """Every (line, message) of a DataError, one per line, under a count."""
-    from trainer.qafile import format_problems
+    from trainer.qa.checks import format_problems
 
     file = file or sys.stderr
     n = len(exc.problems)
@@ -194,19 +194,40 @@ def _print_problems(exc: DataError, source: str | None = None, file=None) -> Non
         print(f"  {line}", file=file)
 
 
+def pair_lines(pair_sets) -> list[str]:
+    """What pairs each kind allows, one line per kind."""
+    from trainer.qa.records import KINDS
+
+    out = []
+    for ps in pair_sets:
+        s = ps.summary()
+        left, right = KINDS[ps.kind][:2]
+        arrow = "<->" if ps.symmetric else "->"
+        counts = (f"{s['xy_pairs']} X-Y pairs" if ps.symmetric else
+                  f"{s['xx_pairs']} X-X, {s['xy_pairs']} X-Y pairs")
+        out.append(f"  {ps.kind:<17} ({left} {arrow} {right}): {s['ids']} ids in {len(s['languages'])} "
+                   f"languages ({', '.join(s['languages'])}), {s['groups']} id groups; {counts}")
+    return out
+
+
 def cmd_data_check(args) -> int:
-    from trainer.data import load_parallel_qa
+    from trainer.qa import detect, load_pair_sets, load_parallel_qa, split_selector
 
     try:
-        data = load_parallel_qa(args.file)
+        fmt = detect(split_selector(args.file)[0])
+        data = load_parallel_qa(args.file) if fmt in ("qa-file", "xquad-r") else None
+        pair_sets = data.pair_sets() if data is not None else load_pair_sets(args.file)
     except DataError as exc:
         if not exc.problems:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         _print_problems(exc, args.file, sys.stdout)
         return 2
-    print(f"{args.file}: OK")
-    print("\n".join(summary_lines(data.summary())))
+    print(f"{args.file}: OK ({fmt})")
+    if data is not None:
+        print("\n".join(summary_lines(data.summary())))
+    print("  pairs it allows for training:")
+    print("\n".join(pair_lines(pair_sets)))
     return 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from hybridsearch.progress import CancelToken, Progress
 from hybridsearch.search import FEEDBACK_HITS, FEEDBACK_TEMPERATURE, FEEDBACK_WEIGHT, feedback_vectors
-from trainer.data import ParallelQA
+from trainer.qa import ParallelQA
 
 PRIMARY = "map"
 #: The summary metrics every table shows, with their column headings.
@@ -241,7 +241,7 @@ def evaluate_model(model, data, on_progress: Callable | None = None,
                    **options) -> dict[str, float]:
     """Evaluate a model (name or directory) on a dataset (object or path) -> flat metrics dict."""
     from hybridsearch.encoder import load_encoder
-    from trainer.data import load_parallel_qa
+    from trainer.qa import load_parallel_qa
 
     if isinstance(data, (str, Path)):
         data = load_parallel_qa(data)

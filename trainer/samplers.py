@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from trainer.data import DataError, ParallelQA
+from trainer.qa import DataError, ParallelQA
 
 Pair = tuple[str, str, str]  # (id, question language, answer language)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.data import ParallelQA, QARow
+from trainer.qa import ParallelQA, QARow
 from trainer.samplers import (CrossLingualBatchSampler, HybridBatchSampler, MonolingualBatchSampler,
                               make_sampler)
 
