@@ -135,8 +135,8 @@ def ingest(enc, n_files: int, tmp: Path) -> dict:
 def ann_library(enc, n: int, tmp: Path, questions: list[str]) -> dict:
     """Build an n-chunk library (real texts, synthetic-from-real vectors); time queries."""
     from hybridsearch.documents import Chunk, detect_language
-    from hybridsearch.indexer import checkpoint, ensure_ann
     from hybridsearch.library import Library
+    from hybridsearch.search import QUERY_VECTORS
 
     sents = sentences_by_lang()
     rnd = random.Random(1)
@@ -150,7 +150,7 @@ def ann_library(enc, n: int, tmp: Path, questions: list[str]) -> dict:
     with Library(tmp / "annlib", encoder=enc) as lib:
         lib.add_folder(folder)
         fid = lib.store.conn.execute("SELECT id FROM folders").fetchone()[0]
-        ann = ensure_ann(lib, enc)
+        lib.vectors.ensure(enc)
         for start in range(0, n, 5000):
             ids, vecs = [], []
             with lib.store.transaction() as st:
@@ -169,22 +169,20 @@ def ann_library(enc, n: int, tmp: Path, questions: list[str]) -> dict:
             base = pool[np_rng.integers(0, len(pool), len(ids))]
             v = base + np_rng.normal(scale=0.02, size=base.shape).astype(np.float32)
             vecs = v / np.linalg.norm(v, axis=1, keepdims=True)
-            ann.add(vecs, ids)
-            lib._ann_dirty = True
-        checkpoint(lib, force=True)
+            with lib.lock:
+                lib.vectors.add(vecs, ids)
+        lib.vectors.checkpoint(force=True)
         lib.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         build_s = time.perf_counter() - t0
         disk = disk_per_chunk(tmp / "annlib", lib.store)
         del detect_language
         out = {"chunks": n, "build_s": build_s, **disk}
-        from hybridsearch import search as search_mod
-
         # "-once": without cross-language feedback (one search of the vector index)
         for name in ("hybrid", "dense", "hybrid-once", "dense-once", "lexical"):
             mode, feedback = name.removesuffix("-once"), not name.endswith("-once")
             for q in questions[-5:]:  # warm-up (other queries than the timed ones)
                 lib.search(q, mode=mode, feedback=feedback)
-            search_mod._QUERY_CACHE.clear()  # time the query encoding in every mode
+            QUERY_VECTORS.clear()  # time the query encoding in every mode
             lat = []
             for q in questions[:-5]:
                 t = time.perf_counter()

@@ -23,8 +23,10 @@ import random
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
+
+from hybridsearch.ranking import DEFAULT_POLICY, RankingPolicy
+from hybridsearch.search import QUERY_VECTORS
 
 REPO = Path(__file__).resolve().parent.parent
 XQUAD_DIR = REPO.parent / "shared" / "data" / "xquad-r"
@@ -58,52 +60,37 @@ def build_folder(root: Path, paras: dict) -> Path:
     return root
 
 
-@contextmanager
-def search_mode(lib, mode: str):
-    """-> (search mode, weights, feedback) for a mode with suffixes, which hold while inside.
+def search_mode(mode: str, base: RankingPolicy = DEFAULT_POLICY) -> tuple[str, RankingPolicy]:
+    """-> (search mode, ranking policy) for a mode with suffixes.
 
-    ``mode`` is a search mode (``hybrid`` with the app's default weights), or ``hybrid@W`` for
+    ``mode`` is a search mode (``hybrid`` with the app's default policy), or ``hybrid@W`` for
     hybrid search with lexical weight W (``hybrid@1``: dense and keyword lists weighted 1:1);
     a ``~S`` suffix sets the keyword hits' minimum IDF share (``hybrid~0``: every keyword hit counts);
     a ``!X`` suffix sets the same-language offset instead of the model card's (``dense!0``: none);
     a final ``-once`` searches without cross-language feedback (``dense-once``).
-    Yields (search mode, weights, feedback).
     """
-    from hybridsearch import search as search_mod
-
     feedback = not mode.endswith("-once")
     mode = mode.removesuffix("-once")
     mode, _, offset = mode.partition("!")
     mode, _, share = mode.partition("~")
     name, _, w = mode.partition("@")
-    weights = (1.0, float(w)) if w else search_mod.DEFAULT_WEIGHTS
-    enc = lib.encoder if offset else None
-    saved_share = search_mod.MIN_MATCH_SHARE
-    saved_offset = enc.language_offset if enc is not None else None
-    if share:
-        search_mod.MIN_MATCH_SHARE = float(share)
-    if enc is not None:
-        enc.language_offset = float(offset)
-    try:
-        yield name, weights, feedback
-    finally:
-        search_mod.MIN_MATCH_SHARE = saved_share
-        if enc is not None:
-            enc.language_offset = saved_offset
+    return name, base.with_(weights=(1.0, float(w)) if w else None,
+                            min_match_share=float(share) if share else None,
+                            language_offset=float(offset) if offset else None, feedback=feedback)
 
 
-def searched(lib, questions, k: int, mode: str, lat: list):
+def searched(lib, questions, k: int, mode: str, lat: list, base: RankingPolicy = DEFAULT_POLICY):
     """Search every question in ``mode`` (see :func:`search_mode`): yields (lang, article, paragraph,
     results), appending each search's seconds to ``lat``."""
-    with search_mode(lib, mode) as (name, weights, feedback):
-        for lang, a, p, question in questions:
-            t0 = time.perf_counter()
-            res = lib.search(question, k=k, mode=name, weights=weights, feedback=feedback)
-            lat.append(time.perf_counter() - t0)
-            yield lang, a, p, res
+    name, policy = search_mode(mode, base)
+    for lang, a, p, question in questions:
+        t0 = time.perf_counter()
+        res = lib.search(question, k=k, mode=name, policy=policy)
+        lat.append(time.perf_counter() - t0)
+        yield lang, a, p, res
 
 
-def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid"):
+def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid", base: RankingPolicy = DEFAULT_POLICY):
     """-> ({(query_lang, target_lang): share found in top-k}, per-query latencies in seconds).
 
     ``mode``: see :func:`search_mode`.
@@ -111,7 +98,7 @@ def evaluate(lib, questions, langs=LANGS, k: int = 10, mode: str = "hybrid"):
     hits = {(q, t): 0 for q in langs for t in langs}
     totals = {q: 0 for q in langs}
     lat: list[float] = []
-    for lang, a, p, res in searched(lib, questions, k, mode, lat):
+    for lang, a, p, res in searched(lib, questions, k, mode, lat, base):
         found = {Path(r.path).parent.name for r in res if Path(r.path).name == f"a{a:02}_p{p:02}.txt"}
         totals[lang] += 1
         for t in found & set(langs):
@@ -126,13 +113,14 @@ def single_copies(paras: dict, seed: int = 0, langs=LANGS) -> dict:
     return {(langs[i % len(langs)], a, p): paras[(langs[i % len(langs)], a, p)] for i, (a, p) in enumerate(keys)}
 
 
-def evaluate_single(lib, questions, owner: dict, k: int = 10, mode: str = "hybrid"):
+def evaluate_single(lib, questions, owner: dict, k: int = 10, mode: str = "hybrid",
+                    base: RankingPolicy = DEFAULT_POLICY):
     """A library holding each paragraph once (``owner[(a, p)]`` = its language): for questions whose
     paragraph is in their own language ("same") and in another ("other"), the share found in the
     top ``k`` documents and the MRR of the paragraph among them -> ({part: (found, mrr, n)}, latencies)."""
     acc = {"same": [0, 0.0, 0], "other": [0, 0.0, 0]}
     lat: list[float] = []
-    for lang, a, p, res in searched(lib, questions, k, mode, lat):
+    for lang, a, p, res in searched(lib, questions, k, mode, lat, base):
         names = [Path(r.path).name for r in res]
         part = acc["same" if owner[(a, p)] == lang else "other"]
         part[2] += 1
@@ -160,7 +148,7 @@ def format_matrix(m: dict, langs=LANGS) -> str:
 
 
 def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, modes=None, threads=1,
-        single_copy: int | None = None):
+        single_copy: int | None = None, base: RankingPolicy = DEFAULT_POLICY):
     """Index the folder in a temporary library and evaluate -> {mode: (matrix, latencies)}, stats.
 
     ``single_copy`` (a seed): each paragraph once, in one language; then each mode gives
@@ -182,12 +170,10 @@ def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, mod
             rep = lib.index()
             stats = {"files": rep.added, "chunks": rep.chunks_added, "index_s": time.perf_counter() - t0,
                      "encode_s": rep.encode_seconds, "queries": len(questions)}
-            from hybridsearch import search as search_mod
-
             for md in modes or [mode]:
-                search_mod._QUERY_CACHE.clear()  # every mode pays for its query encoding
-                out[md] = (evaluate(lib, questions, k=k, mode=md) if single_copy is None
-                           else evaluate_single(lib, questions, owner, k=k, mode=md))
+                QUERY_VECTORS.clear()  # every mode pays for its query encoding
+                out[md] = (evaluate(lib, questions, k=k, mode=md, base=base) if single_copy is None
+                           else evaluate_single(lib, questions, owner, k=k, mode=md, base=base))
     return out, stats
 
 
@@ -205,17 +191,14 @@ def main(argv=None) -> int:
                     help="index each paragraph once, in one language (dealt out evenly, seeded), and report "
                          "found-in-top-10 and MRR for questions in the paragraph's language and in others")
     ap.add_argument("--feedback-weight", type=float, default=None, metavar="W",
-                    help="cross-language feedback weight instead of search.FEEDBACK_WEIGHT")
+                    help="cross-language feedback weight instead of the default RankingPolicy's")
     args = ap.parse_args(argv)
-    if args.feedback_weight is not None:
-        from hybridsearch import search as search_mod
-
-        search_mod.FEEDBACK_WEIGHT = args.feedback_weight
+    base = DEFAULT_POLICY.with_(feedback_weight=args.feedback_weight)
     if not XQUAD_DIR.is_dir():
         print(f"XQuAD-R not found at {XQUAD_DIR}", file=sys.stderr)
         return 1
     results, stats = run(model=args.model, per_paragraph=args.per_paragraph, modes=args.mode.split(","),
-                          threads=args.threads, single_copy=args.single_copy)
+                          threads=args.threads, single_copy=args.single_copy, base=base)
     print(f"indexed {stats['files']} files, {stats['chunks']} chunks in {stats['index_s']:.1f} s "
           f"(encoder {stats['encode_s']:.1f} s); {stats['queries']} queries per mode", flush=True)
     for md, (m, lat) in results.items():

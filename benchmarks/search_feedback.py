@@ -14,7 +14,7 @@ and cached, as in ``language_offset.py``) and prints, per split and setting:
   there is nothing to bring up: the one-search figures are the ones that apply there, which
   is why those columns are also the encoder's own mono and cross MRR.)
 
-Choose on train, read dev. The app's defaults (``search.FEEDBACK_*``) are marked with ``*``.
+Choose on train, read dev. The app's defaults (``ranking.DEFAULT_POLICY``) are marked with ``*``.
 
     python benchmarks/search_feedback.py --model default
     python benchmarks/search_feedback.py --model base --offsets 0
@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hybridsearch.search import FEEDBACK_HITS, FEEDBACK_TEMPERATURE, FEEDBACK_WEIGHT  # noqa: E402
+from hybridsearch.ranking import DEFAULT_POLICY  # noqa: E402
 from language_offset import SPLITS, add_vector_options, cached_vectors  # noqa: E402
 from trainer.evaluate import compute_metrics, search_scores  # noqa: E402
 
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     grid = [(0, 0.0, 0.0)] + list(itertools.product([int(x) for x in args.hits.split(",")],
                                                     floats(args.weights), floats(args.temperatures)))
-    default = (FEEDBACK_HITS, FEEDBACK_WEIGHT, FEEDBACK_TEMPERATURE)
+    default = (DEFAULT_POLICY.feedback_hits, DEFAULT_POLICY.feedback_weight, DEFAULT_POLICY.feedback_temperature)
     print("split  hits  weight  temp.  offset    mAP  rank dist  QLF rate   filtered to one language: mono MRR  cross MRR")
     for split in args.splits.split(","):
         if split not in SPLITS:

@@ -27,3 +27,7 @@ class LibraryLockedError(HybridSearchError):
 
 class Cancelled(HybridSearchError):
     """A long job stopped because its cancel flag was set."""
+
+
+class ModelMismatchError(HybridSearchError):
+    """The vector index was built by another encoder than the one in use: a re-embed is needed."""

@@ -1,122 +1,48 @@
 """The one facade the GUI and the CLI use: a library of folders, its index, and search.
 
 In: a library directory (``library.db`` + ``vectors.hnsw``) and a model name. Out: the
-:class:`Library` object; everything it returns is a plain dataclass (no Qt).
+:class:`Library` object; everything it returns is a plain record (:mod:`hybridsearch.records`,
+no Qt). The library owns its :class:`~hybridsearch.store.Store`, its
+:class:`~hybridsearch.vectors.VectorIndex` and its encoder, and passes them explicitly to the
+indexing jobs (:mod:`hybridsearch.indexer`) and to :mod:`hybridsearch.search`.
 
 Threading: one Library may be used from several threads (a GUI worker indexing while the UI
-thread searches); database and vector-index access are serialised by an internal lock that is
-not held while the encoder runs. Only one *process* may write a library: the first writing call
-(``add_folder``, ``index``, ``remove_folder``, ``reembed``, ``watch``) takes an exclusive lock
-file; another process then gets :class:`LibraryLockedError` with a clear message.
+thread searches); database and vector-index access are serialised by the store's lock, which is
+not held while the encoder runs, and indexing jobs run one at a time. Only one *process* may
+write a library: the first writing call (``add_folder``, ``index``, ``remove_folder``,
+``reembed``, ``watch``) takes an exclusive lock file; another process then gets
+:class:`LibraryLockedError` with a clear message.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from hybridsearch import paths
-from hybridsearch.errors import HybridSearchError, InputError, LibraryLockedError
+from hybridsearch import indexer, paths
+from hybridsearch import search as search_module
+from hybridsearch.encoder import load_encoder
+from hybridsearch.errors import InputError, LibraryLockedError, ModelMismatchError
 from hybridsearch.progress import CancelToken, Progress
+from hybridsearch.ranking import DEFAULT_POLICY, RankingPolicy
+from hybridsearch.records import Context, DocumentResult, FailedFile, FolderInfo, IndexReport
+from hybridsearch.store import (SQL_DOCUMENT_LANGUAGES, SQL_FAILED_FILES, SQL_FILE_TYPES, SQL_FOLDER_ID,
+                                SQL_FOLDER_INSERT, SQL_FOLDER_LANGS, SQL_FOLDER_PATH, SQL_FOLDER_PATTERNS,
+                                SQL_FOLDER_STATS, SQL_LANGUAGES, Store)
+from hybridsearch.vectors import VectorIndex
+from hybridsearch.watcher import Watcher
+
+__all__ = ["Library", "ModelMismatchError", "LibraryLockedError", "Context", "DocumentResult",
+           "FailedFile", "FolderInfo", "IndexReport", "RankingPolicy"]
 
 DB_NAME = "library.db"
 HNSW_NAME = "vectors.hnsw"
 LOCK_NAME = "library.lock"
-
-
-class ModelMismatchError(HybridSearchError):
-    """The vector index was built by another encoder than the one in use: a re-embed is needed."""
-
-
-# -- records returned to callers ------------------------------------------------------------------
-@dataclass
-class FolderInfo:
-    """A library folder and what is indexed from it."""
-
-    path: str
-    documents: int = 0
-    chunks: int = 0
-    languages: dict[str, int] = field(default_factory=dict)
-    last_indexed: datetime | None = None
-    failed: int = 0
-    include: list[str] | None = None
-    exclude: list[str] | None = None
-
-
-@dataclass
-class FailedFile:
-    """A file that could not be indexed, and why (shown to the user as is)."""
-
-    path: str
-    reason: str
-    folder: str | None = None
-
-
-@dataclass
-class Passage:
-    """A matching chunk: its text, its character offsets in the document text, a snippet.
-
-    ``snippet_html`` is HTML-escaped text with the query terms wrapped in ``<b>…</b>``.
-    """
-
-    chunk_id: int
-    text: str
-    start: int
-    end: int
-    language: str | None
-    score: float
-    snippet_html: str = ""
-
-
-@dataclass
-class DocumentResult:
-    """One document in a result list: best passage first, further matching passages in ``more``."""
-
-    path: str
-    title: str
-    folder: str
-    file_type: str
-    language: str | None
-    score: float
-    modified: datetime
-    best: Passage
-    more: list[Passage] = field(default_factory=list)
-
-
-@dataclass
-class Context:
-    """Document text around a passage: ``text`` with the passage at ``[start, end)`` within it.
-
-    ``doc_start`` is the offset of ``text`` in the whole document text.
-    """
-
-    path: str
-    text: str
-    start: int
-    end: int
-    doc_start: int
-
-
-@dataclass
-class IndexReport:
-    """What an ``index()`` run did."""
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    chunks_added: int = 0
-    repaired_vectors: int = 0
-    cancelled: bool = False
-    seconds: float = 0.0
-    encode_seconds: float = 0.0
-    failures: list[FailedFile] = field(default_factory=list)
 
 
 class _FileLock:
@@ -174,24 +100,29 @@ class Library:
 
     def __init__(self, root: Path | str | None = None, model: str = "default", encoder=None,
                  device=None, threads: int | None = None):
-        from hybridsearch.store import Store
-
         self.root = Path(root) if root else paths.default_library_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.model = str(model)
         self.device = device
         self.threads = threads
         self._encoder = encoder
-        self._lock = threading.RLock()
         #: one indexing/re-embedding job at a time (the watcher and a GUI button may both ask)
         self._job_lock = threading.Lock()
         self._file_lock = _FileLock(self.root / LOCK_NAME)
         self.store = Store(self.root / DB_NAME)
-        self._ann = None  # loaded on first use
-        self._watchers: list = []
-        #: seconds between vector-index checkpoints while indexing (tests make it small)
-        self.checkpoint_seconds = float(os.environ.get("HYBRIDSEARCH_CHECKPOINT_S", "30"))
+        #: the vector index; its ``checkpoint_seconds`` is the time between saves while
+        #: indexing (tests make it small)
+        self.vectors = VectorIndex(self.store, self.root / HNSW_NAME,
+                                   writable=lambda: self._file_lock.fh is not None,
+                                   checkpoint_seconds=float(os.environ.get("HYBRIDSEARCH_CHECKPOINT_S", "30")))
+        self._watchers: list[Watcher] = []
         self.max_file_bytes = 64 * 1024 * 1024
+
+    @property
+    def lock(self):
+        """The library's one in-process lock (the store's): held around database and vector
+        index work that must be seen as one step."""
+        return self.store.lock
 
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
@@ -199,11 +130,9 @@ class Library:
         for w in list(self._watchers):
             w.stop()
         self._watchers.clear()
-        with self._lock:
-            if self._ann is not None and self._file_lock.fh is not None:
-                from hybridsearch.indexer import checkpoint
-
-                checkpoint(self, force=True)
+        with self.lock:
+            if self.vectors.current is not None and self._file_lock.fh is not None:
+                self.vectors.checkpoint(force=True)
             self._file_lock.release()
             self.store.close()
 
@@ -213,28 +142,15 @@ class Library:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- internals shared with indexer/search ------------------------------------------------
     @property
     def encoder(self):
         """The query/passage encoder (loaded on first use)."""
         if self._encoder is None:
-            from hybridsearch.encoder import load_encoder
-
             self._encoder = load_encoder(self.model, device=self.device, threads=self.threads)
         return self._encoder
 
     def _writable(self) -> None:
         self._file_lock.acquire()
-
-    @property
-    def ann(self):
-        """The vector index, loaded and checked against the database on first use."""
-        with self._lock:  # one loader: a search and an indexing thread may both get here first
-            if self._ann is None:
-                from hybridsearch.indexer import open_ann
-
-                self._ann = open_ann(self)
-            return self._ann
 
     # -- folders ----------------------------------------------------------------------------
     def add_folder(self, path, include: list[str] | None = None,
@@ -244,49 +160,38 @@ class Library:
         ``include``/``exclude``: glob patterns on paths relative to the folder (``*.pdf``,
         ``drafts/**``). Adding an existing folder updates its patterns.
         """
-        import json
-
         p = Path(path).expanduser()
         if not p.is_dir():
             raise InputError(f"not a folder: {path}")
         p = str(p.resolve())
         self._writable()
-        with self._lock, self.store.transaction():
-            row = self.store.conn.execute("SELECT id FROM folders WHERE path = ?", (p,)).fetchone()
+        with self.store.transaction():
+            row = self.store.conn.execute(SQL_FOLDER_ID, (p,)).fetchone()
             inc = json.dumps(include) if include is not None else None
             exc = json.dumps(exclude) if exclude is not None else None
             if row:
-                self.store.conn.execute("UPDATE folders SET include = ?, exclude = ? WHERE id = ?",
-                                        (inc, exc, row[0]))
+                self.store.conn.execute(SQL_FOLDER_PATTERNS, (inc, exc, row[0]))
             else:
-                self.store.conn.execute(
-                    "INSERT INTO folders (path, include, exclude, added_at) VALUES (?, ?, ?, ?)",
-                    (p, inc, exc, time.time()))
+                self.store.conn.execute(SQL_FOLDER_INSERT, (p, inc, exc, time.time()))
         return next(f for f in self.folders() if f.path == p)
 
     def remove_folder(self, path) -> None:
         """Remove a folder with its documents, chunks and vectors (files on disk are untouched)."""
-        from hybridsearch.indexer import remove_folder
-
         self._writable()
         with self._job_lock:  # waits for a running indexing job (cancel it first to be quick)
-            remove_folder(self, self._folder_path(path))
+            indexer.remove_folder(self.store, self.vectors, self._folder_path(path))
 
     def _folder_path(self, path) -> str:
         p = str(Path(path).expanduser().resolve())
-        row = self.store.conn.execute("SELECT path FROM folders WHERE path = ?", (p,)).fetchone()
+        row = self.store.conn.execute(SQL_FOLDER_PATH, (p,)).fetchone()
         if not row:
             raise InputError(f"not a library folder: {path}")
         return row[0]
 
     def folders(self) -> list[FolderInfo]:
         """The library's folders with document/chunk/failure counts and languages."""
-        import json
-
-        from hybridsearch.store import SQL_FOLDER_LANGS, SQL_FOLDER_STATS
-
         out = []
-        with self._lock:
+        with self.lock:
             for fid, path, inc, exc, last, docs, failed, chunks in self.store.conn.execute(
                     SQL_FOLDER_STATS).fetchall():
                 langs = dict(self.store.conn.execute(SQL_FOLDER_LANGS, (fid,)).fetchall())
@@ -298,14 +203,10 @@ class Library:
 
     def failed_files(self, folder=None) -> list[FailedFile]:
         """Files that could not be indexed, with the reason, optionally of one folder."""
-        sql = ("SELECT d.path, d.error, f.path FROM documents d JOIN folders f ON f.id = d.folder_id"
-               " WHERE d.status = 'failed'")
-        params: tuple = ()
+        where, params = "", ()
         if folder is not None:
-            sql += " AND f.path = ?"
-            params = (self._folder_path(folder),)
-        with self._lock:
-            rows = self.store.conn.execute(sql + " ORDER BY d.path", params).fetchall()
+            where, params = "AND f.path = ?", (self._folder_path(folder),)
+        rows = self.store.conn.execute(SQL_FAILED_FILES.format(where=where), params).fetchall()
         return [FailedFile(path=p, reason=r or "unknown error", folder=f) for p, r, f in rows]
 
     # -- indexing ---------------------------------------------------------------------------
@@ -320,12 +221,11 @@ class Library:
         (``cancelled=True`` when stopped by ``cancel``). Raises :class:`ModelMismatchError` when
         the index was built by another encoder (see :meth:`reembed`).
         """
-        from hybridsearch.indexer import run_index
-
         self._writable()
         paths_ = [self._folder_path(f) for f in folders] if folders else None
         with self._job_lock:  # a second caller waits for the running job, then finds little to do
-            return run_index(self, paths_, cancel=cancel, on_progress=on_progress)
+            return indexer.run_index(self.store, self.vectors, self.encoder, paths_, cancel=cancel,
+                                     on_progress=on_progress, max_file_bytes=self.max_file_bytes)
 
     def reembed(self, model: str | None = None, cancel: CancelToken | None = None,
                 on_progress: Callable[[Progress], None] | None = None, encoder=None) -> None:
@@ -335,20 +235,21 @@ class Library:
         search keeps using the old one meanwhile (indexing waits). Cancelling raises :class:`Cancelled` and leaves
         the old index and model in place (as does a crash: nothing is written until the swap).
         """
-        from hybridsearch.indexer import run_reembed
-
         self._writable()
         with self._job_lock:
-            run_reembed(self, model=model, encoder=encoder, cancel=cancel, on_progress=on_progress)
+            new_enc = encoder or load_encoder(model or self.model, device=self.device, threads=self.threads)
+            indexer.run_reembed(self.store, self.vectors, new_enc, cancel=cancel, on_progress=on_progress)
+            self._encoder = new_enc
+            if model:
+                self.model = str(model)
 
     def repair(self, cancel: CancelToken | None = None, on_progress=None) -> int:
         """Re-embed chunks whose vectors are missing and drop vectors of deleted chunks; returns
         the number of vectors added. ``index()`` does this first on its own."""
-        from hybridsearch.indexer import repair
-
         self._writable()
         with self._job_lock:
-            return repair(self, cancel=cancel, on_progress=on_progress)
+            return indexer.repair(self.store, self.vectors, self.encoder, cancel=cancel,
+                                  on_progress=on_progress)
 
     def model_mismatch(self) -> bool:
         """True when the index holds vectors made by another encoder than the current one."""
@@ -362,54 +263,45 @@ class Library:
                file_types=None, modified_after: datetime | float | None = None,
                modified_before: datetime | float | None = None,
                weights: tuple[float, float] | None = None,
-               language_offset: float | None = None, feedback: bool = True) -> list[DocumentResult]:
-        """Search: ``mode`` 'hybrid' (dense + lexical fused by RRF, ``weights`` = (dense,
-        lexical), default ``search.DEFAULT_WEIGHTS``), 'dense' or 'lexical'. Returns up to ``k`` documents, best first.
+               language_offset: float | None = None, feedback: bool | None = None,
+               policy: RankingPolicy | None = None) -> list[DocumentResult]:
+        """Search: ``mode`` 'hybrid' (dense + lexical fused by reciprocal rank fusion), 'dense' or
+        'lexical'. Returns up to ``k`` documents, best first.
 
-        ``language_offset``: taken from the cosine of passages in the query's language (None:
-        the model card's, see ``search.OFFSET_FETCH``; 0: rank by cosine alone). ``feedback``:
-        search again with the query moved toward its best first hits, which ranks the answer's
-        translations next to it (see ``search.FEEDBACK_HITS``). Its first hits come from the
-        whole library, filters or not; the results keep to the filters. False: one search.
+        How results are ranked is ``policy`` (default :data:`ranking.DEFAULT_POLICY`; see
+        :class:`RankingPolicy`); ``weights`` (dense, lexical), ``language_offset`` (None: the
+        model card's; 0: rank by cosine alone) and ``feedback`` (False: one dense search) change
+        one setting of it.
 
         Filters: ``languages`` (ISO 639-1 codes: the document or the passage is in one of them),
         ``folders`` (paths; subfolders included), ``file_types`` ('pdf', 'txt', …), and the
         modification time range. The query text is never parsed as FTS syntax.
         """
-        from hybridsearch.search import DEFAULT_WEIGHTS, search
-
-        weights = DEFAULT_WEIGHTS if weights is None else weights
-        return search(self, query, k=k, mode=mode, languages=languages, folders=folders,
-                      file_types=file_types, modified_after=modified_after,
-                      modified_before=modified_before, weights=weights, language_offset=language_offset,
-                      feedback=feedback)
+        policy = (policy or DEFAULT_POLICY).with_(
+            weights=tuple(weights) if weights is not None else None, language_offset=language_offset,
+            feedback=bool(feedback) if feedback is not None else None)
+        return search_module.search(self.store, self.vectors, lambda: self.encoder, query, k=k, mode=mode,
+                                    languages=languages, folders=folders, file_types=file_types,
+                                    modified_after=modified_after, modified_before=modified_before,
+                                    policy=policy)
 
     def context(self, chunk_id: int, chars: int = 800) -> Context:
         """The document text around a chunk (about ``chars`` characters each side), for
         "show in context"; rebuilt from the stored chunks, so it works if the file is gone."""
-        from hybridsearch.search import context
-
-        return context(self, chunk_id, chars)
+        return search_module.context(self.store, chunk_id, chars)
 
     def document_text(self, path) -> str:
         """The indexed text of a document (rebuilt from its chunks at their offsets)."""
-        from hybridsearch.search import document_text
-
-        return document_text(self, str(path))
+        return search_module.document_text(self.store, str(path))
 
     def languages(self) -> list[str]:
         """Languages present in the library (document and chunk languages), sorted."""
-        with self._lock:
-            rows = self.store.conn.execute(
-                "SELECT language FROM documents WHERE status = 'ok' AND language IS NOT NULL"
-                " UNION SELECT DISTINCT language FROM chunks WHERE language IS NOT NULL").fetchall()
+        rows = self.store.conn.execute(SQL_LANGUAGES).fetchall()
         return sorted({r[0] for r in rows})
 
     def file_types(self) -> list[str]:
         """File types present in the library ('pdf', 'txt', …), sorted."""
-        with self._lock:
-            rows = self.store.conn.execute(
-                "SELECT DISTINCT file_type FROM documents WHERE status = 'ok'").fetchall()
+        rows = self.store.conn.execute(SQL_FILE_TYPES).fetchall()
         return sorted(r[0] for r in rows if r[0])
 
     def status(self) -> dict:
@@ -420,9 +312,7 @@ class Library:
         model_mismatch, generation, health ('ok' or a description), vectors_missing,
         vectors_extra, pending_files (left by an interrupted run; a scan may find more).
         """
-        from hybridsearch.indexer import health
-
-        with self._lock:
+        with self.lock:
             c = self.store.count
             out = {
                 "root": str(self.root),
@@ -432,14 +322,12 @@ class Library:
                 # files the last run had still to do when it stopped (0 after a complete run)
                 "pending_files": int(self.store.get("pending_files", 0) or 0),
                 "chunks": c("SELECT count(*) FROM chunks"),
-                "languages": dict(self.store.conn.execute(
-                    "SELECT language, count(*) FROM documents WHERE status = 'ok' GROUP BY language"
-                    " ORDER BY count(*) DESC").fetchall()),
+                "languages": dict(self.store.conn.execute(SQL_DOCUMENT_LANGUAGES).fetchall()),
                 "model_identity": self.store.get("model_identity"),
                 "model_name": self.store.get("model_name"),
                 "generation": self.store.get("generation", 0),
             }
-            out.update(health(self))
+            out.update(self.vectors.health())
         out["current_model"] = self._encoder.identity if self._encoder is not None else None
         out["model_mismatch"] = (self._encoder is not None and out["model_identity"] is not None
                                  and out["model_identity"] != self._encoder.identity)
@@ -448,7 +336,7 @@ class Library:
     # -- watching ---------------------------------------------------------------------------
     def watch(self, on_change: Callable[[IndexReport], None] | None = None,
               debounce_s: float = 2.0, on_error: Callable[[Exception], None] | None = None,
-              initial_scan: bool = True):
+              initial_scan: bool = True) -> Watcher:
         """Watch the library's folders and index changed files (debounced) in a background thread.
 
         Returns a started :class:`hybridsearch.watcher.Watcher` (call ``.stop()``); ``on_change``
@@ -456,8 +344,6 @@ class Library:
         background run. ``initial_scan``: index every folder once at start (catches changes made
         while the app was closed, and repairs vectors lost in a crash).
         """
-        from hybridsearch.watcher import Watcher
-
         self._writable()
         w = Watcher(self, on_change=on_change, on_error=on_error, debounce_s=debounce_s,
                     initial_scan=initial_scan)

@@ -1,45 +1,27 @@
-"""SQLite storage of a library (through sqlite-utils): folders, documents, chunks, FTS5, settings.
+"""SQLite storage of a library: folders, documents, chunks, FTS5, settings; the library's one lock.
 
-In: a database path. Out: a :class:`Store` with the schema applied by named migrations.
+In: a database path. Out: a :class:`Store` with the schema applied by named migrations and the
+SQL the other modules run, as named constants.
 
-Lexical search works for every script with one FTS5 table: text in scripts written without
-spaces (Han, Kana, Thai, Lao, Khmer, Myanmar) is indexed as overlapping character bigrams
-(what Lucene's CJK analyzer does), everything else as unicode61 words with diacritics folded.
-Bigrams match two-character CJK words, which the ``trigram`` tokenizer cannot. The FTS table is
-contentless (``content=''``): it stores only the index, the text lives once, in ``chunks``.
+Lexical search works for every script with one FTS5 table fed with ``lexical.fts_body`` (words,
+or character bigrams in scripts written without spaces). The FTS table is contentless
+(``content=''``): it stores only the index, the text lives once, in ``chunks``.
+
+Locking: ``Store.lock`` (re-entrant) is the one in-process lock of a library. Every statement
+runs under it, a transaction holds it until it ends, and the library, the indexer and search
+take it around work that must see the database and the vector index together.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
 from pathlib import Path
 
-import sqlite_utils
-
 from hybridsearch.errors import HybridSearchError, LibraryLockedError
-
-#: Scripts written without spaces between words: indexed as character bigrams.
-_NOSPACE = (
-    "\u0e00-\u0e7f"  # Thai
-    "\u0e80-\u0eff"  # Lao
-    "\u1000-\u109f"  # Myanmar
-    "\u1780-\u17ff"  # Khmer
-    "\u3040-\u30ff"  # Hiragana, Katakana
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
-    "\U00020000-\U0002ffff"
-)
-#: Combining marks (Mn, Mc, Me): vowel signs of Indic and Thai scripts, harakat, Latin accents.
-#: They belong to words; unicode61 would split words at them, so the FTS table lists them as
-#: token characters, and folding removes them only where they are accents (below U+0900).
-MARKS = "".join(chr(c) for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me"))
-#: A word: a run of letters/digits/marks of spaced scripts, or a run of a no-space script.
-TOKEN_RE = re.compile(rf"([{_NOSPACE}]+)|((?:(?![{_NOSPACE}])[\w{re.escape(MARKS)}])+)")
+from hybridsearch.lexical import MARKS, fts_body
 
 SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", [
@@ -111,66 +93,45 @@ SQL_FOLDER_STATS = """
 SQL_FOLDER_LANGS = """
     SELECT language, count(*) FROM documents WHERE folder_id = ? AND status = 'ok'
     GROUP BY language ORDER BY count(*) DESC"""
+SQL_FOLDER_ID = "SELECT id FROM folders WHERE path = ?"
+SQL_FOLDER_PATH = "SELECT path FROM folders WHERE path = ?"
+SQL_FOLDER_INSERT = "INSERT INTO folders (path, include, exclude, added_at) VALUES (?, ?, ?, ?)"
+SQL_FOLDER_PATTERNS = "UPDATE folders SET include = ?, exclude = ? WHERE id = ?"
+SQL_FOLDERS_TO_INDEX = "SELECT path, include, exclude FROM folders ORDER BY path"
+SQL_UPDATE_FOLDER_INDEXED = "UPDATE folders SET last_indexed = ? WHERE id = ?"
+SQL_DOCUMENTS_OF_FOLDER = "SELECT path, id, size, mtime, hash, status FROM documents WHERE folder_id = ?"
+SQL_TOUCH_DOCUMENT = "UPDATE documents SET size = ?, mtime = ? WHERE id = ?"
+SQL_FAILED_FILES = """
+    SELECT d.path, d.error, f.path FROM documents d JOIN folders f ON f.id = d.folder_id
+    WHERE d.status = 'failed' {where} ORDER BY d.path"""
+SQL_LANGUAGES = """
+    SELECT language FROM documents WHERE status = 'ok' AND language IS NOT NULL
+    UNION SELECT DISTINCT language FROM chunks WHERE language IS NOT NULL"""
+SQL_FILE_TYPES = "SELECT DISTINCT file_type FROM documents WHERE status = 'ok'"
+SQL_DOCUMENT_LANGUAGES = """
+    SELECT language, count(*) FROM documents WHERE status = 'ok' GROUP BY language
+    ORDER BY count(*) DESC"""
+SQL_LIVE_CHUNK_IDS = "SELECT id FROM chunks WHERE id IN ({marks})"
+SQL_CHUNK_TEXTS = "SELECT id, text FROM chunks WHERE id IN ({marks}) ORDER BY id"
+SQL_CHUNK_TEXTS_AFTER = "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?"
+#: the highest chunk id ever given: an O(1) stand-in for the chunk count (count(*) scans)
+SQL_MAX_CHUNK_ID = "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'chunks'"
+SQL_SAME_LANGUAGE = """SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
+    WHERE c.id IN ({marks}) AND coalesce(c.language, d.language) = ?"""
+SQL_DOCUMENT_CHUNKS = """SELECT c.start, c."end", c.text FROM chunks c JOIN documents d ON d.id = c.document_id
+    WHERE d.path = ? ORDER BY c.ordinal"""
+SQL_CHUNK_PLACE = """SELECT d.path, c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id
+    WHERE c.id = ?"""
 
 
-def fold(text: str) -> str:
-    """Case- and width-folded text for matching (NFKC + casefold)."""
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-@functools.lru_cache(maxsize=65536)  # words repeat: folding was a fifth of a query's time
-def fold_token(tok: str) -> str:
-    """A token's match key: folded, and accents dropped in Latin, Greek, Cyrillic, Hebrew and
-    Arabic words ("Köln" = "koln", harakat ignored); marks of other scripts are letters."""
-    tok = fold(tok)
-    if all(ord(ch) < 0x0900 for ch in tok):
-        stripped = "".join(ch for ch in unicodedata.normalize("NFD", tok) if not unicodedata.combining(ch))
-        tok = unicodedata.normalize("NFC", stripped) or tok
-    return tok
-
-
-def lexical_tokens(text: str) -> list[tuple[str, int, int]]:
-    """Split ``text`` into (match key, start, end): words, or bigrams in no-space scripts.
-
-    A lone character of a no-space script is a token of its own (a one-character query).
-    """
-    out = []
-    for m in TOKEN_RE.finditer(text):
-        if m.group(1):
-            s, run = m.start(1), m.group(1)
-            if len(run) == 1:
-                out.append((fold_token(run), s, s + 1))
-            for i in range(len(run) - 1):
-                out.append((fold_token(run[i:i + 2]), s + i, s + i + 2))
-        else:
-            out.append((fold_token(m.group(2)), m.start(2), m.end(2)))
-    return out
-
-
-def fts_body(text: str) -> str:
-    """The text given to FTS5 for a chunk: its tokens separated by spaces."""
-    return " ".join(t for t, _, _ in lexical_tokens(text))
-
-
-def fts_terms(query: str) -> list[tuple[str, str]]:
-    """(token, safe FTS5 term) per distinct token of user text: each token quoted as a string.
-
-    Quotes, ``NEAR``, ``AND``, ``*``, ``^`` and parentheses in the user's text are data, never
-    operators. A single no-space-script character becomes a prefix query over its bigrams.
-    """
-    terms: dict[str, str] = {}
-    for tok, s, e in lexical_tokens(query):
-        quoted = '"' + tok.replace('"', '""') + '"'
-        if e - s == 1 and TOKEN_RE.fullmatch(tok) and TOKEN_RE.fullmatch(tok).group(1):
-            quoted += " *"
-        terms.setdefault(tok, quoted)
-    return list(terms.items())
-
-
-def fts_query(query: str) -> str | None:
-    """Turn user text into a safe FTS5 query: every token quoted, OR-ed; no syntax gets through."""
-    terms = [q for _, q in fts_terms(query)]
-    return " OR ".join(terms) if terms else None
+def chunk_texts(store: "Store", ids) -> list[tuple[int, str]]:
+    """(id, text) of the given chunks, by id, read 500 at a time."""
+    ids = list(ids)
+    rows: list = []
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        rows += store.conn.execute(SQL_CHUNK_TEXTS.format(marks=",".join("?" * len(part))), part).fetchall()
+    return rows
 
 
 class Store:
@@ -192,7 +153,6 @@ class Store:
             self.lock = threading.RLock()
             self.raw = conn
             self.conn = _LockedConnection(conn, self.lock)
-            self.db = sqlite_utils.Database(conn)
             self.migrate()
         except sqlite3.OperationalError as exc:
             raise translate(exc, self.path) from exc
@@ -259,6 +219,26 @@ class Store:
         ids = self.delete_chunks_of(document_id)
         self.conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
         return ids
+
+    def delete_folder(self, path: str) -> list[int]:
+        """Delete a folder with its documents and chunks (in the caller's transaction); return
+        the deleted chunk ids."""
+        fid = self.conn.execute(SQL_FOLDER_ID, (path,)).fetchone()[0]
+        dead: list[int] = []
+        for (did,) in self.conn.execute("SELECT id FROM documents WHERE folder_id = ?", (fid,)).fetchall():
+            dead += self.delete_document(did)
+        self.conn.execute("DELETE FROM folders WHERE id = ?", (fid,))
+        return dead
+
+    def upsert_document(self, row: dict, document_id: int | None) -> int:
+        """Write a document row: update ``document_id``, or insert when None; return its id."""
+        if document_id is not None:
+            sets = ", ".join(f"{k} = :{k}" for k in row)
+            self.conn.execute(f"UPDATE documents SET {sets} WHERE id = :id", {**row, "id": document_id})
+            return document_id
+        return self.conn.execute(
+            f"INSERT INTO documents ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})",
+            row).lastrowid
 
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}

@@ -179,9 +179,9 @@ def test_watcher_indexes_changes(tmp_path, docs, tiny_encoder):
 
 
 def test_deleted_vectors_are_compacted_away(tmp_path, tiny_encoder, monkeypatch):
-    import hybridsearch.indexer as indexer
+    import hybridsearch.vectors as vectors
 
-    monkeypatch.setattr(indexer, "MIN_DELETED", 10)
+    monkeypatch.setattr(vectors, "MIN_DELETED", 10)
     d = tmp_path / "docs"
     d.mkdir()
     for i in range(40):
@@ -189,16 +189,16 @@ def test_deleted_vectors_are_compacted_away(tmp_path, tiny_encoder, monkeypatch)
     with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
         lib.add_folder(d)
         lib.index()
-        before = lib.ann.index.element_count
+        before = lib.vectors.ann.index.element_count
         for i in range(20):
             (d / f"f{i:02}.txt").unlink()
         rep = lib.index()
         assert rep.removed == 20
         # the rebuilt index holds only live vectors; search and health agree with the database
-        assert not lib.ann.deleted and lib.ann.index.element_count < before
+        assert not lib.vectors.ann.deleted and lib.vectors.ann.index.element_count < before
         _consistent(lib)
     with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:  # and so does the saved file
-        assert lib.ann.index.element_count == lib.status()["chunks"]
+        assert lib.vectors.ann.index.element_count == lib.status()["chunks"]
         _consistent(lib)
 
 

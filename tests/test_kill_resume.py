@@ -86,7 +86,7 @@ def test_kill_9_during_indexing_then_resume(tmp_path, tiny_model_dir):
         bad = c.execute("SELECT count(*) FROM (SELECT document_id FROM chunks GROUP BY document_id"
                         " HAVING max(ordinal) + 1 != count(*))").fetchone()[0]
         assert bad == 0
-        assert sorted(lib.ann.labels()) == sorted(lib.store.chunk_ids())
+        assert sorted(lib.vectors.ann.labels()) == sorted(lib.store.chunk_ids())
         for i in rnd.sample(range(N_FILES), 10):
             hits = lib.search(f"marker{i:03}x", mode="lexical", k=2)
             assert [os.path.basename(h.path) for h in hits] == [f"doc{i:03}.txt"]

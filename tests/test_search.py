@@ -79,7 +79,7 @@ def test_filters(lib):
     zh = lib.search("首都", mode="lexical", languages=["zh"])
     assert [os.path.basename(r.path) for r in zh] == ["zh.txt"]
     assert "<b>首都</b>" in zh[0].best.snippet_html
-    from hybridsearch.search import query_terms, snippet_html
+    from hybridsearch.snippets import query_terms, snippet_html
 
     # a two-character query word is highlighted even where folding changes lengths (… -> ...)
     assert snippet_html("我来这里……莫罕达斯·甘地 承认", query_terms("甘地")).count("<b>甘地</b>") == 1
@@ -90,7 +90,7 @@ def test_filters(lib):
 def test_snippets_bold_the_words_that_matter_not_every_small_word():
     """"Do" and "in" are not bolded when the question has longer words, so the excerpt centres on
     them neither; capitals, numbers and a query of small words alone still are."""
-    from hybridsearch.search import query_terms, snippet_html
+    from hybridsearch.snippets import query_terms, snippet_html
 
     text = "In winter, do you know where honey bees sleep? In the hive, in a cluster of 42 bees."
     html_ = snippet_html(text, query_terms("Do bees sleep in winter?"))
@@ -181,19 +181,21 @@ def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encod
 
 def test_feedback_searches_again_from_the_best_first_hits_of_the_whole_library(lib):
     """Dense search with feedback ranks by the cosine of the query moved toward its best first
-    passages (search.feedback_vectors). The first passages come from the whole library, so a
+    passages (ranking.feedback_vectors). The first passages come from the whole library, so a
     search filtered to one language is moved toward what the others hold; the results keep to the
     filter. ``feedback=False`` is one search by the query's own cosine."""
     import numpy as np
 
-    from hybridsearch.search import FEEDBACK_HITS, feedback_vectors
+    from hybridsearch.ranking import DEFAULT_POLICY, feedback_vectors
+
+    FEEDBACK_HITS = DEFAULT_POLICY.feedback_hits
 
     q = "penguin colony on the ice"
     qv = lib.encoder.encode([q], kind="query")[0]
     rows = lib.store.conn.execute(
         "SELECT c.id, coalesce(c.language, d.language) FROM chunks c JOIN documents d ON d.id = c.document_id"
     ).fetchall()
-    vecs = lib.ann.get([r[0] for r in rows])
+    vecs = lib.vectors.ann.get([r[0] for r in rows])
     cos = vecs @ qv
     top = np.argsort(-cos)[:FEEDBACK_HITS]
     moved = feedback_vectors(qv, vecs[top], cos[top])

@@ -8,7 +8,8 @@ import pytest
 
 from hybridsearch.documents import Chunk
 from hybridsearch.errors import LibraryLockedError
-from hybridsearch.store import SCHEMA_MIGRATIONS, Store, fts_query
+from hybridsearch.lexical import fts_query
+from hybridsearch.store import SCHEMA_MIGRATIONS, Store
 
 
 def _doc(store: Store, texts: list[str]) -> list[int]:

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from hybridsearch.progress import CancelToken, Progress
-from hybridsearch.search import FEEDBACK_HITS, FEEDBACK_TEMPERATURE, FEEDBACK_WEIGHT, feedback_vectors
+from hybridsearch.ranking import DEFAULT_POLICY, feedback_vectors, offset_scores
 from trainer.qa import ParallelQA
 
 PRIMARY = "map"
@@ -134,7 +134,7 @@ def with_language_offset(scores: np.ndarray, es: EvalSet, offset: float) -> np.n
     answer shares words with the question, which lifts its cosine a little over its translations.
     Monolingual and cross-lingual figures cannot change (each is measured inside one language).
     """
-    return scores - float(offset) * same_language(es) if offset else scores
+    return offset_scores(scores, same_language(es), offset) if offset else scores
 
 
 def map_by_language(scores: np.ndarray, es: EvalSet) -> float:
@@ -164,11 +164,12 @@ def calibrate_language_offset(scores: np.ndarray, es: EvalSet, grid=OFFSET_GRID)
 
 
 def search_scores(q: np.ndarray, c: np.ndarray, es: EvalSet | None, offset: float = 0.0,
-                  feedback: bool = True, hits: int = FEEDBACK_HITS, weight: float = FEEDBACK_WEIGHT,
-                  temperature: float = FEEDBACK_TEMPERATURE) -> np.ndarray:
+                  feedback: bool = True, hits: int = DEFAULT_POLICY.feedback_hits,
+                  weight: float = DEFAULT_POLICY.feedback_weight,
+                  temperature: float = DEFAULT_POLICY.feedback_temperature) -> np.ndarray:
     """Scores as dense search ranks the pool: cosine less the same-language ``offset`` and, with
     ``feedback``, of each query moved toward its ``hits`` best first hits
-    (``search.feedback_vectors``). ``es`` tells the languages apart (only needed with an offset)."""
+    (``ranking.feedback_vectors``). ``es`` tells the languages apart (only needed with an offset)."""
     scores = with_language_offset(q @ c.T, es, offset)
     if not feedback:
         return scores

@@ -201,7 +201,7 @@ def test_attention_pooling_by_hand():
 
 
 def test_feedback_vector_by_hand():
-    from hybridsearch.search import feedback_vectors
+    from hybridsearch.ranking import feedback_vectors
 
     # two hits with equal scores weigh 1/2 each: (1, 0) + (0, 1)/2 + (1, 0)/2 = (1.5, 0.5), normalised
     v = feedback_vectors(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [1.0, 0.0]]), [0.5, 0.5])
