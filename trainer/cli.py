@@ -158,34 +158,23 @@ def metrics_table(metrics: dict) -> str:
 
 def parse_articles(text: str | None) -> list[int] | None:
     """``"28-35"`` / ``"28,30,33-34"`` -> sorted article indices; None when not given."""
-    if not text:
-        return None
-    out: set[int] = set()
+    from trainer.qa.loader import parse_articles as parse
+
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                a, b = (int(x) for x in part.split("-", 1))
-                if b < a:
-                    raise ValueError
-                out.update(range(a, b + 1))
-            elif part:
-                out.add(int(part))
-    except ValueError:
+        return parse(text)
+    except DataError:
         raise HybridSearchError(f"--articles wants indices like 28-35 or 28,30, not {text!r}") from None
-    if not out or min(out) < 0:
-        raise HybridSearchError(f"--articles wants indices like 28-35 or 28,30, not {text!r}")
-    return sorted(out)
 
 
 def _load(path: str, articles=None):
-    from trainer.data import _looks_like_squad, load_parallel_qa, load_xquad_r
+    from trainer.qa import load_parallel_qa, load_xquad_r
+    from trainer.qa.loader import looks_like_squad
 
     p = Path(path)
     if articles is not None:
         if not p.exists():
             raise DataError(f"no such file or folder: {p}")
-        if not (p.is_dir() or _looks_like_squad(p)):
+        if not (p.is_dir() or looks_like_squad(p)):
             raise HybridSearchError("--articles applies only to XQuAD-R data (a folder of {lang}.json)")
         data = load_xquad_r(p, articles=articles)
         if not data.rows:

@@ -25,7 +25,7 @@ from hybridsearch.errors import Cancelled, HybridSearchError
 from hybridsearch.progress import CancelToken
 from trainer.evaluate import PRIMARY, EvalSet, calibrate_language_offset, compute_metrics, evaluate_pair_set
 from trainer.qa import PairSet, ParallelQA
-from trainer.qa.mixture import Mixture
+from trainer.qa.mixture import Mixture, data_credits
 from trainer.qa.records import KINDS
 from trainer.samplers import (HARD_NEGATIVE_LANGUAGES, HardNegatives, MinedNegatives, MixtureBatch,
                               MixtureBatchSampler, make_sampler)
@@ -530,6 +530,7 @@ def _save_overlay(model, trainable, files, out_dir: Path, cfg: TrainConfig, metr
         "base_model": BASE_NAME if on_base else None,
         "base_model_dir": None if on_base else str(files.weights_dir.resolve()),
         "training": "hybrid batch training (in-batch-negative InfoNCE)",
+        "data_credits": data_credits(cfg.sources) if cfg.sources else None,
         "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "resume")},
         "best_step": state["step"],
         "dev_metrics": metrics,

@@ -103,3 +103,25 @@ def load_mixture(specs: list[str | SourceSpec]) -> Mixture:
     if sum(s.weight for s in parsed) <= 0:
         raise DataError("every source has weight 0: give one a weight above 0")
     return Mixture(sources, [s.weight for s in parsed], [str(s) for s in parsed])
+
+
+#: Public data sets recognised by a folder name in a source's path -> the credit a model trained
+#: on them carries in its card (their licenses ask for it; see ../shared/data/*/README.md).
+PUBLIC_DATA = {
+    "xquad-r": "XQuAD-R (Roy et al. 2020, LAReQA), built on XQuAD (Artetxe et al. 2020): CC BY-SA 4.0",
+    "mlqa-test": "MLQA v1 test split (Lewis et al. 2020), answers blanked: CC BY-SA 3.0",
+    "mintaka": "Mintaka dev v1.0 (Sen et al. 2022, amazon-science/mintaka): CC BY 4.0",
+    "ntrex": "NTREX-128 (Federmann et al. 2022, MicrosoftTranslator/NTREX): CC BY-SA 4.0",
+    "flores": "FLORES-200 (NLLB Team 2022) as laid out by SIB-200 (Adelani et al. 2023): CC BY-SA 4.0",
+}
+
+
+def data_credits(specs: list[str]) -> list[str]:
+    """The credits of the public data sets among a mixture's sources, each once, in order."""
+    out = []
+    for spec in specs:
+        parts = Path(split_selector(parse_source(spec).path)[0]).parts
+        for folder, credit in PUBLIC_DATA.items():
+            if folder in parts and credit not in out:
+                out.append(credit)
+    return out
