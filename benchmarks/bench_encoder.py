@@ -4,8 +4,8 @@ Measures passages/s for real sentences (~40 tokens, XQuAD-R answer sentences in 
 and for ~200-token chunks, and single-query latency p50/p95. Each figure is the median of
 ``--repeats`` runs, all taken in one process so the ratios are comparable.
 
-    python benchmarks/bench_encoder.py            # full (a few minutes on 2 cores)
-    python benchmarks/bench_encoder.py --quick
+    python -m benchmarks.bench_encoder            # full (a few minutes on 2 cores)
+    python -m benchmarks.bench_encoder --quick
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from benchmarks.common import XQUAD_DIR
 
 
 def load_sentences(data_dir: Path, n: int, seed: int = 0) -> list[str]:
@@ -59,7 +58,7 @@ def timed(fn, repeats: int) -> list[float]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
+    ap.add_argument("--data", default=str(XQUAD_DIR))
     ap.add_argument("--model", default="base")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)

@@ -11,9 +11,9 @@ the real model takes hours on this CPU; the HNSW search cost depends on the coun
 dimension, not on where the vectors came from). XQuAD questions are searched end to end
 (query encoding included) in each mode; prints p50/p95 and bytes on disk per chunk.
 
-    python benchmarks/bench_index.py --quick           # ~2,000 chunks, 20,000-vector ANN set
-    python benchmarks/bench_index.py                   # >= 20,000 chunks, 100,000-vector ANN set
-    python benchmarks/bench_index.py --skip-ingest --ann 100000
+    python -m benchmarks.bench_index --quick           # ~2,000 chunks, 20,000-vector ANN set
+    python -m benchmarks.bench_index                   # >= 20,000 chunks, 100,000-vector ANN set
+    python -m benchmarks.bench_index --skip-ingest --ann 100000
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-XQUAD_DIR = REPO.parent / "shared" / "data" / "xquad-r"
-LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
+from benchmarks.common import LANGS, REPO, XQUAD_DIR
 
 
 def rss_mb() -> float:

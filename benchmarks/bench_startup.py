@@ -1,13 +1,13 @@
 """Start-up benchmark: cold start to the main window and to the first search result.
 
-    python benchmarks/bench_startup.py --exe dist/hybridsearch/hybridsearch --runs 5
-    python benchmarks/bench_startup.py --source --runs 5
+    python -m benchmarks.bench_startup --exe dist/hybridsearch/hybridsearch --runs 5
+    python -m benchmarks.bench_startup --source --runs 5
 
 Each run is a new process (Python, Qt, torch and the model are loaded afresh); the time is taken
 from just before the process is started to the moment it prints the line that marks the event:
 
-* **window**: ``hybridsearch --smoke-window`` (built app) or ``python -m hybridsearch.selftest
-  --window`` (source) shows the main window offscreen and prints ``main window shown``;
+* **window**: ``hybridsearch --smoke-window`` (built app) or ``python -m hybridsearch.qt.smoke``
+  (source) shows the main window offscreen and prints ``main window shown``;
 * **first result**: ``hybridsearch search QUERY --library L --mode dense --k 1`` on a library of
   the self-test sample, indexed once beforehand; the time to its first line of output (the first
   result) — model load, query encoding and the search included.
@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.common import REPO
+from hybridsearch.cli.selftest import write_sample
 QUERY = "How is bread baked in an oven?"
 
 
@@ -94,15 +95,12 @@ def main(argv: list[str] | None = None) -> int:
                 if not entry.name.startswith("."):
                     (home / "models" / entry.name).symlink_to(entry)
             base = [sys.executable, "-m", "hybridsearch"]
-            window_cmd = [sys.executable, "-m", "hybridsearch.selftest", "--window"]
+            window_cmd = [sys.executable, "-m", "hybridsearch.qt.smoke"]
             what = f"source install ({sys.executable})"
         env["QT_QPA_PLATFORM"] = "offscreen"
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
 
         # a library of the self-test sample, indexed once (not timed)
-        sys.path.insert(0, str(REPO))
-        from hybridsearch.selftest import write_sample
-
         write_sample(tmp / "sample")
         lib = tmp / "library"
         subprocess.run(base + ["index", str(tmp / "sample"), "--library", str(lib)], env=env, cwd=cwd,

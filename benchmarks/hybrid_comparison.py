@@ -4,8 +4,8 @@ Trains X-X only, X-Y only and hybrid (plus extra variants) from the same base wi
 budget on articles 0-27 and evaluates each on articles 28-35 (LAReQA protocol), with the untrained
 base as the first row. Results go to ``--out`` (one folder per run, ``table.json``, ``table.md``).
 
-    python benchmarks/hybrid_comparison.py --out runs/compare --steps 300
-    python benchmarks/hybrid_comparison.py --only hybrid-a0.5 --steps 30   # a quick look
+    python -m benchmarks.hybrid_comparison --out runs/compare --steps 300
+    python -m benchmarks.hybrid_comparison --only hybrid-a0.5 --steps 30   # a quick look
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from benchmarks.common import XQUAD_DIR
+from hybridsearch.records import SUMMARY_KEYS as COLUMNS
+from trainer.data import load_xquad_r
+from trainer.evaluate import evaluate_model
+from trainer.train import TrainConfig, train
 
-from trainer.data import load_xquad_r  # noqa: E402
-from trainer.evaluate import evaluate_model  # noqa: E402
-from trainer.train import TrainConfig, train  # noqa: E402
-
-COLUMNS = ["map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate"]
 #: name -> overrides of the shared recipe
 VARIANTS = {
     "xx": {"alpha": 1.0},
@@ -34,7 +32,7 @@ VARIANTS = {
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "xquad-r"))
+    ap.add_argument("--data", default=str(XQUAD_DIR))
     ap.add_argument("--out", default="runs/compare")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=32)

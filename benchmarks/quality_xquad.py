@@ -5,7 +5,7 @@ indexed; every question is searched in every language; for each (query language,
 language) we report the share of queries whose paragraph in the target language is among the
 top-10 documents. Prints the 11 x 11 matrix (rows: query language, columns: target).
 
-    python benchmarks/quality_xquad.py [--model base] [--mode hybrid] [--per-paragraph N] [--json]
+    python -m benchmarks.quality_xquad [--model base] [--mode hybrid] [--per-paragraph N] [--json]
 
 ``--single-copy SEED`` indexes each paragraph once, in one language (40 files), as in a library
 without translations, and reports for questions in the paragraph's language and in the others
@@ -25,13 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import LANGS, SPLITS, XQUAD_DIR
+from hybridsearch.library import Library
 from hybridsearch.ranking import DEFAULT_POLICY, RankingPolicy
 from hybridsearch.search import QUERY_VECTORS
 
-REPO = Path(__file__).resolve().parent.parent
-XQUAD_DIR = REPO.parent / "shared" / "data" / "xquad-r"
-LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
-ARTICLES = range(28, 36)
+ARTICLES = SPLITS["dev"]
 
 
 def load(xquad_dir: Path = XQUAD_DIR, langs=LANGS, articles=ARTICLES, per_paragraph: int | None = None):
@@ -154,8 +153,6 @@ def run(model="base", mode="hybrid", per_paragraph=None, encoder=None, k=10, mod
     ``single_copy`` (a seed): each paragraph once, in one language; then each mode gives
     :func:`evaluate_single`'s figures instead of a matrix.
     """
-    from hybridsearch.library import Library
-
     paras, questions = load(per_paragraph=per_paragraph)
     if single_copy is not None:
         paras = single_copies(paras, single_copy)

@@ -9,17 +9,12 @@ names, fsynced and renamed, and the database records the generation of the last 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import hnswlib
 import numpy as np
 
-
-def _atomic_replace(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+from hybridsearch import atomic
 
 
 class HnswIndex:
@@ -149,11 +144,7 @@ class HnswIndex:
         path = Path(path or self.path)
         meta = {**self.meta, **(extra or {}), "generation": int(generation), "dim": self.dim,
                 "count": len(self), "deleted": sorted(self.deleted)}
-        tmp = path.with_name(path.name + ".tmp")
-        self.index.save_index(str(tmp))
-        _atomic_replace(tmp, path)
-        mtmp = path.with_name(path.name + ".json.tmp")
-        mtmp.write_text(json.dumps(meta))
-        _atomic_replace(mtmp, path.with_name(path.name + ".json"))
+        atomic.write_file(path, lambda tmp: self.index.save_index(str(tmp)))
+        atomic.write_text(path.with_name(path.name + ".json"), json.dumps(meta))
         self.meta = meta
         self.path = path

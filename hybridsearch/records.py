@@ -113,3 +113,10 @@ class IndexReport:
     seconds: float = 0.0
     encode_seconds: float = 0.0
     failures: list[FailedFile] = field(default_factory=list)
+
+
+#: The summary metrics of an evaluation (keys of its flat metrics dict) with their column
+#: headings, in the order every table shows them (CLI, model cards, the desktop app, benchmarks).
+SUMMARY_COLUMNS: list[tuple[str, str]] = [("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR"),
+                                          ("rank_distance", "rank dist"), ("qlf_rate", "QLF rate")]
+SUMMARY_KEYS: tuple[str, ...] = tuple(k for k, _ in SUMMARY_COLUMNS)

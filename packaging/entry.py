@@ -15,7 +15,7 @@ if __name__ == "__main__":
         os.environ["LC_CTYPE"] = "C.UTF-8"  # started without a locale (env -i, some launchers): Qt wants UTF-8
     if sys.argv[1:2] == ["--smoke-window"]:
         from hybridsearch.cli import quiet_libraries
-        from hybridsearch.selftest import smoke_window
+        from hybridsearch.qt.smoke import smoke_window
 
         quiet_libraries()
         sys.exit(smoke_window())

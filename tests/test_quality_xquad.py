@@ -20,13 +20,10 @@ floors only guard against regressions of the engine.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from conftest import REPO, XQUAD_DIR
+from conftest import XQUAD_DIR
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-import quality_xquad as qx  # noqa: E402
+from benchmarks import quality_xquad as qx
 
 PARAGRAPHS = 2
 QUESTIONS = 2

@@ -17,14 +17,15 @@ from typing import Callable
 
 import numpy as np
 
+from hybridsearch import atomic
+from hybridsearch.encoder import load_encoder
 from hybridsearch.progress import CancelToken, Progress
-from hybridsearch.ranking import DEFAULT_POLICY, feedback_vectors, offset_scores
-from trainer.qa import ParallelQA
+from hybridsearch.ranking import DEFAULT_POLICY, RankingPolicy, feedback_vectors, offset_scores
+from hybridsearch.records import SUMMARY_KEYS
+from trainer.qa import ParallelQA, load_parallel_qa
+from trainer.qa.records import KINDS
 
 PRIMARY = "map"
-#: The summary metrics every table shows, with their column headings.
-SUMMARY_COLUMNS = [("map", "mAP"), ("mono_mrr", "mono MRR"), ("cross_mrr", "cross MRR"),
-                   ("rank_distance", "rank dist"), ("qlf_rate", "QLF rate")]
 
 
 @dataclass
@@ -84,8 +85,7 @@ def compute_metrics(scores: np.ndarray, es: EvalSet) -> dict[str, float]:
             per[f"{qlang}_rank_distance"].append(max(ordered) - min(ordered))
             if qlang in ranks:
                 others = [r for l, r in ranks.items() if l != qlang]
-                per[f"{qlang}_qlf_rate"].append(float(ranks[qlang] < min(others)
-                                                      or (ranks[qlang] == min(others) and False)))
+                per[f"{qlang}_qlf_rate"].append(float(ranks[qlang] < min(others)))
         # per pool language: the query's answer in that language against that language only
         for plang, c in rel.items():
             mask = lang_masks[plang]
@@ -117,7 +117,7 @@ OFFSET_GRID = tuple(round(0.0025 * i, 4) for i in range(17)) + tuple(round(0.045
 #: ``<name>_balanced``. Mono and cross MRR there are those of a search filtered to one language in
 #: a library of all of them: feedback's first hits come from the whole pool (the offset alone
 #: cannot change them).
-BALANCED_KEYS = ("map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate")
+BALANCED_KEYS = SUMMARY_KEYS
 
 
 def same_language(es: EvalSet) -> np.ndarray:
@@ -163,19 +163,20 @@ def calibrate_language_offset(scores: np.ndarray, es: EvalSet, grid=OFFSET_GRID)
     return best, table
 
 
-def search_scores(q: np.ndarray, c: np.ndarray, es: EvalSet | None, offset: float = 0.0,
-                  feedback: bool = True, hits: int = DEFAULT_POLICY.feedback_hits,
-                  weight: float = DEFAULT_POLICY.feedback_weight,
-                  temperature: float = DEFAULT_POLICY.feedback_temperature) -> np.ndarray:
-    """Scores as dense search ranks the pool: cosine less the same-language ``offset`` and, with
-    ``feedback``, of each query moved toward its ``hits`` best first hits
-    (``ranking.feedback_vectors``). ``es`` tells the languages apart (only needed with an offset)."""
+def search_scores(q: np.ndarray, c: np.ndarray, es: EvalSet | None,
+                  policy: RankingPolicy = DEFAULT_POLICY) -> np.ndarray:
+    """Scores as dense search ranks the pool under ``policy``: cosine less its same-language
+    offset (give a policy resolved with ``policy.for_encoder``; an unset offset counts as 0) and,
+    with feedback, of each query moved toward its best first hits (``ranking.feedback_vectors``).
+    ``es`` tells the languages apart (only needed with an offset)."""
+    offset = policy.language_offset or 0.0
     scores = with_language_offset(q @ c.T, es, offset)
-    if not feedback:
+    if not policy.feedback:
         return scores
-    k = min(hits, scores.shape[1])
+    k = min(policy.feedback_hits, scores.shape[1])
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    moved = feedback_vectors(q, c[top], np.take_along_axis(scores, top, axis=1), weight, temperature)
+    moved = feedback_vectors(q, c[top], np.take_along_axis(scores, top, axis=1), policy.feedback_weight,
+                             policy.feedback_temperature)
     return with_language_offset(moved @ c.T, es, offset)
 
 
@@ -214,13 +215,15 @@ def encode_eval_set(encoder, es: EvalSet, on_progress=None, cancel: CancelToken 
 
 def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable | None = None,
                      cancel: CancelToken | None = None, language_offset: float | None = None,
-                     calibrate: bool = False, feedback: bool = True) -> dict[str, float]:
+                     calibrate: bool = False, feedback: bool | None = None,
+                     policy: RankingPolicy | None = None) -> dict[str, float]:
     """Evaluate an already-loaded encoder on ``data`` -> flat metrics dict.
 
     The dict also holds ``*_balanced`` (see :data:`BALANCED_KEYS`): the figures as search ranks
-    the pool, with the same-language offset (``language_offset``, else the encoder's own from its
-    card; stored as ``language_offset``) and, unless ``feedback`` is False, cross-language
-    feedback (stored as ``feedback`` 1.0). Without either there is no ``*_balanced``. ``calibrate`` adds
+    the pool under ``policy`` (default: the app's), with the same-language offset
+    (``language_offset``, else the policy's, else the encoder's own from its card; stored as
+    ``language_offset``) and, unless ``feedback`` is False, cross-language feedback (stored as
+    ``feedback`` 1.0). Without either there is no ``*_balanced``. ``calibrate`` adds
     ``calibrated_offset``, the offset with the best mAP (cosine and offset alone) on this data,
     and ``map_calibrated``.
     """
@@ -228,9 +231,10 @@ def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable 
     q, c = encode_eval_set(encoder, es, on_progress, cancel)
     scores = q @ c.T
     metrics = compute_metrics(scores, es)
-    offset = getattr(encoder, "language_offset", 0.0) if language_offset is None else language_offset
-    if offset or feedback:
-        metrics.update(balanced_metrics(search_scores(q, c, es, offset, feedback), es, offset, feedback))
+    policy = (policy or DEFAULT_POLICY).with_(language_offset=language_offset, feedback=feedback).for_encoder(encoder)
+    offset = policy.language_offset
+    if offset or policy.feedback:
+        metrics.update(balanced_metrics(search_scores(q, c, es, policy), es, offset, policy.feedback))
     if calibrate:
         best, table = calibrate_language_offset(scores, es)
         metrics.update(calibrated_offset=best, map_calibrated=table[best])
@@ -241,9 +245,6 @@ def evaluate_model(model, data, on_progress: Callable | None = None,
                    cancel: CancelToken | None = None, device: str | None = None,
                    **options) -> dict[str, float]:
     """Evaluate a model (name or directory) on a dataset (object or path) -> flat metrics dict."""
-    from hybridsearch.encoder import load_encoder
-    from trainer.qa import load_parallel_qa
-
     if isinstance(data, (str, Path)):
         data = load_parallel_qa(data)
     encoder = load_encoder(model, device=device)
@@ -251,14 +252,14 @@ def evaluate_model(model, data, on_progress: Callable | None = None,
 
 
 def write_report(metrics: dict, path: str | Path, **meta) -> None:
-    """Save ``{"meta": ..., "metrics": ...}`` as JSON (charts and tables read only this)."""
-    Path(path).write_text(json.dumps({"meta": meta, "metrics": metrics}, indent=2, ensure_ascii=False))
+    """Save ``{"meta": ..., "metrics": ...}`` as JSON, atomically (charts and tables read only this)."""
+    atomic.write_text(path, json.dumps({"meta": meta, "metrics": metrics}, indent=2, ensure_ascii=False))
 
 
 def metrics_csv(metrics: dict) -> str:
     """Per-language table as CSV: language, map, mono_mrr, cross_mrr, rank_distance, qlf_rate."""
     langs = sorted({k.split("_")[0] for k in metrics if k.endswith("_map") and k != "map"})
-    cols = ["map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate"]
+    cols = SUMMARY_KEYS
     lines = ["language," + ",".join(cols)]
     for l in langs:
         lines.append(l + "," + ",".join(f"{metrics.get(f'{l}_{c}', float('nan')):.4f}" for c in cols))
@@ -353,18 +354,15 @@ def evaluate_pair_set(encode, ps) -> dict[str, float]:
     """Metrics of one PairSet with ``encode(texts, kind) -> unit vectors`` (kind "query" or
     "passage"): bitext accuracy for translations, the LAReQA metrics with every language in one
     pool for question->answer/paragraph. ``primary`` holds the kind's primary metric."""
-    from trainer.qa.records import KINDS
-
-    _, _, left_prefix, right_prefix = KINDS[ps.kind]
-    kind_of = {"query: ": "query", "passage: ": "passage"}
+    _, _, left_kind, right_kind = KINDS[ps.kind]
     if ps.symmetric:
         keys = [(i, lang) for i in sorted(ps.left) for lang in sorted(ps.left[i])]
-        vecs = encode([ps.left[i][lang] for i, lang in keys], kind_of[left_prefix])
+        vecs = encode([ps.left[i][lang] for i, lang in keys], left_kind)
         metrics = bitext_accuracy(dict(zip(keys, vecs)))
     else:
         es = pair_eval_set(ps)
-        q = encode([t for _, _, t in es.queries], kind_of[left_prefix])
-        c = encode([t for _, t in es.candidates], kind_of[right_prefix])
+        q = encode([t for _, _, t in es.queries], left_kind)
+        c = encode([t for _, t in es.candidates], right_kind)
         metrics = compute_metrics(q @ c.T, es)
     metrics["primary"] = metrics[PRIMARY_OF_KIND[ps.kind]]
     return metrics

@@ -1,36 +1,42 @@
-"""The training loop: hybrid batch training with in-batch-negative InfoNCE.
+"""The training loop of hybrid batch training (the loop only).
 
 ``train(cfg, data, on_progress, cancel)`` fine-tunes a model directory and writes an *overlay*
-model (only the parameters training can change, fp16 safetensors, plus a model card) to
-``cfg.out_dir``. Checkpoints (``cfg.out_dir/checkpoint``) make a run resumable; the best dev
-checkpoint is what ends up in ``out_dir``.
+model (:mod:`trainer.export`) to ``cfg.out_dir``. Batches come from :mod:`trainer.samplers`, the
+objective is :class:`trainer.loss.HybridLoss`, checkpoints (:mod:`trainer.checkpoint`,
+``cfg.out_dir/checkpoint``) make a run resumable; the best dev checkpoint is what ends up in
+``out_dir``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
 import shutil
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
+from hybridsearch.encoder import resolve_model
+from hybridsearch.encoder.runtime import PREFIXES, embed_ids, load_bert, model_files, pick_device, token_limit
 from hybridsearch.errors import Cancelled, HybridSearchError
 from hybridsearch.progress import CancelToken
+from hybridsearch.records import SUMMARY_KEYS
+from trainer.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from trainer.config import TrainConfig
+from trainer.distributed import Dist
 from trainer.evaluate import PRIMARY, EvalSet, calibrate_language_offset, compute_metrics, evaluate_pair_set
+from trainer.export import OVERLAY, save_overlay
+from trainer.loss import HybridLoss
 from trainer.qa import PairSet, ParallelQA
-from trainer.qa.mixture import Mixture, data_credits
+from trainer.qa.mixture import Mixture
 from trainer.qa.records import KINDS
-from trainer.samplers import (HARD_NEGATIVE_LANGUAGES, HardNegatives, MinedNegatives, MixtureBatch,
-                              MixtureBatchSampler, make_sampler)
+from trainer.samplers import HardNegatives, MinedNegatives, MixtureBatch, MixtureBatchSampler, make_sampler
 
-CHECKPOINT = "checkpoint"
+__all__ = ["CHECKPOINT", "TrainConfig", "TrainProgress", "TrainResult", "TrainingOOM", "train"]
 #: Tokens per text when evaluating during training: what the runtime encodes (its default limit,
 #: cut to the model's position table).
 EVAL_MAX_LENGTH = 512
@@ -38,62 +44,6 @@ EVAL_MAX_LENGTH = 512
 
 class TrainingOOM(HybridSearchError):
     """The GPU ran out of memory; the message names a smaller batch size to try."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run (saved in the model card and the checkpoint)."""
-
-    model: str = "base"
-    out_dir: str = "trained-model"
-    steps: int | None = 300
-    epochs: float | None = None
-    batch_size: int = 32
-    lr: float = 3e-5
-    temperature: float = 0.05
-    alpha: float = 0.5
-    max_length: int = 128
-    freeze_embeddings: bool = True
-    #: train only the top N transformer layers (None: all)
-    train_layers: int | None = None
-    symmetric: bool = False
-    #: weight of the translation-alignment term (0: off): each answer is also pulled toward its
-    #: translation in the question's language (another language for X-X pairs), in-batch InfoNCE
-    align_weight: float = 0.0
-    #: add, for every pair, another sentence of the answer's passage in the question's language as
-    #: a negative for the whole batch (needs the pool of the SQuAD/XQuAD-R layout or `context`)
-    hard_negatives: bool = False
-    #: the hard negative's language: "question" (the language bias's competitor), "answer" (the
-    #: cross-lingual competitor: a neighbour in the answer's language) or "both" (one of each)
-    hard_negative_language: str = "question"
-    #: mine the hard negatives instead (0: off): each question's K highest-ranked candidates under the
-    #: starting model that are not one of its answers, in any language; one is drawn per pair
-    mine_negatives: int = 0
-    #: mine only candidates in the question's language
-    mine_same_language: bool = False
-    #: weight of the all-languages term (0: off): each question must rank its answer in *every*
-    #: language above the other answers of the batch in every language, all translations alike
-    #: (multi-positive InfoNCE). It encodes each pair's answer in all its languages
-    all_languages_weight: float = 0.0
-    #: weight of the all-questions term (0: off), the all-languages term's mirror on the question
-    #: side: each pair's answer must rank its question in *every* language above the batch's other
-    #: questions in every language, all translations alike. A question then has no language of its
-    #: own toward its answer. It encodes each pair's question in all its languages
-    all_questions_weight: float = 0.0
-    dev_share: float = 0.1
-    seed: int = 0
-    eval_every: int = 50
-    device: str = "auto"
-    grad_accum: int = 1
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    mixed_precision: bool = True
-    resume: bool = True
-    name: str | None = None
-    #: the mixture's sources (``[KIND=]PATH[#SELECTOR][:WEIGHT]``, trainer/qa/mixture.py) when the
-    #: run trains on several kinds of positives; recorded in the card
-    sources: list[str] | None = None
 
 
 @dataclass
@@ -128,8 +78,6 @@ def cpu_has_bf16() -> bool:
 
 
 def _seed_all(seed: int) -> None:
-    import torch
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -166,16 +114,8 @@ def train(cfg: TrainConfig, data: ParallelQA | Mixture, on_progress: Callable[[T
           cancel: CancelToken | None = None, eval_data: ParallelQA | PairSet | None = None) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``data`` (QA pairs, or a :class:`Mixture` of kinds of positives);
     evaluate on ``eval_data`` (or a dev split of QA ``data``) and keep the best checkpoint by its
-    primary metric (mAP for QA data, translation accuracy for bitext)."""
-    from hybridsearch.encoder.runtime import pick_device
-    from trainer.distributed import Dist
-
-    if min(cfg.align_weight, cfg.all_languages_weight, cfg.all_questions_weight, cfg.mine_negatives) < 0:
-        raise HybridSearchError("align_weight, all_languages_weight, all_questions_weight and mine_negatives "
-                                "must be 0 or more")  # checked before anything loads
-    if cfg.hard_negative_language not in HARD_NEGATIVE_LANGUAGES:
-        raise HybridSearchError(f"hard_negative_language must be one of {', '.join(HARD_NEGATIVE_LANGUAGES)}, "
-                                f"not {cfg.hard_negative_language!r}")
+    primary metric (mAP for QA data, the pool mAP of translations for bitext)."""
+    cfg.check()  # before anything loads
     cancel = cancel or CancelToken()
     dist = Dist.from_env()  # several processes under torchrun: see trainer/distributed.py
     if dist.enabled and cfg.batch_size < dist.world:
@@ -212,11 +152,6 @@ def train(cfg: TrainConfig, data: ParallelQA | Mixture, on_progress: Callable[[T
 
 
 def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist, device) -> TrainResult:
-    import torch
-    from hybridsearch.encoder import resolve_model
-    from hybridsearch.encoder.runtime import embed_ids, load_bert, model_files, token_limit
-    from trainer.loss import InBatchInfoNCE, multi_positive_nce
-
     out_dir = Path(cfg.out_dir)
     src_dir = resolve_model(cfg.model)
     files = model_files(src_dir)
@@ -230,7 +165,7 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     params = [p for n, p in model.named_parameters() if n in trainable]
 
     # tokenise every question and answer once
-    prefix_q, prefix_a = "query: ", "passage: "
+    prefix_q, prefix_a = PREFIXES["query"], PREFIXES["passage"]
     tokenizer.no_padding()
     tokenizer.no_truncation()
 
@@ -243,8 +178,7 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         ``stop``: a cancel token checked between batches."""
         model.eval()
         with torch.inference_mode():
-            out = _encode(model, tok([prefix + t for t in texts], eval_length), pad_id, device, embed_ids,
-                          cancel=stop)
+            out = _encode(model, tok([prefix + t for t in texts], eval_length), pad_id, device, cancel=stop)
         model.train()
         return out
 
@@ -262,8 +196,7 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     warm = int(cfg.warmup * total)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
-    loss_fn = InBatchInfoNCE(cfg.temperature, cfg.symmetric)
-    align_fn = InBatchInfoNCE(cfg.temperature, symmetric=True)
+    loss_fn = HybridLoss.from_config(cfg)
     # mixed precision: fp16/bf16 on CUDA; bf16 on CPUs with native bf16 (about 2x faster there)
     amp_device = "cuda" if device.startswith("cuda") else "cpu"
     use_amp = cfg.mixed_precision and (amp_device == "cuda" or (device == "cpu" and cpu_has_bf16()))
@@ -286,7 +219,7 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "best_step": 0, "history": []}
     ckpt = out_dir / CHECKPOINT
     if cfg.resume and (ckpt / "state.json").is_file():
-        state = _load_checkpoint(ckpt, model, opt, sched, scaler, trainable)
+        state = load_checkpoint(ckpt, model, opt, sched, scaler)
 
     def evaluate() -> dict:
         # a cancel stops the evaluation too, unless other processes wait for this one (torchrun:
@@ -304,11 +237,11 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
 
     def save_best(metrics: dict | None) -> None:
         if dist.main:
-            _save_overlay(model, trainable, files, out_dir, cfg, metrics, state)
+            save_overlay(model, trainable, files, out_dir, cfg, metrics, state)
 
-    def save_checkpoint() -> None:
+    def checkpoint() -> None:
         if dist.main:
-            _save_checkpoint(ckpt, model, opt, sched, scaler, trainable, state, cfg)
+            save_checkpoint(ckpt, model, opt, sched, scaler, trainable, state, cfg)
 
     dim = int(model.config.hidden_size)
 
@@ -347,30 +280,25 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
                     negs = tok([prefix_a + t for _, t in drawn])
                     mask = torch.tensor(hard.false_negatives(batch, drawn), dtype=torch.bool)
                 with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
+                    # embedded in this order (dropout draws from one generator: a run stays reproducible)
                     qv = embed(qs)
-                    if cfg.all_languages_weight > 0 or cfg.all_questions_weight > 0:
-                        keys, pos = all_language_answers(batch, sampler.langs_of)  # every id in all its languages
+                    keys = positives = all_answers = twins = all_questions = None
+                    if loss_fn.needs_all_languages:  # every id of the batch in all its languages
+                        keys, pos = all_language_answers(batch, sampler.langs_of)
+                        positives = torch.tensor(pos, dtype=torch.bool)
                     if cfg.all_languages_weight > 0:  # every answer in all its languages, the pairs' own among them
-                        cv = embed([a_ids[k] for k in keys])
+                        all_answers = embed([a_ids[k] for k in keys])
                         row = {k: n for n, k in enumerate(keys)}
-                        av = cv[[row[(i, al)] for i, _, al in batch]]
+                        av = all_answers[[row[(i, al)] for i, _, al in batch]]
                     else:
                         av = embed([a_ids[(i, al)] for i, _, al in batch])
                     nv = embed(negs) if negs else None
-                    loss = loss_fn(qv, av, nv, mask)
                     if cfg.align_weight > 0:
-                        twins = translation_twins(batch, sampler.langs_of, cfg.seed, state["step"])
-                        tv = embed([a_ids[(i, tl)] for i, tl in twins])
-                        loss = loss + cfg.align_weight * align_fn(av, tv)
-                    if cfg.all_languages_weight > 0:
-                        apos = torch.tensor(pos, dtype=torch.bool)
-                        if nv is not None:  # the hard negatives compete too (a drawn answer is a positive)
-                            cv, apos = torch.cat([cv, nv]), torch.cat([apos, mask], dim=1)
-                        loss = loss + cfg.all_languages_weight * multi_positive_nce(qv, cv, apos, cfg.temperature)
-                    if cfg.all_questions_weight > 0:  # every question in all its languages, as the answer's
-                        allq = embed([q_ids[k] for k in keys])  # the same ids' questions are the positives
-                        qpos = torch.tensor(pos, dtype=torch.bool)
-                        loss = loss + cfg.all_questions_weight * multi_positive_nce(av, allq, qpos, cfg.temperature)
+                        pairs = translation_twins(batch, sampler.langs_of, cfg.seed, state["step"])
+                        twins = embed([a_ids[(i, tl)] for i, tl in pairs])
+                    if cfg.all_questions_weight > 0:  # the same ids' questions in all languages
+                        all_questions = embed([q_ids[k] for k in keys])
+                    loss = loss_fn(qv, av, nv, mask, twins, all_answers, all_questions, positives)
                     loss = loss / cfg.grad_accum
                 scaler.scale(loss).backward()
                 step_loss += float(loss.detach())
@@ -390,21 +318,20 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
             if es is not None and dist.main and (state["step"] % cfg.eval_every == 0 or state["step"] == total):
                 dev = evaluate()
                 dev.setdefault("primary", dev.get(PRIMARY))
-                state["history"].append({"step": state["step"], "loss": last_loss, **{k: dev[k] for k in (
-                    "primary", "map", "mono_mrr", "cross_mrr", "qlf_rate", "rank_distance", "bitext_acc")
-                    if k in dev}})
+                state["history"].append({"step": state["step"], "loss": last_loss,
+                                         **{k: dev[k] for k in ("primary", *SUMMARY_KEYS, "bitext_acc") if k in dev}})
                 if state["best"] is None or dev["primary"] > state["best"].get("primary", state["best"].get(PRIMARY)):
                     state["best"], state["best_step"] = dev, state["step"]
                     save_best(dev)
-                save_checkpoint()
+                checkpoint()
             elif es is None and state["step"] == total:
                 save_best(None)
             if on_progress:
                 on_progress(TrainProgress(state["step"], total, last_loss, sched.get_last_lr()[0],
                                           pairs_done / max(elapsed, 1e-9), eta, dev))
     except Cancelled:
-        save_checkpoint()
-        if dist.main and not (out_dir / "overlay.safetensors").is_file():
+        checkpoint()
+        if dist.main and not (out_dir / OVERLAY).is_file():
             save_best(None)
         return TrainResult(out_dir, state["best"] or {}, state["best_step"], state["history"], cancelled=True)
     except torch.OutOfMemoryError as exc:
@@ -421,20 +348,20 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
 
 class MixtureTokens:
     """Token ids of a mixture's texts, made when a batch first needs them (a mixture can hold
-    far more texts than a run visits), with each kind's prefixes (:data:`KINDS`)."""
+    far more texts than a run visits), each side prefixed as search encodes it (:data:`KINDS`)."""
 
     def __init__(self, mixture: Mixture, tok):
         self.mixture, self.tok, self.cache = mixture, tok, {}
 
     def of(self, batch: MixtureBatch) -> tuple[list, list]:
         ps = self.mixture.sources[batch.source]
-        _, _, lp, rp = KINDS[ps.kind]
-        need = [(k, side, i, lang, prefix + texts[i][lang])
-                for k, (i, x, y) in enumerate(batch.pairs)
+        lp, rp = (PREFIXES[kind] for kind in KINDS[ps.kind][2:])
+        need = [(side, i, lang, prefix + texts[i][lang])
+                for i, x, y in batch.pairs
                 for side, lang, prefix, texts in (("l", x, lp, ps.left), ("r", y, rp, ps.right))
                 if (batch.source, side, i, lang) not in self.cache]
         if need:
-            for (_, side, i, lang, _), ids in zip(need, self.tok([t for *_, t in need])):
+            for (side, i, lang, _), ids in zip(need, self.tok([t for *_, t in need])):
                 self.cache[(batch.source, side, i, lang)] = ids
         return ([self.cache[(batch.source, "l", i, x)] for i, x, _ in batch.pairs],
                 [self.cache[(batch.source, "r", i, y)] for i, _, y in batch.pairs])
@@ -476,7 +403,7 @@ def _batches(sampler, state):
         state["batch_in_epoch"] = 0
 
 
-def _encode(model, ids, pad_id, device, embed_ids, batch_size: int = 128, cancel=None) -> np.ndarray:
+def _encode(model, ids, pad_id, device, batch_size: int = 128, cancel=None) -> np.ndarray:
     order = np.argsort([len(x) for x in ids], kind="stable")
     out = np.zeros((len(ids), model.config.hidden_size), dtype=np.float32)
     for s in range(0, len(ids), batch_size):
@@ -485,117 +412,3 @@ def _encode(model, ids, pad_id, device, embed_ids, batch_size: int = 128, cancel
         idx = order[s:s + batch_size]
         out[idx] = embed_ids(model, [ids[i] for i in idx], pad_id, device).float().cpu().numpy()
     return out
-
-
-def _atomic_dir(target: Path, write) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write(tmp)
-        old = target.with_name(f".{target.name}.old")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _save_overlay(model, trainable, files, out_dir: Path, cfg: TrainConfig, metrics, state) -> None:
-    """Write the changed parameters (fp16) and the model card; atomic per file."""
-    import torch
-    from safetensors.torch import save_file
-    from hybridsearch.encoder.convert import BASE_NAME
-
-    sd = model.state_dict()
-    keys = set(trainable)
-    if files.overlay is not None:  # continuing from an overlay: keep what it changed too
-        from safetensors import safe_open
-
-        with safe_open(str(files.overlay), "pt") as f:
-            keys |= set(f.keys())
-    tensors = {k: sd[k].detach().to("cpu", torch.float16).contiguous() for k in sorted(keys)}
-    tmp = out_dir / ".overlay.safetensors.tmp"
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out_dir / "overlay.safetensors")
-    from hybridsearch.encoder.runtime import read_card, write_card
-
-    base_card = files.card or {}
-    # the weights' own card says whether they are the converted base (also when continuing from
-    # an overlay, whose card names the overlay): then the new overlay names the base portably
-    on_base = read_card(files.weights_dir).get("name") == BASE_NAME
-    card = {
-        "name": cfg.name or out_dir.name,
-        "base": base_card.get("base", str(files.weights_dir)),
-        "base_model": BASE_NAME if on_base else None,
-        "base_model_dir": None if on_base else str(files.weights_dir.resolve()),
-        "training": "hybrid batch training (in-batch-negative InfoNCE)",
-        "data_credits": data_credits(cfg.sources) if cfg.sources else None,
-        "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "resume")},
-        "best_step": state["step"],
-        "dev_metrics": metrics,
-        # search takes this from same-language passages' cosines; chosen on the dev split
-        "language_offset": (metrics or {}).get("calibrated_offset"),
-    }
-    card = {k: v for k, v in card.items() if v is not None}
-    write_card(out_dir, card)
-
-
-def _save_checkpoint(ckpt: Path, model, opt, sched, scaler, trainable, state, cfg) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    def write(d: Path):
-        sd = model.state_dict()
-        save_file({k: sd[k].detach().cpu().contiguous() for k in sorted(trainable)}, str(d / "params.safetensors"))
-        # optimizer moments as safetensors too (no pickles anywhere)
-        moments = {}
-        names = {id(p): n for n, p in model.named_parameters()}
-        for group in opt.param_groups:
-            for p in group["params"]:
-                st = opt.state.get(p)
-                if st:
-                    n = names[id(p)]
-                    moments[f"{n}::exp_avg"] = st["exp_avg"].cpu().contiguous()
-                    moments[f"{n}::exp_avg_sq"] = st["exp_avg_sq"].cpu().contiguous()
-                    moments[f"{n}::step"] = torch.as_tensor(st["step"]).reshape(1).float().cpu()
-        if moments:
-            save_file(moments, str(d / "optimizer.safetensors"))
-        meta = {k: v for k, v in state.items()}
-        meta["sched_last_epoch"] = sched.last_epoch
-        meta["scaler_scale"] = float(scaler.get_scale()) if scaler.is_enabled() else None
-        meta["config"] = asdict(cfg)
-        (d / "state.json").write_text(json.dumps(meta, indent=2))
-
-    _atomic_dir(ckpt, write)
-
-
-def _load_checkpoint(ckpt: Path, model, opt, sched, scaler, trainable) -> dict:
-    import torch
-    from safetensors.torch import load_file
-
-    params = load_file(str(ckpt / "params.safetensors"))
-    own = model.state_dict()
-    with torch.no_grad():
-        for k, v in params.items():
-            own[k].copy_(v)
-    mom_path = ckpt / "optimizer.safetensors"
-    if mom_path.is_file():
-        moments = load_file(str(mom_path))
-        by_name = dict(model.named_parameters())
-        for key in {k.split("::")[0] for k in moments}:
-            p = by_name[key]
-            dev = p.device
-            opt.state[p] = {"exp_avg": moments[f"{key}::exp_avg"].to(dev),
-                            "exp_avg_sq": moments[f"{key}::exp_avg_sq"].to(dev),
-                            "step": moments[f"{key}::step"].reshape(()).clone()}
-    meta = json.loads((ckpt / "state.json").read_text())
-    sched.last_epoch = meta.pop("sched_last_epoch")
-    for g, base_lr in zip(opt.param_groups, sched.base_lrs):
-        g["lr"] = base_lr * sched.lr_lambdas[0](sched.last_epoch)
-    sched._last_lr = [g["lr"] for g in opt.param_groups]
-    scale = meta.pop("scaler_scale", None)
-    if scale and scaler.is_enabled():
-        scaler.update(scale)
-    meta.pop("config", None)
-    return meta

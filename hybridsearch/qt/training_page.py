@@ -18,6 +18,7 @@ from hybridsearch.qt.library_service import format_eta
 from hybridsearch.qt.models import model_label, model_options
 from hybridsearch.qt.widgets import Banner
 from hybridsearch.qt.workers import Worker
+from trainer.config import DEFAULTS as TRAIN_DEFAULTS
 
 #: Rough CPU training speed of multilingual-e5-small (question+answer pairs per second, max length
 #: 128, 2-4 cores); only used for the warning before a CPU run — the live ETA replaces it.
@@ -29,11 +30,12 @@ GPU_PAIRS_PER_S = 400.0
 #: batch 16 with the all-languages term over 11 languages (224 texts a step) peaked at about 14 GB.
 CPU_GB_PER_TEXT = 0.0625
 
-DEFAULTS = {"steps_mode": True, "steps": 300, "epochs": 1.0, "batch_size": 32, "lr": 3e-5, "temperature": 0.05,
-            "alpha": 0.5, "max_length": 128, "freeze_embeddings": True, "hard_negatives": False,
-            "all_languages_weight": 0.0, "dev_share": 0.1,
-            "seed": 0,
-            "base_model": None, "eval_every": 50}  # None: the bundled model when there is one, else base
+#: the form's defaults: the training defaults of trainer.config, plus the form's own
+DEFAULTS = {"steps_mode": True, "epochs": 1.0,
+            **{k: getattr(TRAIN_DEFAULTS, k) for k in (
+                "steps", "batch_size", "lr", "temperature", "alpha", "max_length", "freeze_embeddings",
+                "hard_negatives", "all_languages_weight", "dev_share", "seed", "eval_every")},
+            "base_model": None}  # None: the bundled model when there is one, else base
 
 HARD_TIP = ("Also train against another sentence of the answer's passage, in the question's language "
             "(needs the optional context column, or SQuAD/XQuAD-R data). About 1.5× the time per step.")

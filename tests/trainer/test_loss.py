@@ -100,3 +100,26 @@ def test_multi_positive_gives_no_credit_for_preferring_one_translation():
         return multi_positive_nce(torch.tensor([[1.0, 0.0]]), c, pos, 0.1).item()
 
     assert loss(0.7, 0.7) < loss(0.9, 0.5) < loss(1.0, 0.4)
+
+
+def test_hybrid_loss_adds_each_term_by_its_weight():
+    """HybridLoss with two pairs of orthogonal vectors (temperature 1): the main term is the
+    in-batch InfoNCE, the align term that of the answers against their translations, the
+    all-languages term the multi-positive loss over every answer with the hard negative
+    competing (a false negative is masked as a positive), the all-questions term its mirror."""
+    from trainer.loss import HybridLoss
+
+    q, a, twins = torch.eye(2), torch.eye(2)[[0, 1]], torch.eye(2)[[1, 0]]
+    every = torch.eye(2).repeat(2, 1)  # each id's answer (and question) in two languages
+    pos = torch.tensor([[True, False, True, False], [False, True, False, True]])
+    neg, false_neg = torch.tensor([[1.0, 0.0]]), torch.tensor([[True], [False]])
+    main = InBatchInfoNCE(1.0)(q, a, neg, false_neg)
+    assert HybridLoss(1.0)(q, a, neg, false_neg).item() == pytest.approx(main.item())
+    loss = HybridLoss(1.0, align_weight=0.5, all_languages_weight=2.0, all_questions_weight=3.0)(
+        q, a, neg, false_neg, twins, every, every, pos)
+    expected = (main + 0.5 * InBatchInfoNCE(1.0, symmetric=True)(a, twins)
+                + 2.0 * multi_positive_nce(q, torch.cat([every, neg]), torch.cat([pos, false_neg], dim=1), 1.0)
+                + 3.0 * multi_positive_nce(a, every, pos, 1.0))
+    assert loss.item() == pytest.approx(expected.item())
+    assert HybridLoss(1.0, all_questions_weight=1.0).needs_all_languages
+    assert not HybridLoss(1.0, align_weight=1.0).needs_all_languages

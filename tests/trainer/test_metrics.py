@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from hybridsearch.ranking import DEFAULT_POLICY
 from trainer.data import ParallelQA, QARow
 from trainer.evaluate import (EvalSet, balanced_metrics, calibrate_language_offset, compute_metrics,
                               map_by_language, metrics_csv, search_scores,
@@ -149,57 +150,6 @@ def test_calibration_map_equals_the_metrics_map():
     assert map_by_language(scores, es) == pytest.approx(compute_metrics(scores, es)["map"], abs=1e-12)
 
 
-def test_cross_error_rates_by_hand():
-    """benchmarks/cross_errors.py on four candidates: a and b in en and de; b's German answer is
-    nearer a's English answer than b's (not aligned from de to en)."""
-    import sys
-
-    from conftest import REPO
-
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from cross_errors import cross_error_rates
-
-    es = EvalSet(["de", "en"], [("a", "en", ""), ("a", "de", ""), ("b", "en", ""), ("b", "de", "")],
-                 [("en", "a"), ("en", "b"), ("de", "a"), ("de", "b")],
-                 {"a": {"en": 0, "de": 2}, "b": {"en": 1, "de": 3}})
-    c = np.array([[1, 0], [0, 1], [1, 0], [0.9, 0.2]])
-    # a-en: mono and cross right; a-de: mono wrong (b-de 0.65 > 0.5), cross wrong;
-    # b-en: both right; b-de: mono right (1.02 > 1), cross wrong (a-en 1 > 0.6)
-    q = np.array([[1, 0], [0.5, 1], [0, 1], [1, 0.6]])
-    r = cross_error_rates(q, c, es)
-    assert r["mono_top1"] == 0.75 and r["cross_top1"] == 0.5
-    assert r["cross_top1_given_mono"] == pytest.approx(2 / 3)
-    assert r["translation_nearest"] == 0.75  # b: de -> en finds a
-    assert r["cross_top1_given_mono_aligned"] == 1.0 and r["cross_top1_given_mono_not_aligned"] == 0.0
-
-
-def test_attention_pooling_by_hand():
-    """benchmarks/pooling.py: v = 0 is mean pooling; a v that favours one token moves the text's
-    vector toward it; the pool loss is each question's cross-entropy in each language's pool."""
-    import sys
-
-    import torch
-
-    from conftest import REPO
-
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from pooling import AttentionPool, pool_loss
-
-    # two texts: tokens (1, 0), (0, 1) and one token (1, 1)
-    states = {"query_states": np.array([[1, 0], [0, 1], [1, 1]], np.float16), "query_offsets": np.array([0, 2, 3])}
-    pool = AttentionPool(states, "query")
-    assert pool(torch.zeros(2)).numpy() == pytest.approx(np.array([[1, 1], [1, 1]]) / math.sqrt(2))
-    # v = (ln 3, 0): the first token weighs 3 times the second -> (3, 1) / 4, normalised
-    assert pool(torch.tensor([math.log(3), 0.0]))[0].numpy() == pytest.approx(np.array([3, 1]) / math.sqrt(10))
-    es = EvalSet(["de", "en"], [("a", "en", ""), ("b", "de", "")], [("en", "a"), ("en", "b"), ("de", "a"), ("de", "b")],
-                 {"a": {"en": 0, "de": 2}, "b": {"en": 1, "de": 3}})
-    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    c = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
-    # en pool: a scores (1, 0) -> right; b (0, 1) -> right. de pool: a (0, 0) a tie; b (1, 1) a tie.
-    ce = [-math.log(math.e / (math.e + 1))] * 2 + [math.log(2)] * 2
-    assert float(pool_loss(q, c, es, temperature=1.0)) == pytest.approx((sum(ce[:2]) / 2 + sum(ce[2:]) / 2) / 2)
-
-
 def test_feedback_vector_by_hand():
     from hybridsearch.ranking import feedback_vectors
 
@@ -229,7 +179,7 @@ def test_feedback_ranks_the_translation_next_to_the_answer():
     es = EvalSet(languages=["de", "en"], queries=[("q", "en", "Q")],
                  candidates=[("en", "A"), ("de", "X"), ("de", "A'")], relevant={"q": {"en": 0, "de": 2}})
     q, c = np.array([unit(20)]), np.array([unit(0), unit(50), unit(-15)])
-    once = search_scores(q, c, es, feedback=False)
+    once = search_scores(q, c, es, DEFAULT_POLICY.with_(feedback=False))
     assert once[0] == pytest.approx([0.940, 0.866, 0.819], abs=1e-3)
     assert compute_metrics(once, es)["map"] == pytest.approx((1 + 2 / 3) / 2)
     fed = search_scores(q, c, es)
@@ -239,5 +189,5 @@ def test_feedback_ranks_the_translation_next_to_the_answer():
     assert fed[0] == pytest.approx([math.cos(math.radians(d)) for d in (10.56, 39.44, 25.56)], abs=2e-3)
     assert compute_metrics(fed, es)["map"] == pytest.approx(1.0)
     # the same-language offset is taken from A before feedback and after it
-    offset = search_scores(q, c, es, offset=0.01)
+    offset = search_scores(q, c, es, DEFAULT_POLICY.with_(language_offset=0.01))
     assert offset[0, 0] == pytest.approx(fed[0, 0] - 0.01, abs=2e-3) and offset[0, 2] > offset[0, 1]

@@ -104,13 +104,13 @@ class ParallelQA:
         return out
 
 
-#: The kinds of positive pairs, with what the left and right texts are and how they are encoded
-#: (the e5 prefixes search uses: questions are queries, everything a library holds is a passage).
+#: The kinds of positive pairs: what the left and right texts are, and how each side is encoded
+#: (as search encodes them: questions are queries, everything a library holds is a passage).
 KINDS = {
-    "qa-sentence": ("question", "answer sentence", "query: ", "passage: "),
-    "qa-paragraph": ("question", "paragraph", "query: ", "passage: "),
-    "question-question": ("question", "its translation", "query: ", "query: "),
-    "bitext": ("sentence", "its translation", "passage: ", "passage: "),
+    "qa-sentence": ("question", "answer sentence", "query", "passage"),
+    "qa-paragraph": ("question", "paragraph", "query", "passage"),
+    "question-question": ("question", "its translation", "query", "query"),
+    "bitext": ("sentence", "its translation", "passage", "passage"),
 }
 #: Kinds whose two sides are the same text in each language: a pair always joins two languages.
 SYMMETRIC = frozenset({"question-question", "bitext"})

@@ -1,28 +1,28 @@
 """``hybridsearch --self-test``: index a small multilingual sample and check cross-lingual search.
 
 The sample is written by this module (ten short documents on clearly distinct topics, each in a
-different language, in six scripts: Latin, Cyrillic, Han, Japanese, Arabic, Devanagari, Greek).
+different language, in seven scripts: Latin, Cyrillic, Han, Japanese, Arabic, Devanagari, Greek).
 It is indexed into a temporary library with the model the app uses by default, then every query,
 each in another language than its target document (eight query languages, five scripts), must
 rank that document first. Dense search is used: the base model's lexical-free ranking is what
 cross-lingual retrieval depends on, and the hybrid fusion adds same-language lexical matches. Prints a table and
 returns 0 when every query passes, 1 otherwise. Nothing of the user's own data is touched: the
 library, the sample folder and (unless ``HYBRIDSEARCH_HOME`` is set) nothing else is written.
-
-Also here, for the packaged build and the start-up benchmark: :func:`smoke_window`, which shows
-the main window, prints how long that took and quits (``HYBRIDSEARCH_SMOKE_WINDOW=1``, or
-``python -m hybridsearch.selftest --window``).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from hybridsearch import __version__
+from hybridsearch.cli.common import configure_stdout, quiet_libraries
+from hybridsearch.encoder import resolve_model
+from hybridsearch.library import Library
 
 #: file name -> (language, script, text). Written by the project; each topic appears once.
 DOCUMENTS: dict[str, tuple[str, str, str]] = {
@@ -168,21 +168,10 @@ def print_table(outcomes: list[Outcome], file=None) -> None:
               f"{_pad(top, 18)} {verdict}", file=file)
 
 
-def _configure_stdout() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:  # a Windows console or a C locale must not turn the table into an error
-            stream.reconfigure(errors="replace")
-        except (AttributeError, ValueError):
-            pass
-
-
 def run_self_test(model: str = "default", mode: str = "dense", keep: bool = False) -> int:
     """Write the sample, index it into a temporary library, run the queries; 0 if all pass."""
-    _configure_stdout()
+    configure_stdout()
     t0 = time.perf_counter()
-    from hybridsearch import __version__
-    from hybridsearch.encoder import resolve_model
-    from hybridsearch.library import Library
 
     scripts = sorted({s for _l, s, _t in DOCUMENTS.values()})
     langs = sorted({lang for lang, _s, _t in DOCUMENTS.values()})
@@ -227,69 +216,15 @@ def run_self_test(model: str = "default", mode: str = "dense", keep: bool = Fals
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def smoke_window(seconds: float = 0.0) -> int:
-    """Show the main window, print the time from process start to the window shown, and quit.
-
-    Used by the start-up benchmark and the packaged-build check. ``seconds``: keep the window up
-    that long before quitting (0: quit as soon as it is shown and painted once).
-    """
-    _configure_stdout()
-    from PySide6.QtCore import QTimer
-
-    from hybridsearch.qt.app import make_app
-    from hybridsearch.qt.main_window import MainWindow
-
-    app = make_app(sys.argv[:1])
-    win = MainWindow()
-    win.show()
-
-    def done():
-        shown = time.time()
-        start = _process_start_time()
-        since = f"{shown - start:.2f} s after process start" if start else "process start unknown"
-        print(f"main window shown: '{win.windowTitle()}' {win.width()}x{win.height()}, {since}",
-              flush=True)
-        win.close()
-        app.quit()
-
-    QTimer.singleShot(int(seconds * 1000), done)
-    code = app.exec()
-    try:
-        from hybridsearch.qt.workers import shutdown_lanes
-
-        shutdown_lanes(wait=False)
-    except ImportError:
-        pass
-    return int(code)
-
-
-def _process_start_time() -> float | None:
-    """Wall-clock time this process started (Linux /proc; None elsewhere)."""
-    try:
-        ticks = os.sysconf("SC_CLK_TCK")
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return time.time() - uptime + start_ticks / ticks
-    except (OSError, ValueError, IndexError, AttributeError):
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m hybridsearch.selftest")
-    p.add_argument("--window", action="store_true", help="show the main window once and quit")
+    p = argparse.ArgumentParser(prog="python -m hybridsearch.cli.selftest")
     p.add_argument("--model", default="default")
     p.add_argument("--mode", default="dense", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--keep", action="store_true", help="keep the temporary sample and library")
     a = p.parse_args(argv)
-    from hybridsearch.cli import quiet_libraries
-
     quiet_libraries()
-    if a.window:
-        return smoke_window()
     return run_self_test(model=a.model, mode=a.mode, keep=a.keep)
 
 

@@ -179,7 +179,7 @@ def test_train_options_reach_the_config():
     """Every documented option lands in TrainConfig; bad values are refused with a clear message."""
     from hybridsearch.cli import build_parser
     from hybridsearch.errors import HybridSearchError
-    from trainer.cli import _config_from_args
+    from hybridsearch.cli.train import _config_from_args
 
     args = build_parser().parse_args([
         "train", "d.jsonl", "--out", "o", "--model", "m", "--alpha", "0.3", "--epochs", "2",

@@ -93,7 +93,7 @@ def test_a_closed_pipe_ends_quietly():
     import subprocess
     import sys
 
-    example = Path(__file__).resolve().parent.parent / "resources" / "examples" / "qa-example.jsonl"
+    example = Path(__file__).resolve().parents[2] / "resources" / "examples" / "qa-example.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "hybridsearch", "data", "check", str(example)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader is gone before the command writes a line

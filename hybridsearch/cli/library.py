@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from hybridsearch.cli_encoder import add_model_options
+from hybridsearch.cli.encoder import add_model_options
 from hybridsearch.errors import InputError
 
 
@@ -78,7 +78,7 @@ def _open(args, model: bool = True, create: bool = False):
     """The library of ``--library`` (or the default one). Only commands that add to a library
     (``create``) make a new one; the others stop with a clear message where there is none."""
     from hybridsearch import paths
-    from hybridsearch.library import DB_NAME, Library
+    from hybridsearch.library import DB_NAME, Library  # loaded by the library commands only (start-up time)
 
     root = Path(args.library).expanduser() if args.library else paths.default_library_dir()
     if not create and not (root / DB_NAME).is_file():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridsearch import selftest
+from hybridsearch.cli import selftest
 
 
 def _script(text: str) -> str:
@@ -68,7 +68,7 @@ def test_self_test_fails_with_a_model_that_cannot_search(tiny_model_dir, capsys)
 
 def test_smoke_window_shows_the_main_window(isolated_home):
     env = dict(os.environ, HYBRIDSEARCH_HOME=str(isolated_home), QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run([sys.executable, "-m", "hybridsearch.selftest", "--window"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "hybridsearch.qt.smoke"], env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "main window shown: 'hybridsearch'" in proc.stdout

@@ -7,6 +7,10 @@ import json
 
 import numpy as np
 
+from hybridsearch.encoder import load_encoder, resolve_model
+from hybridsearch.encoder.runtime import model_files
+from hybridsearch.records import SUMMARY_COLUMNS
+
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default",
@@ -34,8 +38,6 @@ def register(sub) -> None:
 
 
 def cmd_encode(args) -> int:
-    from hybridsearch.encoder import load_encoder
-
     enc = load_encoder(args.model, device=args.device, threads=args.threads)
     vecs = enc.encode(args.texts, kind=args.kind)
     if args.similarities:
@@ -59,9 +61,6 @@ def cmd_encode(args) -> int:
 
 
 def cmd_model_info(args) -> int:
-    from hybridsearch.encoder import resolve_model
-    from hybridsearch.encoder.runtime import model_files
-
     files = model_files(resolve_model(args.model))
     cfg = json.loads((files.weights_dir / "config.json").read_text())
     info = {
@@ -99,8 +98,6 @@ def cmd_model_info(args) -> int:
 
 def _evaluation_table(rows: list) -> str:
     """The model card's evaluation rows as an aligned table (unknown shapes fall back to JSON)."""
-    from trainer.evaluate import SUMMARY_COLUMNS
-
     if not all(isinstance(r, dict) and "run" in r for r in rows):
         return "\n".join("     " + json.dumps(r, ensure_ascii=False) for r in rows)
     width = max(len(str(r["run"])) for r in rows) + 2

@@ -1,10 +1,10 @@
 """What cross-language feedback does to search on XQuAD-R (LAReQA pools, cached vectors).
 
 Dense search can run twice: once with the question, then with the question moved toward its best
-first hits (``hybridsearch.search.feedback_vectors``: ``hits`` passages weighted by
+first hits (``hybridsearch.ranking.feedback_vectors``: ``hits`` passages weighted by
 ``softmax(score / temperature)``, total ``weight``). This script re-scores the pools of
 articles 0-27 (train) and 28-35 (dev) for a grid of settings (vectors encoded once per model
-and cached, as in ``language_offset.py``) and prints, per split and setting:
+and cached by ``benchmarks.common.cached_vectors``) and prints, per split and setting:
 
 * mAP, rank distance and query-language-first rate in the multilingual pool, as search ranks it
   with the same-language offset given (``--offsets``; the bundled model's card has 0.01);
@@ -14,25 +14,20 @@ and cached, as in ``language_offset.py``) and prints, per split and setting:
   there is nothing to bring up: the one-search figures are the ones that apply there, which
   is why those columns are also the encoder's own mono and cross MRR.)
 
-Choose on train, read dev. The app's defaults (``ranking.DEFAULT_POLICY``) are marked with ``*``.
+How the shipped feedback settings were chosen: choose on train, read dev. The app's defaults (``ranking.DEFAULT_POLICY``) are marked with ``*``.
 
-    python benchmarks/search_feedback.py --model default
-    python benchmarks/search_feedback.py --model base --offsets 0
+    python -m experiments.search_feedback --model default
+    python -m experiments.search_feedback --model base --offsets 0
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from hybridsearch.ranking import DEFAULT_POLICY  # noqa: E402
-from language_offset import SPLITS, add_vector_options, cached_vectors  # noqa: E402
-from trainer.evaluate import compute_metrics, search_scores  # noqa: E402
+from benchmarks.common import SPLITS, add_vector_options, cached_vectors
+from hybridsearch.ranking import DEFAULT_POLICY
+from trainer.evaluate import compute_metrics, search_scores
 
 
 def floats(text: str) -> list[float]:
@@ -51,6 +46,7 @@ def main(argv=None) -> int:
     grid = [(0, 0.0, 0.0)] + list(itertools.product([int(x) for x in args.hits.split(",")],
                                                     floats(args.weights), floats(args.temperatures)))
     default = (DEFAULT_POLICY.feedback_hits, DEFAULT_POLICY.feedback_weight, DEFAULT_POLICY.feedback_temperature)
+    off = DEFAULT_POLICY.with_(feedback=False)
     print("split  hits  weight  temp.  offset    mAP  rank dist  QLF rate   filtered to one language: mono MRR  cross MRR")
     for split in args.splits.split(","):
         if split not in SPLITS:
@@ -58,9 +54,10 @@ def main(argv=None) -> int:
         es, q, c = cached_vectors(args.data, args.model, split, args.cache, args.threads)
         for hits, weight, temp in grid:
             on = hits > 0
-            settings = dict(hits=hits, weight=weight, temperature=temp) if on else {}
+            policy = (DEFAULT_POLICY.with_(feedback_hits=hits, feedback_weight=weight, feedback_temperature=temp)
+                      if on else off)
             for offset in floats(args.offsets):
-                m = compute_metrics(search_scores(q, c, es, offset, on, **settings), es)
+                m = compute_metrics(search_scores(q, c, es, policy.with_(language_offset=offset)), es)
                 mark = "*" if (hits, weight, temp) == default else " "
                 what = f"{hits:4}  {weight:6.2f}  {temp:5.2f}" if on else "   -       -      -"
                 print(f"{split:5}  {what}  {offset:6.4f}  {m['map']:.3f}  {m['rank_distance']:9.1f}  "

@@ -1,4 +1,9 @@
-"""``hybridsearch train``, ``hybridsearch evaluate`` and ``hybridsearch data check``."""
+"""``hybridsearch train``, ``hybridsearch evaluate`` and ``hybridsearch data check``: the trainer
+from the command line (option defaults come from :class:`trainer.config.TrainConfig`).
+
+Each command imports the trainer modules it runs when it runs (only the light ``config`` and
+``samplers`` are imported here), so ``hybridsearch`` and its other commands start without them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,14 @@ import threading
 from pathlib import Path
 
 from hybridsearch.errors import DataError, HybridSearchError, InputError
+from hybridsearch.records import SUMMARY_COLUMNS
+from trainer.config import DEFAULTS, TrainConfig
+from trainer.qa import detect, load_pair_sets, load_parallel_qa, load_xquad_r, split_selector
+from trainer.qa.checks import format_problems
+from trainer.qa.loader import looks_like_squad
+from trainer.qa.loader import parse_articles as parse_article_indices
+from trainer.qa.mixture import load_mixture, load_source, parse_source
+from trainer.qa.records import KINDS
 from trainer.samplers import HARD_NEGATIVE_LANGUAGES
 
 
@@ -28,46 +41,47 @@ def register(sub) -> None:
                         "weight (default 1) and optionally the kind of pairs to take from it "
                         "(qa-sentence, qa-paragraph, question-question, bitext); see docs/training.md")
     t.add_argument("--out", required=True, help="directory for the trained model (and its checkpoint)")
-    t.add_argument("--model", default="base", help="model to start from: 'base', 'default' or a model directory")
-    t.add_argument("--alpha", type=float, default=0.5, help="share of X-X (monolingual) batches, 0..1")
+    t.add_argument("--model", default=DEFAULTS.model, help="model to start from: 'base', 'default' or a model directory")
+    t.add_argument("--alpha", type=float, default=DEFAULTS.alpha, help="share of X-X (monolingual) batches, 0..1")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, default=None, help="optimizer steps (300 when neither --steps nor --epochs is given)")
+    length.add_argument("--steps", type=int, default=None, help=f"optimizer steps ({DEFAULTS.steps} when neither --steps nor --epochs is given)")
     length.add_argument("--epochs", type=float, default=None, help="passes over the training ids")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=3e-5)
-    t.add_argument("--temperature", type=float, default=0.05)
-    t.add_argument("--max-length", type=int, default=128, help="tokens per question/answer")
+    t.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    t.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    t.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
+    t.add_argument("--max-length", type=int, default=DEFAULTS.max_length, help="tokens per question/answer")
     t.add_argument("--no-freeze-embeddings", action="store_true", help="also train the word embeddings")
-    t.add_argument("--train-layers", type=int, default=None, help="train only the top N transformer layers")
+    t.add_argument("--train-layers", type=int, default=DEFAULTS.train_layers, help="train only the top N transformer layers")
     t.add_argument("--no-mixed-precision", action="store_true",
                    help="compute in float32 (mixed precision is used on CUDA and on CPUs with native bf16)")
     t.add_argument("--symmetric", action="store_true", help="add the answer->question loss direction")
-    t.add_argument("--align-weight", type=float, default=0.0,
+    t.add_argument("--align-weight", type=float, default=DEFAULTS.align_weight,
                    help="weight of the translation-alignment term (0: off; see docs/training.md)")
-    t.add_argument("--all-languages-weight", type=float, default=0.0,
+    t.add_argument("--all-languages-weight", type=float, default=DEFAULTS.all_languages_weight,
                    help="weight of the all-languages term: each question ranks its answer in every "
                         "language above the batch's other answers (0: off; see docs/training.md)")
-    t.add_argument("--all-questions-weight", type=float, default=0.0,
+    t.add_argument("--all-questions-weight", type=float, default=DEFAULTS.all_questions_weight,
                    help="weight of the all-questions term: each answer ranks its question in every "
                         "language above the batch's other questions (0: off; see docs/training.md)")
     t.add_argument("--hard-negatives", action="store_true",
                    help="add another sentence of each answer's passage as a negative (see docs/training.md)")
-    t.add_argument("--hard-negative-language", choices=HARD_NEGATIVE_LANGUAGES, default="question",
+    t.add_argument("--hard-negative-language", choices=HARD_NEGATIVE_LANGUAGES,
+                   default=DEFAULTS.hard_negative_language,
                    help="with --hard-negatives: the neighbour's language, the question's (default), the "
                         "answer's, or one of each (see docs/training.md)")
-    t.add_argument("--mine-negatives", type=int, default=0, metavar="K",
+    t.add_argument("--mine-negatives", type=int, default=DEFAULTS.mine_negatives, metavar="K",
                    help="hard negatives mined with the starting model instead: one of each question's K "
                         "highest-ranked non-answers, in any language (0: off; see docs/training.md)")
     t.add_argument("--mine-same-language", action="store_true",
                    help="with --mine-negatives: mine only candidates in the question's language")
-    t.add_argument("--dev-share", type=float, default=0.1, help="share of ids held out for the dev set")
+    t.add_argument("--dev-share", type=float, default=DEFAULTS.dev_share, help="share of ids held out for the dev set")
     t.add_argument("--eval-data", default=None,
                    help="choose checkpoints on this file/folder instead of a dev split: QA data (mAP) or "
-                        "translations (accuracy), e.g. ../shared/data/parallel/flores#dev")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--eval-every", type=int, default=50, help="evaluate (and checkpoint) every N steps")
-    t.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step")
-    t.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1, mps")
+                        "translations (pool mAP), e.g. ../shared/data/parallel/flores#dev")
+    t.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    t.add_argument("--eval-every", type=int, default=DEFAULTS.eval_every, help="evaluate (and checkpoint) every N steps")
+    t.add_argument("--grad-accum", type=int, default=DEFAULTS.grad_accum, help="batches per optimizer step")
+    t.add_argument("--device", default=DEFAULTS.device, help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1, mps")
     t.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out and start over")
     t.set_defaults(func=cmd_train)
 
@@ -126,8 +140,7 @@ def summary_lines(summary: dict) -> list[str]:
 
 def metrics_table(metrics: dict) -> str:
     """Per-language table plus the overall row (mAP, mono/cross MRR, rank distance, QLF rate)."""
-    from trainer.evaluate import SUMMARY_COLUMNS as cols
-
+    cols = SUMMARY_COLUMNS
     langs = sorted({k[:-len("_map")] for k in metrics if k.endswith("_map") and k != "map"})
     head = f"{'language':<10}" + "".join(f"{h:>11}" for _, h in cols)
 
@@ -158,18 +171,13 @@ def metrics_table(metrics: dict) -> str:
 
 def parse_articles(text: str | None) -> list[int] | None:
     """``"28-35"`` / ``"28,30,33-34"`` -> sorted article indices; None when not given."""
-    from trainer.qa.loader import parse_articles as parse
-
     try:
-        return parse(text)
+        return parse_article_indices(text)
     except DataError:
         raise HybridSearchError(f"--articles wants indices like 28-35 or 28,30, not {text!r}") from None
 
 
 def _load(path: str, articles=None):
-    from trainer.qa import load_parallel_qa, load_xquad_r
-    from trainer.qa.loader import looks_like_squad
-
     p = Path(path)
     if articles is not None:
         if not p.exists():
@@ -187,8 +195,6 @@ def _load(path: str, articles=None):
 
 def _print_problems(exc: DataError, source: str | None = None, file=None) -> None:
     """Every (line, message) of a DataError, one per line, under a count."""
-    from trainer.qa.checks import format_problems
-
     file = file or sys.stderr
     n = len(exc.problems)
     head = f"{source}: " if source else "error: "
@@ -199,8 +205,6 @@ def _print_problems(exc: DataError, source: str | None = None, file=None) -> Non
 
 def pair_lines(pair_sets) -> list[str]:
     """What pairs each kind allows, one line per kind."""
-    from trainer.qa.records import KINDS
-
     out = []
     for ps in pair_sets:
         s = ps.summary()
@@ -214,8 +218,6 @@ def pair_lines(pair_sets) -> list[str]:
 
 
 def cmd_data_check(args) -> int:
-    from trainer.qa import detect, load_pair_sets, load_parallel_qa, split_selector
-
     try:
         fmt = detect(split_selector(args.file)[0])
         data = load_parallel_qa(args.file) if fmt in ("qa-file", "xquad-r") else None
@@ -251,8 +253,6 @@ def cmd_evaluate(args) -> int:
 
     if problem := language_offset_option_error(args.language_offset):
         raise InputError(problem)
-    from trainer.qa import detect, split_selector
-
     fmt = detect(split_selector(args.data)[0])
     if args.paragraphs or fmt not in ("qa-file", "xquad-r"):
         return _evaluate_pairs(args, fmt)
@@ -298,8 +298,6 @@ def _evaluate_pairs(args, fmt: str) -> int:
     (every language in one pool) or translation retrieval accuracy."""
     from hybridsearch.encoder import load_encoder
     from trainer.evaluate import evaluate_encoder_on_pairs, write_report
-    from trainer.qa.mixture import load_source, parse_source
-
     if args.calibrate or args.save_offset or args.csv:
         raise InputError("--calibrate, --save-offset and --csv apply to question -> answer sentence data")
     if fmt in ("qa-file", "xquad-r"):
@@ -349,12 +347,9 @@ def save_language_offset(model_dir: Path, offset: float, data, articles=None) ->
 
 # ----------------------------------------------------------------------------------------- train
 
-DEFAULT_STEPS = 300
 
 
 def _config_from_args(args):
-    from trainer.train import TrainConfig
-
     if not 0.0 <= args.alpha <= 1.0:
         raise HybridSearchError(f"--alpha must be between 0 and 1, not {args.alpha}")
     if args.align_weight < 0:
@@ -376,7 +371,7 @@ def _config_from_args(args):
         raise HybridSearchError("--epochs must be positive")
     return TrainConfig(
         model=args.model, out_dir=args.out,
-        steps=None if args.epochs is not None else (args.steps or DEFAULT_STEPS),
+        steps=None if args.epochs is not None else (args.steps or DEFAULTS.steps),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
         alpha=args.alpha, max_length=args.max_length, freeze_embeddings=not args.no_freeze_embeddings,
         train_layers=args.train_layers, symmetric=args.symmetric,
@@ -388,18 +383,6 @@ def _config_from_args(args):
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
         mixed_precision=not args.no_mixed_precision, resume=not args.no_resume,
         sources=[str(s) for s in args.source] or None)
-
-
-def _checkpoint_state(out_dir: Path) -> dict | None:
-    from trainer.train import CHECKPOINT
-
-    path = out_dir / CHECKPOINT / "state.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _resume_command(args) -> str:
@@ -415,8 +398,8 @@ def cmd_train(args) -> int:
 
     from hybridsearch.encoder.runtime import pick_device
     from hybridsearch.progress import CancelToken
+    from trainer.checkpoint import checkpoint_state  # torch loads only when training
     from trainer.devices import available_devices
-    from trainer.qa import detect, load_parallel_qa, split_selector
     from trainer.distributed import Dist
     from trainer.train import train
 
@@ -431,12 +414,8 @@ def cmd_train(args) -> int:
             continue
         try:
             if key == "mixture":
-                from trainer.qa.mixture import load_mixture
-
                 loaded[key] = load_mixture(([args.data] if args.data else []) + list(path))
             elif key == "eval" and detect(split_selector(path)[0]) not in ("qa-file", "xquad-r"):
-                from trainer.qa.mixture import load_source, parse_source
-
                 loaded[key] = load_source(parse_source(path), training=False)
             else:
                 loaded[key] = load_parallel_qa(path)
@@ -486,7 +465,7 @@ def cmd_train(args) -> int:
         print(f"Mining hard negatives: each question's {cfg.mine_negatives} highest-ranked non-answers under the "
               "starting model (encodes every question and candidate once before the first step)")
     out_dir = Path(cfg.out_dir)
-    state = _checkpoint_state(out_dir) if cfg.resume else None
+    state = checkpoint_state(out_dir) if cfg.resume else None
     if state is None and (out_dir / "overlay.safetensors").is_file():
         print(f"warning: {out_dir} already holds a trained model; this run will replace it",
               file=sys.stderr)
@@ -558,7 +537,7 @@ def cmd_train(args) -> int:
             bar.close()
 
     if result.cancelled:
-        st = _checkpoint_state(out_dir) or {}
+        st = checkpoint_state(out_dir) or {}
         print(f"Stopped at step {st.get('step', '?')}; the checkpoint is saved in {out_dir / 'checkpoint'}.")
         print(f"Resume with: {_resume_command(args)}")
         return 130

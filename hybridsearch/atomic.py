@@ -1,0 +1,50 @@
+"""Atomic writes: a reader (or a crash) never sees half a file or half a directory.
+
+Every write that matters goes through here: the vector index and its sidecar, trained model
+overlays and cards, training checkpoints, evaluation reports. A file is written under a
+temporary name beside its target, flushed to disk and renamed over it; a directory is built
+beside its target and swapped in.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def write_file(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` to fill a temporary file beside ``path``, fsync it, rename it to ``path``."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_dir(target: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` to fill a temporary directory beside ``target``, then swap it in."""
+    target = Path(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write(tmp)
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
