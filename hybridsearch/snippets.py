@@ -111,15 +111,21 @@ def make_snippet(text: str, spans: list[tuple[int, int]], width: int = SNIPPET_C
     return Snippet(body, inside, cut_before=lo > 0, cut_after=hi < len(text))
 
 
-def render_html(snippet: Snippet) -> str:
-    """A snippet as HTML-escaped text with its spans in ``<b>…</b>`` and "…" where it is cut."""
+def render(snippet: Snippet, before: str, after: str, escape=lambda text: text) -> str:
+    """A snippet as text with each span between ``before`` and ``after``, "…" where it is cut;
+    ``escape`` is applied to the text (not to the marks)."""
     out, pos = [], 0
     for s, e in snippet.spans:
-        out.append(html.escape(snippet.text[pos:s]))
-        out.append("<b>" + html.escape(snippet.text[s:e]) + "</b>")
+        out.append(escape(snippet.text[pos:s]))
+        out.append(before + escape(snippet.text[s:e]) + after)
         pos = e
-    out.append(html.escape(snippet.text[pos:]))
+    out.append(escape(snippet.text[pos:]))
     return ("…" if snippet.cut_before else "") + "".join(out) + ("…" if snippet.cut_after else "")
+
+
+def render_html(snippet: Snippet) -> str:
+    """A snippet as HTML-escaped text with its spans in ``<b>…</b>``."""
+    return render(snippet, "<b>", "</b>", html.escape)
 
 
 def snippet_html(text: str, terms: set[str], width: int = SNIPPET_CHARS) -> str:

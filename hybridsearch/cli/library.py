@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hybridsearch.cli.encoder import add_model_options
 from hybridsearch.errors import InputError
+from hybridsearch.snippets import render
 
 
 def _library_option(p) -> None:
@@ -173,21 +174,17 @@ def cmd_search(args) -> int:
                         "file_type": r.file_type, "modified": r.modified.isoformat(),
                         "passage": {"chunk_id": r.best.chunk_id, "start": r.best.start, "end": r.best.end,
                                     "language": r.best.language, "text": r.best.text,
-                                    "snippet_html": r.best.snippet_html},
+                                    "spans": r.best.spans, "snippet_html": r.best.snippet_html},
                         "more": [{"chunk_id": m.chunk_id, "start": m.start, "end": m.end} for m in r.more]})
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     if not results:
         print("no results")
         return 0
-    import re
-
     for i, r in enumerate(results, 1):
-        snippet = re.sub(r"</?b>", "*", r.best.snippet_html)
-        import html
-
+        snippet = render(r.best.snippet, "*", "*")
         print(f"{i:>2}. {r.title}  [{r.language or '?'}, {r.file_type}]  {r.score:.4f}\n    {r.path}\n"
-              f"    {html.unescape(snippet)}")
+              f"    {snippet}")
     return 0
 
 

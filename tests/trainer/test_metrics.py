@@ -150,23 +150,6 @@ def test_calibration_map_equals_the_metrics_map():
     assert map_by_language(scores, es) == pytest.approx(compute_metrics(scores, es)["map"], abs=1e-12)
 
 
-def test_feedback_vector_by_hand():
-    from hybridsearch.ranking import feedback_vectors
-
-    # two hits with equal scores weigh 1/2 each: (1, 0) + (0, 1)/2 + (1, 0)/2 = (1.5, 0.5), normalised
-    v = feedback_vectors(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [1.0, 0.0]]), [0.5, 0.5])
-    assert v == pytest.approx(np.array([1.5, 0.5]) / math.sqrt(2.5))
-    # a hit 0.1 behind the best weighs exp(-0.1 / 0.02) = 0.0067 as much; weight 0 leaves the query
-    v = feedback_vectors(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [1.0, 0.0]]), [0.9, 0.8])
-    w = 1 / (1 + math.exp(-5))
-    assert v == pytest.approx(np.array([1 + (1 - w), w]) / math.hypot(1 + (1 - w), w))
-    assert feedback_vectors(np.array([3.0, 4.0]), np.eye(2), [1, 0], weight=0.0) == pytest.approx([0.6, 0.8])
-    # a batch of queries gives each its own vector
-    batch = feedback_vectors(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[[0.0, 1.0]], [[0.0, 1.0]]]),
-                             np.array([[0.5], [0.5]]))
-    assert batch == pytest.approx(np.array([[1 / math.sqrt(2), 1 / math.sqrt(2)], [0.0, 1.0]]))
-
-
 def test_feedback_ranks_the_translation_next_to_the_answer():
     """Unit vectors at angles: question (en) 20 deg, its answer A (en) 0, the answer's translation
     A' (de) -15, another German sentence X 50. By cosine the question ranks A (.940), X (.866),
