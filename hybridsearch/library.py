@@ -106,6 +106,9 @@ class Library:
         self.device = device
         self.threads = threads
         self._encoder = encoder
+        #: one loader: a search and the start-up rescan may both ask for the encoder first, and two
+        #: threads importing the model stack at once fail ("cannot import name 'AutoConfig'")
+        self._encoder_lock = threading.Lock()
         #: one indexing/re-embedding job at a time (the watcher and a GUI button may both ask)
         self._job_lock = threading.Lock()
         self._file_lock = _FileLock(self.root / LOCK_NAME)
@@ -144,9 +147,11 @@ class Library:
 
     @property
     def encoder(self):
-        """The query/passage encoder (loaded on first use)."""
+        """The query/passage encoder (loaded on first use, by one thread; others wait for it)."""
         if self._encoder is None:
-            self._encoder = load_encoder(self.model, device=self.device, threads=self.threads)
+            with self._encoder_lock:
+                if self._encoder is None:
+                    self._encoder = load_encoder(self.model, device=self.device, threads=self.threads)
         return self._encoder
 
     def _writable(self) -> None:
@@ -310,7 +315,9 @@ class Library:
         Keys: root, folders, documents, failed, chunks, vectors, languages, model_identity,
         model_name, current_model (identity of the loaded encoder, or None if not loaded),
         model_mismatch, generation, health ('ok' or a description), vectors_missing,
-        vectors_extra, pending_files (left by an interrupted run; a scan may find more).
+        vectors_extra, pending_files (left by an interrupted run; a scan may find more),
+        keyword_indexed and embedded (chunks searchable by keywords / by meaning) and
+        embedding_eta_s (None when nothing waits or no rate is known yet).
         """
         with self.lock:
             c = self.store.count
@@ -328,10 +335,23 @@ class Library:
                 "generation": self.store.get("generation", 0),
             }
             out.update(self.vectors.health())
+        out.update(self._embedding_figures(out["chunks"], out["vectors_missing"]))
         out["current_model"] = self._encoder.identity if self._encoder is not None else None
         out["model_mismatch"] = (self._encoder is not None and out["model_identity"] is not None
                                  and out["model_identity"] != self._encoder.identity)
         return out
+
+    def embedding_state(self) -> dict:
+        """How much of the library meaning search covers yet: keyword_indexed (chunks), embedded,
+        not_embedded and embedding_eta_s (from the last measured embedding rate)."""
+        health = self.vectors.health()
+        chunks = self.store.count("SELECT count(*) FROM chunks")
+        return self._embedding_figures(chunks, health["vectors_missing"])
+
+    def _embedding_figures(self, chunks: int, missing: int) -> dict:
+        rate = float(self.store.get("passages_per_s", 0) or 0)
+        return {"keyword_indexed": chunks, "embedded": chunks - missing, "not_embedded": missing,
+                "embedding_eta_s": round(missing / rate, 1) if missing and rate > 0 else None}
 
     # -- watching ---------------------------------------------------------------------------
     def watch(self, on_change: Callable[[IndexReport], None] | None = None,

@@ -17,7 +17,7 @@ from PySide6.QtCharts import (QBarCategoryAxis, QBarSeries, QBarSet, QChart, QCh
                               QValueAxis)
 from PySide6.QtCore import QMargins, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 from hybridsearch.qt import theme
 
@@ -70,6 +70,35 @@ def unbiased_level(metric: str, metrics: dict) -> float | None:
     return None
 
 
+#: Exported charts are drawn afresh at this size (print resolution), not grabbed from the screen.
+EXPORT_SIZE = QSize(1800, 1100)
+
+
+def _render_offscreen(widget: QWidget, size: QSize, path: str | Path) -> bool:
+    """Lay ``widget`` out at ``size`` without showing it and save it as a PNG."""
+    widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    widget.resize(size)
+    widget.show()
+    QApplication.processEvents()
+    if hasattr(widget, "fit_to_size"):
+        widget.fit_to_size()
+        QApplication.processEvents()
+    pix = widget.grab()
+    pix.setDevicePixelRatio(1.0)
+    ok = pix.save(str(path), "PNG")
+    widget.close()
+    widget.deleteLater()
+    return ok
+
+
+def legend_html(names: list[str], reference: str | None = None) -> str:
+    """One legend for a page of charts: a coloured square per model, in series order."""
+    parts = [f'<span style="color:{theme.series_color(i).name()}">■</span>&nbsp;{n}' for i, n in enumerate(names)]
+    if reference:
+        parts.append(f'<span style="color:#D55E00">- - -</span>&nbsp;{reference}')
+    return "&nbsp;&nbsp;&nbsp;".join(parts)
+
+
 def _num(value) -> float:
     try:
         v = float(value)
@@ -94,15 +123,20 @@ def _style_chart(chart: QChart, title: str) -> None:
 class ChartView(QChartView):
     """A QChartView that can be exported and says when it has nothing to show."""
 
-    def __init__(self, title: str = "", parent=None, **attrs):
+    def __init__(self, title: str = "", parent=None, short_title: str | None = None, **attrs):
         super().__init__(parent)
         # PySide objects must be initialised before Python attributes are set on them.
         for k, v in attrs.items():
             setattr(self, k, v)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setMinimumSize(QSize(240, 200))
+        self.setMinimumSize(QSize(200, 180))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._title = title
+        #: the title used when the long one does not fit the chart's width
+        self._short_title = short_title or title
+        #: True when the page shows a legend for all charts: this one may then hide its own
+        self.shared_legend = False
+        self.legend_fits = True
         self.empty_text = "No data yet"
         self.reset()
 
@@ -120,13 +154,59 @@ class ChartView(QChartView):
     def has_data(self) -> bool:
         return any(s.count() if hasattr(s, "count") else True for s in self.chart().series())
 
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_to_size()
+
+    def fit_to_size(self) -> None:
+        """Keep every label readable at the chart's size: smaller fonts when narrow, the short
+        title when the long one does not fit, category labels turned upright when crowded."""
+        chart = self.chart()
+        w = max(1, self.width())
+        pt = 7.5 if w < 340 else 8.0 if w < 520 else 9.0
+        tf = QFont(chart.titleFont())
+        tf.setPointSizeF(pt + 1)
+        chart.setTitleFont(tf)
+        chart.setTitle(self._title if QFontMetrics(tf).horizontalAdvance(self._title) < w - 48 else self._short_title)
+        legend = chart.legend()
+        lf = QFont(legend.font())
+        lf.setPointSizeF(pt)
+        legend.setFont(lf)
+        # a legend too wide for one row would be cut to "hybrid-e5…": hide it; the page shows one
+        # legend for all its charts (see ``legend_html``), and exports have room for it
+        names = [m.label() for m in legend.markers()]
+        need = sum(QFontMetrics(lf).horizontalAdvance(n) + 34 for n in names)
+        self.legend_fits = need < w - 16
+        legend.setVisible(self.legend_fits or not self.shared_legend)
+        plot_w = chart.plotArea().width() if chart.plotArea().width() > 10 else w - 70
+        for ax in chart.axes():
+            f = QFont(ax.labelsFont())
+            f.setPointSizeF(pt)
+            ax.setLabelsFont(f)
+            at = QFont(ax.titleFont())
+            at.setPointSizeF(pt)
+            ax.setTitleFont(at)
+            ax.setTruncateLabels(False)  # "…" for "en" tells nobody anything; turn or shrink instead
+            if isinstance(ax, QBarCategoryAxis) and ax.count():
+                widest = max(QFontMetrics(f).horizontalAdvance(c) for c in ax.categories()) + 8
+                ax.setLabelsAngle(-90 if widest > plot_w / ax.count() else 0)
+
+    def export_copy(self) -> "ChartView":
+        """A new chart of the same kind with the same data (for export at print size)."""
+        raise NotImplementedError
+
+    def save_png(self, path: str | Path, size: QSize = EXPORT_SIZE) -> bool:
+        """Save at print resolution (``size``, 1800×1100 px): the chart is laid out afresh at that size."""
+        try:
+            copy = self.export_copy()
+        except NotImplementedError:
+            return self.grab().save(str(path), "PNG")
+        return _render_offscreen(copy, size, path)
+
     def restyle(self) -> None:
         """Follow a light/dark change (subclasses redraw their data with the new colours)."""
         self.chart().setTheme(QChart.ChartTheme.ChartThemeDark if theme.is_dark()
                               else QChart.ChartTheme.ChartThemeLight)
-
-    def save_png(self, path: str | Path) -> bool:
-        return self.grab().save(str(path), "PNG")
 
     def paintEvent(self, event):  # noqa: N802 - Qt override
         super().paintEvent(event)
@@ -140,9 +220,15 @@ class ChartView(QChartView):
 class MetricBarsChart(ChartView):
     """Per-language bars of one metric, one bar set per model, with an 'all' group for the overall value."""
 
-    def __init__(self, metric: str, title: str | None = None, parent=None):
-        super().__init__(title or METRIC_TITLES.get(metric, metric), parent, metric_key=metric)
+    def __init__(self, metric: str, title: str | None = None, parent=None, short_title: str | None = None):
+        super().__init__(title or METRIC_TITLES.get(metric, metric), parent,
+                         short_title=short_title or METRIC_TITLES.get(metric, metric), metric_key=metric)
         self.models: dict[str, dict] = {}
+
+    def export_copy(self) -> "MetricBarsChart":
+        c = MetricBarsChart(self.metric_key, self._title, short_title=self._short_title)
+        c.set_models(self.models)
+        return c
 
     def set_models(self, models: dict[str, dict]) -> None:
         self.models = dict(models)
@@ -194,6 +280,8 @@ class MetricBarsChart(ChartView):
             line.attachAxis(ay)
         series.hovered.connect(self._hovered)
         self._cats = cats
+        self.fit_to_size()
+        self.viewport().update()  # the "No data yet" text must not stay painted behind the bars
 
     def restyle(self) -> None:
         self.set_models(self.models)
@@ -219,8 +307,14 @@ class BiasChart(ChartView):
     translation of the answer, with the ideal level (languages − 1) marked."""
 
     def __init__(self, parent=None):
-        super().__init__("Language bias: rank distance (lower = better)", parent)
+        super().__init__("Language bias: rank distance (lower = better)", parent,
+                         short_title="Rank distance (lower = better)")
         self.models: dict[str, dict] = {}
+
+    def export_copy(self) -> "BiasChart":
+        c = BiasChart()
+        c.set_models(self.models)
+        return c
 
     def restyle(self) -> None:
         self.set_models(self.models)
@@ -268,13 +362,23 @@ class BiasChart(ChartView):
         chart.addSeries(line)
         line.attachAxis(ax)
         line.attachAxis(ay)
+        self.fit_to_size()
+        self.viewport().update()
 
 
 class CurveChart(ChartView):
     """Live line chart: ``add_point(name, x, y)`` appends to (or creates) the named curve."""
 
-    def __init__(self, title: str, x_title: str = "step", y_title: str = "", parent=None):
-        super().__init__(title, parent, _x_title=x_title, _y_title=y_title)
+    def __init__(self, title: str, x_title: str = "step", y_title: str = "", parent=None,
+                 short_title: str | None = None):
+        super().__init__(title, parent, short_title=short_title, _x_title=x_title, _y_title=y_title)
+
+    def export_copy(self) -> "CurveChart":
+        c = CurveChart(self._title, self._x_title, self._y_title, short_title=self._short_title)
+        for name in self.names():
+            for x, y in self.points(name):
+                c.add_point(name, x, y)
+        return c
 
     def reset(self) -> QChart:
         chart = super().reset()
@@ -303,6 +407,8 @@ class CurveChart(ChartView):
             s.attachAxis(self._ax)
             s.attachAxis(self._ay)
             self._series[name] = s
+            self.fit_to_size()
+            self.viewport().update()  # the "No data yet" text must not stay painted behind the curve
         s.append(float(x), float(y))
         if self._bounds is None:
             self._bounds = [x, x, y, y]
@@ -316,8 +422,13 @@ class CurveChart(ChartView):
         self._ax.setTickType(QValueAxis.TickType.TicksDynamic)
         self._ax.setTickAnchor(0.0)
         self._ax.setTickInterval(float(int(step)) or 1.0)
-        span = max(1e-6, b[3] - b[2])
-        self._ay.setRange(b[2] - 0.05 * span, b[3] + 0.05 * span)
+        # equal values (a dev mAP of 1.0 at every step) get a readable range, not 0.99999995-1.00000005
+        span = max(b[3] - b[2], 0.02 * max(1.0, abs(b[3])))
+        lo, hi = b[2] - 0.05 * span, b[3] + 0.05 * span
+        if b[3] - b[2] < 1e-9:
+            lo, hi = b[2] - span / 2, b[3] + span / 2
+        self._ay.setRange(lo, hi)
+        self._ay.setLabelFormat("%.3g")
 
     def restyle(self) -> None:
         super().restyle()
@@ -360,8 +471,14 @@ class HeatmapWidget(QWidget):
     def has_data(self) -> bool:
         return bool(self.rows and self.cols)
 
-    def save_png(self, path: str | Path) -> bool:
-        return self.grab().save(str(path), "PNG")
+    def save_png(self, path: str | Path, size: QSize = EXPORT_SIZE) -> bool:
+        """Save at print resolution (``size``), drawn afresh at that size."""
+        copy = HeatmapWidget(self.title)
+        copy.set_metrics(self.metrics, self.model_name)
+        f = QFont(copy.font())
+        f.setPointSizeF(f.pointSizeF() * size.width() / 700)
+        copy.setFont(f)
+        return _render_offscreen(copy, size, path)
 
     def paintEvent(self, event):  # noqa: N802 - Qt override
         p = QPainter(self)

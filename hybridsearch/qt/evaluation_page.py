@@ -11,10 +11,15 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QListWidgetItem, QMenu, QProgressBar, QPushButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from hybridsearch.qt.charts import BiasChart, HeatmapWidget, MetricBarsChart, export_report
+from hybridsearch.qt.charts import BiasChart, HeatmapWidget, MetricBarsChart, export_report, legend_html
 from hybridsearch.qt.models import model_label, model_options
 from hybridsearch.qt.widgets import Banner
+from hybridsearch.encoder import BUNDLED_NAME
+from hybridsearch.errors import HybridSearchError
+from hybridsearch.progress import Progress
 from hybridsearch.qt.workers import Worker
+from trainer.evaluation_run import (HELD_OUT_ARTICLES, evaluate_models, is_xquad_r, load_evaluation_data,
+                                    overlap_warning, parse_articles)
 
 
 class EvaluationPage(QWidget):
@@ -35,8 +40,9 @@ class EvaluationPage(QWidget):
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Models</b> (tick one or more)"))
         self.models = QListWidget()
-        self.models.setMaximumHeight(92)
-        self.models.setMinimumWidth(380)
+        self.models.setMaximumHeight(120)
+        self.models.setMinimumWidth(300)
+        self.models.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         left.addWidget(self.models)
         top.addLayout(left, 2)
         right = QGridLayout()
@@ -52,6 +58,12 @@ class EvaluationPage(QWidget):
         fl.addWidget(self.choose_btn)
         fl.addWidget(self.folder_btn)
         right.addLayout(fl, 1, 2)
+        right.addWidget(QLabel("XQuAD-R articles:"), 3, 0)
+        self.articles = QLineEdit(HELD_OUT_ARTICLES)
+        self.articles.setToolTip("Which XQuAD-R articles to evaluate on, e.g. 28-35 or 0-3, 7 (all: every article). "
+                                 "The bundled model was trained on articles 0-27: 28-35 are held out.")
+        self.articles.textChanged.connect(lambda _: self.check_overlap())
+        right.addWidget(self.articles, 3, 1)
         right.addWidget(QLabel("Questions (ids) to use:"), 2, 0)
         self.limit = QSpinBox()
         self.limit.setRange(0, 1_000_000)
@@ -71,7 +83,7 @@ class EvaluationPage(QWidget):
         runrow.addWidget(self.run_btn)
         runrow.addWidget(self.cancel_btn)
         runrow.addWidget(self.export_btn)
-        right.addLayout(runrow, 3, 0, 1, 3)
+        right.addLayout(runrow, 4, 0, 1, 3)
         top.addLayout(right, 3)
         lay.addLayout(top)
         prow = QHBoxLayout()
@@ -83,6 +95,9 @@ class EvaluationPage(QWidget):
         lay.addLayout(prow)
         self.banner = Banner()
         lay.addWidget(self.banner)
+        #: says when the chosen data overlaps a ticked model's training data
+        self.overlap = Banner(closable=False)
+        lay.addWidget(self.overlap)
 
         grid = QGridLayout()
         grid.setSpacing(6)
@@ -113,10 +128,17 @@ class EvaluationPage(QWidget):
             grid.setColumnStretch(c, 1)
         for r in range(2):
             grid.setRowStretch(r, 1)
+        #: one legend for every chart of the page (a chart's own is hidden when it would be cut)
+        self.legend = QLabel("")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        lay.addWidget(self.legend)
         lay.addLayout(grid, 1)
 
         self.charts = {"map": self.map_chart, "mono_mrr": self.mono_chart, "cross_mrr": self.cross_chart,
                        "heatmap": self.heatmap, "qlf_rate": self.qlf_chart, "rank_distance": self.rank_chart}
+        for c in (self.map_chart, self.mono_chart, self.cross_chart, self.qlf_chart, self.rank_chart):
+            c.shared_legend = True
         for name, w in self.charts.items():
             w.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             w.customContextMenuRequested.connect(lambda pos, n=name: self._chart_menu(n, pos))
@@ -142,14 +164,19 @@ class EvaluationPage(QWidget):
         if settings is not None:
             self.path_edit.setText(settings.get("evaluation/path", ""))
             self.limit.setValue(int(settings.get("evaluation/limit", 200)))
+            self.articles.setText(settings.get("evaluation/articles", HELD_OUT_ARTICLES))
+        self.path_edit.textChanged.connect(lambda _: self.check_overlap())
+        self.models.itemChanged.connect(lambda _: self.check_overlap())
+        self.check_overlap()
 
     # models ----------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
         checked = set(self.selected_models())
         if not checked and self.settings is not None:
             checked = set(self.settings.get("evaluation/models", []))
-        if not checked:
-            checked = {"base"}
+        if not checked:  # the model search uses by default
+            names = [name for _, name in model_options()]
+            checked = {BUNDLED_NAME if BUNDLED_NAME in names else "base"}
         self.models.clear()
         for label, name in model_options():
             it = QListWidgetItem(label)
@@ -185,6 +212,25 @@ class EvaluationPage(QWidget):
         it.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         self.models.addItem(it)
 
+    def check_overlap(self) -> None:
+        """Warn when the chosen data overlaps a ticked model's training data."""
+        path = self.path_edit.text().strip()
+        self.articles.setEnabled(bool(path) and is_xquad_r(path))
+        if not path:
+            self.overlap.hide()
+            return
+        try:
+            articles = parse_articles(self.articles.text()) if is_xquad_r(path) else None
+        except HybridSearchError as exc:
+            self.overlap.show_message("warning", str(exc))
+            return
+        models = self.selected_models()
+        text = overlap_warning(models, path, articles, {m: model_label(m) for m in models})
+        if text:
+            self.overlap.show_message("warning", text)
+        else:
+            self.overlap.hide()
+
     # files -----------------------------------------------------------------------------------------
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose an evaluation file", self.path_edit.text() or "",
@@ -215,18 +261,28 @@ class EvaluationPage(QWidget):
                                      "folder).")
             return
         limit = self.limit.value()
+        try:
+            articles = parse_articles(self.articles.text()) if is_xquad_r(path) else None
+        except HybridSearchError as exc:
+            self.banner.show_message("warning", str(exc))
+            return
         if self.settings is not None:
             self.settings.set("evaluation/path", path)
             self.settings.set("evaluation/limit", limit)
             self.settings.set("evaluation/models", models)
+            self.settings.set("evaluation/articles", self.articles.text())
         self.banner.hide()
         self.progress.setRange(0, 0)
         self.progress_label.setText("Reading the evaluation file…")
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
 
+        labels = {m: model_label(m) for m in models}
+
         def job(cancel, report):
-            return evaluate_models(models, path, limit, cancel, report)
+            report(Progress("evaluate", 0, None, "Reading the evaluation data…"))
+            data = load_evaluation_data(path, articles, limit)
+            return evaluate_models(models, data, labels, cancel, report)
 
         w = Worker(job, lane_name="evaluation", min_interval_s=0.1, parent=self)
         w.progress.connect(self._on_progress)
@@ -286,6 +342,7 @@ class EvaluationPage(QWidget):
         for key in ("map", "mono_mrr", "cross_mrr", "qlf_rate"):
             self.charts[key].set_models(self.results)
         self.rank_chart.set_models(self.results)
+        self.legend.setText(legend_html(list(self.results), "unbiased level (bias charts)") if self.results else "")
         self.heat_model.blockSignals(True)
         self.heat_model.clear()
         self.heat_model.addItems(list(self.results))
@@ -357,24 +414,3 @@ def balanced_lines(results: dict[str, dict]) -> list[str]:
     return [f"{model_label(k) if Path(str(k)).is_absolute() else k} as search ranks ({how(m)}): mAP "
             f"{m['map_balanced']:.3f}, the query's language first {m['qlf_rate_balanced']:.0%} of the time"
             for k, m in results.items() if "map_balanced" in m]
-
-
-def evaluate_models(models: list[str], path: str, limit: int, cancel, report) -> dict[str, dict]:
-    """Load the evaluation data once, then evaluate each model on it (runs in a worker thread)."""
-    from hybridsearch.progress import Progress
-    from trainer.data import load_parallel_qa
-    from trainer.evaluate import evaluate_model
-
-    data = load_parallel_qa(path)
-    if limit and len(data.ids) > limit:
-        data = data.subset(data.ids[:limit])
-    out = {}
-    for i, name in enumerate(models):
-        label = model_label(name)
-
-        def on_progress(p, i=i, label=label):
-            report(Progress("evaluate", p.done, p.total,
-                            f"Model {i + 1}/{len(models)} ({label}): encoding {p.done}/{p.total} texts"))
-        report(Progress("evaluate", 0, None, f"Model {i + 1}/{len(models)} ({label}): loading"))
-        out[label] = evaluate_model(name, data, on_progress=on_progress, cancel=cancel)
-    return out

@@ -129,6 +129,7 @@ class LibraryPage(QWidget):
         service.job_started.connect(self._job_started)
         service.job_progress.connect(self._job_progress)
         service.job_finished.connect(self._job_finished)
+        service.model_ready.connect(self._model_ready)
         self._selection_changed()
         self._update_empty()
 
@@ -240,12 +241,20 @@ class LibraryPage(QWidget):
 
     # job progress ----------------------------------------------------------------------------------
     def _job_started(self, kind: str) -> None:
+        self.banner.hide()  # the last run's outcome is stale once another runs
         self.progress_row.setVisible(True)
         self.progress.setRange(0, 0)
-        self.progress_label.setText("Re-embedding the library…" if kind == "reembed" else "Scanning folders…")
+        waiting = self.service.model_state_text() if kind != "reembed" else ""
+        self.progress_label.setText(waiting or ("Re-embedding the library…" if kind == "reembed" else
+                                                "Scanning folders…"))
         self.cancel_btn.setEnabled(True)
         self.reindex_btn.setEnabled(False)
         self.remove_btn.setEnabled(False)
+
+    def _model_ready(self) -> None:
+        text = self.progress_label.text()
+        if self.service.busy and (text == "Loading the model…" or text.startswith("Preparing the model")):
+            self.progress_label.setText("Scanning folders…")
 
     def _job_progress(self, p) -> None:
         extra = getattr(p, "extra", {}) or {}
@@ -273,8 +282,11 @@ class LibraryPage(QWidget):
                                      "“Re-index” continues where it stopped.")
         elif kind == "index" and payload is not None:
             r = payload
-            msg = (f"Index up to date: {r.added} added, {r.updated} updated, {r.removed} removed, "
-                   f"{r.failed} could not be read ({format_eta(r.seconds)}).")
+            msg = (f"Index up to date: {r.added} added, {r.updated} updated, {r.removed} removed "
+                   f"({format_eta(r.seconds)}).")
+            if r.failed:
+                msg += (f" {r.failed} file{'s' if r.failed != 1 else ''} could not be read this time; "
+                        "every unreadable file is listed below with the reason.")
             self.banner.show_message("success" if not r.failed else "warning", msg)
         elif kind == "reembed":
             self.banner.show_message("success", "The library now uses the new model.")

@@ -18,6 +18,7 @@ from hybridsearch.qt.workers import Worker
 
 QUERY_LANE = "query"
 JOB_LANE = "library"
+MODEL_LANE = "model"
 
 
 def _default_factory(root, model, encoder):
@@ -41,6 +42,12 @@ class LibraryService(QObject):
     job_finished = Signal(str, str, object)
     #: something failed; a readable message
     error = Signal(str)
+    #: the model started loading (a search waits for it: "Loading the model…")
+    model_loading = Signal()
+    #: the model is loaded; searches run at full speed from now on
+    model_ready = Signal()
+    #: the model could not be loaded; a readable message
+    model_failed = Signal(str)
 
     def __init__(self, root: str | Path | None = None, model: str = "default", encoder=None,
                  factory: Callable[..., Any] | None = None, parent: QObject | None = None):
@@ -48,7 +55,10 @@ class LibraryService(QObject):
         self.root = Path(root) if root else None
         self.model = model
         self._encoder = encoder
-        self._encoder_lock = threading.Lock()
+        #: "idle" (not asked for yet), "loading", "ready" or "failed"
+        self.model_state = "ready" if encoder is not None else "idle"
+        #: the model is being converted for its first use (minutes on a slow machine), not just loaded
+        self.preparing = False
         self._factory = factory or _default_factory
         self._lib = None
         self._lib_lock = threading.Lock()
@@ -59,20 +69,49 @@ class LibraryService(QObject):
         self._closed = False
 
     # library objects (called only on lanes) --------------------------------------------------
-    def encoder(self):
-        with self._encoder_lock:
-            if self._encoder is None:
-                from hybridsearch.encoder import load_encoder
-
-                self._encoder = load_encoder(self.model)
-            return self._encoder
-
     def library(self):
         """The app's Library (opened on first use, on a lane thread)."""
         with self._lib_lock:
             if self._lib is None:
                 self._lib = self._factory(self.root, self.model, self._encoder)
             return self._lib
+
+    def load_model(self) -> None:
+        """Load the model in the background now (at start, so the first search does not wait).
+
+        The Library loads its encoder once, under its own lock, whichever thread asks first (a
+        search, the start-up rescan or this); the others wait for it. This call only makes the
+        wait visible: ``model_loading`` now, ``model_ready`` or ``model_failed`` when it is done.
+        """
+        if self.model_state in ("loading", "ready"):
+            return
+        self.model_state = "loading"
+        self.preparing = model_needs_preparation()
+        self.model_loading.emit()
+        self.status.emit(self.model_state_text())
+        w = Worker(lambda cancel, report: self.library().encoder, lane_name=MODEL_LANE, parent=self)
+        w.result.connect(self._model_loaded)
+        w.error.connect(self._model_not_loaded)
+        w.start()
+
+    def model_state_text(self) -> str:
+        """What the model is doing, for a person: loading, or the one-time preparation."""
+        if self.model_state != "loading":
+            return ""
+        if self.preparing:
+            return ("Preparing the model for first use (one time only, about half a minute)…")
+        return "Loading the model…"
+
+    def _model_loaded(self, enc) -> None:
+        self._encoder = enc
+        self.model_state = "ready"
+        self.model_ready.emit()
+        self.status.emit("Ready to search")
+
+    def _model_not_loaded(self, msg: str) -> None:
+        self.model_state = "failed"
+        self.model_failed.emit(msg)
+        self.error.emit(f"The search model could not be loaded: {msg}")
 
     # quick calls ------------------------------------------------------------------------------
     def call(self, fn: Callable[[Any], Any], on_result=None, on_error=None, lane: str = QUERY_LANE) -> Worker:
@@ -84,7 +123,13 @@ class LibraryService(QObject):
         return w.start()
 
     def search(self, query: str, on_result, on_error=None, **kwargs) -> Worker:
-        return self.call(lambda lib: lib.search(query, **kwargs), on_result, on_error)
+        """Search, and rate each result (strong / good / weak) -> (results, ratings)."""
+        from hybridsearch.match_strength import rate_results
+
+        def fn(lib):
+            results = lib.search(query, **kwargs)
+            return results, rate_results(lib, query, results, use_vectors=kwargs.get("mode") != "lexical")
+        return self.call(fn, on_result, on_error)
 
     def overview(self, on_result, on_error=None) -> Worker:
         """folders, languages, file types and status in one call -> dict."""
@@ -93,9 +138,9 @@ class LibraryService(QObject):
                     "status": lib.status(), "failed": lib.failed_files()}
         return self.call(fn, on_result, on_error)
 
-    def context(self, result, on_result, on_error=None) -> Worker:
-        """The text of ``result``'s document around its passage -> (before, passage, after)."""
-        return self.call(lambda lib: passage_context(lib, result), on_result, on_error)
+    def context(self, result, on_result, on_error=None, query: str = "") -> Worker:
+        """``result``'s document around its passage -> (before, passage, after, term spans)."""
+        return self.call(lambda lib: passage_context(lib, result, query=query), on_result, on_error)
 
     # long jobs --------------------------------------------------------------------------------
     @property
@@ -157,6 +202,7 @@ class LibraryService(QObject):
         def fn(lib, cancel, report):
             lib.reembed(str(model), cancel=cancel, on_progress=report)
             self.model = str(model)
+            self._encoder = lib.encoder  # the new model's, loaded by the re-embed
             return str(model)
         return self._start_job("reembed", fn)
 
@@ -235,6 +281,19 @@ class LibraryService(QObject):
             closer()
 
 
+def model_needs_preparation() -> bool:
+    """True when loading the model will first convert the base model (once per installation)."""
+    try:
+        from hybridsearch import paths
+        from hybridsearch.encoder.convert import BASE_NAME, CONVERTER_VERSION, DONE_MARKER
+
+        if paths.bundled_base_dir() is not None:
+            return False
+        return not (paths.models_dir() / f"{BASE_NAME}-v{CONVERTER_VERSION}" / DONE_MARKER).is_file()
+    except (ImportError, AttributeError, OSError):
+        return False
+
+
 def progress_text(p, kind: str = "index") -> str:
     """'Indexing: 12/40 files · 310 chunks · about 2 min left'."""
     extra = getattr(p, "extra", None) or {}
@@ -265,9 +324,20 @@ def format_eta(seconds: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def passage_context(lib, result, chars: int = 1200) -> tuple[str, str, str]:
-    """(before, passage, after) from the document text around the result's best passage."""
+def passage_context(lib, result, chars: int = 1200, query: str = ""):
+    """(before, passage, after, spans) from the document text around the result's best passage;
+    ``spans`` are the (start, end) offsets in ``before + passage + after`` of the query's terms."""
     passage = result.best
     ctx = lib.context(passage.chunk_id, chars)
     text, start, end = ctx.text, int(ctx.start), int(ctx.end)
-    return text[:start], text[start:end], text[end:]
+    return text[:start], text[start:end], text[end:], term_spans(text, query)
+
+
+def term_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """Where the query's keywords are in ``text``: the engine's spans (whole words; in scripts
+    without spaces, runs of characters), so the view never re-derives them from snippet HTML."""
+    if not query.strip():
+        return []
+    from hybridsearch.snippets import highlight_spans, query_terms
+
+    return [(int(s), int(e)) for s, e in highlight_spans(text, query_terms(query))]

@@ -107,6 +107,8 @@ class MainWindow(QMainWindow):
         self.show_page(page if 0 <= page < len(PAGES) else 0)
         self._first_overview = True
         QTimer.singleShot(0, self.service.changed.emit)
+        # load the model at once, in the background: a search typed meanwhile waits for it visibly
+        QTimer.singleShot(0, self.service.load_model)
         try:
             from PySide6.QtGui import QGuiApplication
 
@@ -126,7 +128,7 @@ class MainWindow(QMainWindow):
         sp = self.search_page
         if sp.results:
             row = sp.list.currentRow()
-            sp.set_results(sp.results, sp.last_query)
+            sp.set_results(sp.results, sp.last_query, sp.ratings, keep_weak=True)
             sp.list.setCurrentRow(row)
 
     def _build_menu(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel
 
 from hybridsearch.qt import theme
 from hybridsearch.qt.library_service import LibraryService
+from hybridsearch.qt.widgets import Banner
 
 MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
@@ -21,10 +21,47 @@ MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
 DEBOUNCE_MS = 300
 
 
-def highlight_html(snippet_html: str) -> str:
-    """Turn the library's ``<b>`` term marks into a visible highlight that works in both themes."""
-    style = "background-color:#ffe066; color:#000000; font-weight:600"
-    return re.sub(r"<b>", f'<span style="{style}">', snippet_html or "").replace("</b>", "</span>")
+SNIPPET_MARK = "background-color:#ffe066; color:#000000; font-weight:600"
+
+
+def passage_html(passage) -> str:
+    """A passage's excerpt as HTML with the engine's term spans highlighted (never parsed back
+    out of HTML); "…" where the excerpt is cut."""
+    snip = getattr(passage, "snippet", None)
+    if snip is None:
+        return html.escape(passage.text)
+    body = mark_spans(snip.text, snip.spans, 0, SNIPPET_MARK)
+    return ("…" if snip.cut_before else "") + body + ("…" if snip.cut_after else "")
+
+
+STRENGTH_COLORS = {"strong": "#1b7f3b", "good": "#0b6bb0", "weak": "#8a8a8a"}
+
+
+def strength_html(rating) -> str:
+    """'strong match' / 'good match' / 'weak match' as a small coloured label."""
+    color = STRENGTH_COLORS.get(rating.level, "#8a8a8a")
+    return f'<span style="color:{color}; font-weight:600">{html.escape(rating.label)}</span>'
+
+
+def language_name(code: str) -> str:
+    """'de' -> 'German' (Qt's own list of languages); unknown codes stay as they are."""
+    from PySide6.QtCore import QLocale
+
+    if not code or len(code) > 3:
+        return code or "?"
+    loc = QLocale(code)
+    if loc.language() == QLocale.Language.C:
+        return code
+    return QLocale.languageToString(loc.language())
+
+
+def language_label(code: str, documents: int | None = None) -> str:
+    """'German (de) · 12 documents' for the Languages filter."""
+    name = language_name(code)
+    text = f"{name} ({code})" if name != code else code
+    if documents is not None:
+        text += f" · {documents} document{'s' if documents != 1 else ''}"
+    return text
 
 
 def badge_html(lang: str) -> str:
@@ -50,9 +87,10 @@ class ResultCard(QFrame):
 
     toggled = Signal()
 
-    def __init__(self, result, parent=None):
+    def __init__(self, result, rating=None, parent=None):
         super().__init__(parent)
         self.result = result
+        self.rating = rating
         self.expanded = False
         self.setFrameShape(QFrame.Shape.NoFrame)
         lay = QVBoxLayout(self)
@@ -66,7 +104,9 @@ class ResultCard(QFrame):
                       f'{html.escape((result.file_type or "").lstrip("."))}</span>')
         head.setTextFormat(Qt.TextFormat.RichText)
         head.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        score = QLabel(f'<span style="color:{muted}">relevance {result.score:.3f}</span>')
+        score = QLabel(strength_html(rating) if rating is not None else "")
+        score.setToolTip(rating.explain() if rating is not None else "")
+        self.strength = score
         score.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row = QHBoxLayout()
         row.addWidget(head, 1)
@@ -76,7 +116,7 @@ class ResultCard(QFrame):
         folder.setTextFormat(Qt.TextFormat.RichText)
         folder.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         lay.addWidget(folder)
-        self.passage = QLabel(highlight_html(result.best.snippet_html or html.escape(result.best.text)))
+        self.passage = QLabel(passage_html(result.best))
         self.passage.setTextFormat(Qt.TextFormat.RichText)
         self.passage.setWordWrap(True)
         lay.addWidget(self.passage)
@@ -84,7 +124,7 @@ class ResultCard(QFrame):
         more_lay = QVBoxLayout(self.more_box)
         more_lay.setContentsMargins(14, 0, 0, 0)
         for p in result.more or []:
-            lab = QLabel("… " + highlight_html(p.snippet_html or html.escape(p.text)))
+            lab = QLabel("… " + passage_html(p))
             lab.setTextFormat(Qt.TextFormat.RichText)
             lab.setWordWrap(True)
             more_lay.addWidget(lab)
@@ -126,6 +166,8 @@ class MultiSelect(QToolButton):
         self.menu_ = QMenu(self)
         self.setMenu(self.menu_)
         self.actions_: dict[str, QAction] = {}
+        #: a short name per choice for the button's text (the menu shows the long label)
+        self.short: dict[str, str] = {}
         self._refresh_text()
 
     def set_choices(self, choices: list[str], labels: dict[str, str] | None = None) -> None:
@@ -133,7 +175,9 @@ class MultiSelect(QToolButton):
         self.menu_.clear()
         self.actions_ = {}
         for c in choices:
-            a = QAction((labels or {}).get(c, c), self.menu_)
+            label = (labels or {}).get(c, c)
+            self.short[c] = label.split(" (")[0]
+            a = QAction(label, self.menu_)
             a.setCheckable(True)
             a.setChecked(c in keep)
             a.toggled.connect(self._toggled)
@@ -162,7 +206,7 @@ class MultiSelect(QToolButton):
         if not sel:
             self.setText(f"{self.label}: all")
         elif len(sel) <= 2:
-            self.setText(f"{self.label}: " + ", ".join(Path(s).name or s for s in sel))
+            self.setText(f"{self.label}: " + ", ".join(self.short.get(s) or Path(s).name or s for s in sel))
         else:
             self.setText(f"{self.label}: {len(sel)} selected")
 
@@ -179,9 +223,18 @@ class SearchPage(QWidget):
         self.service = service
         self.settings = settings
         self.results: list = []
+        self.ranked: list = []
+        self.library_totals = ""
+        self.ratings: list = []
+        #: results rated weak, hidden below the good ones until the person asks for them
+        self.hidden_weak: list = []
+        self._weak_ratings: list = []
         self._request = 0
         self._has_folders = None
+        self._documents = 0
         self._indexing = False
+        #: a search typed while the model loads runs when it is ready
+        self._waiting_for_model = False
         self.last_query = ""
 
         outer = QVBoxLayout(self)
@@ -228,6 +281,9 @@ class SearchPage(QWidget):
         filters.addWidget(self.summary)
         outer.addLayout(filters)
 
+        #: what went wrong with the last action on a result ("no application opens …")
+        self.banner = Banner()
+        outer.addWidget(self.banner)
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)
 
@@ -251,6 +307,22 @@ class SearchPage(QWidget):
         il.addWidget(self.index_bar, 0, Qt.AlignmentFlag.AlignHCenter)
         il.addWidget(self.index_label)
         il.addStretch(2)
+        # the model is loading: a search typed now waits for it (first start: a few seconds)
+        self.loading_state = QWidget()
+        ml = QVBoxLayout(self.loading_state)
+        ml.addStretch(1)
+        t = self.loading_title = QLabel("<h2>Loading the model…</h2>")
+        t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ml.addWidget(t)
+        self.loading_bar = QProgressBar()
+        self.loading_bar.setRange(0, 0)
+        self.loading_bar.setMaximumWidth(320)
+        self.loading_bar.setTextVisible(False)
+        ml.addWidget(self.loading_bar, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.loading_label = QLabel("Your search runs as soon as the model is ready.")
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ml.addWidget(self.loading_label)
+        ml.addStretch(2)
         # empty state: type something
         self.start_state = self._empty_state(
             "Search in any language",
@@ -259,8 +331,11 @@ class SearchPage(QWidget):
             "<span style='color:gray'>Ctrl+F search · ↑↓ move through results · Enter open · "
             "Ctrl+1…4 switch pages</span>", None, None)
         # empty state: no results
-        self.no_results = self._empty_state("No results", "", None, None)
+        self.no_results = self._empty_state("No results", "", "Show the closest anyway", self.show_weak)
         self.no_results_text = self.no_results.findChild(QLabel, "body")
+        self.no_results_title = self.no_results.findChild(QLabel, "title")
+        self.show_weak_btn = self.no_results.findChild(QPushButton, "emptyAction")
+        self.show_weak_btn.setVisible(False)
 
         # results
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -277,7 +352,19 @@ class SearchPage(QWidget):
             "QListWidget::item { border-left: 4px solid transparent; }"
             "QListWidget::item:selected { background: rgba(0, 114, 178, 45); border-left: 4px solid #0072B2; }"
             "QListWidget::item:hover:!selected { background: rgba(0, 114, 178, 18); }")
-        split.addWidget(self.list)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(2)
+        ll.addWidget(self.list, 1)
+        self.weak_btn = QPushButton("")
+        self.weak_btn.setFlat(True)
+        self.weak_btn.setStyleSheet("text-align:left; color:palette(link); padding:2px 6px")
+        self.weak_btn.setToolTip("Documents that match the query only weakly are hidden below the good ones")
+        self.weak_btn.clicked.connect(self.show_weak)
+        self.weak_btn.setVisible(False)
+        ll.addWidget(self.weak_btn)
+        split.addWidget(left)
         detail = QWidget()
         dl = QVBoxLayout(detail)
         dl.setContentsMargins(6, 0, 0, 0)
@@ -292,9 +379,7 @@ class SearchPage(QWidget):
         self.reveal_btn.setToolTip("Open the folder that holds this document (Ctrl+Shift+R)")
         self.copy_btn = QPushButton("Copy path")
         self.copy_btn.setToolTip("Copy the file's path (Ctrl+Shift+C)")
-        self.more_btn = QPushButton("More passages")
-        self.more_btn.setToolTip("Show further matching passages of this document (Ctrl+M)")
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn, self.more_btn):
+        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
             actions.addWidget(b)
         actions.addStretch(1)
         dl.addLayout(actions)
@@ -307,14 +392,14 @@ class SearchPage(QWidget):
         split.setSizes([700, 500])
         self.results_view = split
 
-        for w in (self.empty_folders, self.indexing_state, self.start_state, self.no_results, self.results_view):
+        for w in (self.empty_folders, self.indexing_state, self.loading_state, self.start_state, self.no_results,
+                  self.results_view):
             self.stack.addWidget(w)
         self.stack.setCurrentWidget(self.start_state)
 
         self.open_btn.clicked.connect(self.open_current)
         self.reveal_btn.clicked.connect(self.reveal_current)
         self.copy_btn.clicked.connect(self.copy_current)
-        self.more_btn.clicked.connect(self.toggle_more_current)
         for seq, slot in (("Ctrl+Shift+C", self.copy_current), ("Ctrl+Shift+R", self.reveal_current),
                           ("Ctrl+M", self.toggle_more_current)):
             sc = QShortcut(QKeySequence(seq), self)
@@ -344,6 +429,9 @@ class SearchPage(QWidget):
         service.job_started.connect(self._job_started)
         service.job_progress.connect(self._job_progress)
         service.job_finished.connect(self._job_finished)
+        service.model_ready.connect(self._model_ready)
+        service.model_loading.connect(self._model_loading)
+        service.model_failed.connect(self._model_failed)
 
     # building blocks ----------------------------------------------------------------------------
     def _empty_state(self, title: str, body: str, button: str | None, slot) -> QWidget:
@@ -351,6 +439,7 @@ class SearchPage(QWidget):
         lay = QVBoxLayout(w)
         lay.addStretch(1)
         t = QLabel(f"<h2>{html.escape(title)}</h2>")
+        t.setObjectName("title")
         t.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(t)
         b = QLabel(body)
@@ -381,21 +470,30 @@ class SearchPage(QWidget):
         self.service.overview(self._apply_overview, on_error=lambda msg: None)
 
     def _apply_overview(self, ov: dict) -> None:
-        self.lang_filter.set_choices(list(ov.get("languages") or []))
+        counts = (ov.get("status") or {}).get("languages") or {}
+        langs = list(ov.get("languages") or [])
+        self.lang_filter.set_choices(langs, {c: language_label(c, counts.get(c)) for c in langs})
         folders = [str(f.path) for f in ov.get("folders") or []]
         self.folder_filter.set_choices(folders, {f: Path(f).name or f for f in folders})
         self.type_filter.set_choices(list(ov.get("file_types") or []))
         self._has_folders = bool(folders)
         docs = sum(int(getattr(f, "documents", 0) or 0) for f in ov.get("folders") or [])
-        self.summary.setText(f"{docs} documents · {len(ov.get('languages') or [])} languages" if folders else "")
+        self._documents = docs
+        self.library_totals = (f"Library: {docs} document{'s' if docs != 1 else ''} in "
+                               f"{len(langs)} language{'s' if len(langs) != 1 else ''}" if folders else "")
+        if not self.last_query:
+            self.summary.setText(self.library_totals)
         self._update_state()
 
     def _update_state(self) -> None:
-        if self.results:
+        if self._waiting_for_model and self.last_query:
+            self.stack.setCurrentWidget(self.loading_state)
+        elif self.results:
             self.stack.setCurrentWidget(self.results_view)
         elif self._has_folders is False and not self._indexing:
             self.stack.setCurrentWidget(self.empty_folders)
-        elif self._indexing and not self.last_query:
+        elif self._indexing and not self.last_query and not self._documents:
+            # the first indexing; a rescan at start leaves the stored index searchable meanwhile
             self.stack.setCurrentWidget(self.indexing_state)
         elif self.last_query:
             self.stack.setCurrentWidget(self.no_results)
@@ -453,16 +551,51 @@ class SearchPage(QWidget):
         req = self._request
         if not q:
             self.set_results([], "")
+            self.summary.setText(self.library_totals)
             return
+        if self.mode.currentData() != "lexical" and self.service.model_state != "ready":
+            # the model is still loading (or failed): wait for it visibly, never race it
+            self._waiting_for_model = True
+            self.summary.setText("Loading the model…")
+            self.service.load_model()
+            self._update_state()
+            return
+        self._waiting_for_model = False
         self.summary.setText("Searching…")
         kwargs = {k: v for k, v in self.current_filters().items() if v is not None}
         self.service.search(q, lambda res: self._on_results(req, q, res),
                             on_error=lambda msg: self._on_error(req, msg), k=20, **kwargs)
 
-    def _on_results(self, req: int, q: str, results) -> None:
+    def _model_loading(self) -> None:
+        text = self.service.model_state_text()
+        self.loading_title.setText(f"<h2>{html.escape(text)}</h2>")
+        self.index_label.setText(text)
+
+    def _model_ready(self) -> None:
+        if self._waiting_for_model:
+            self._waiting_for_model = False
+            self.search_now()
+
+    def _model_failed(self, msg: str) -> None:
+        if self._waiting_for_model:
+            self._waiting_for_model = False
+            self.set_results([], self.last_query)
+            self.no_results_text.setText("<b>The search model could not be loaded.</b><br>"
+                                         f"{html.escape(msg)}<br>Keyword search still works.")
+            self.summary.setText("Model not loaded")
+            self.searched.emit(-1)
+
+    def _on_results(self, req: int, q: str, outcome) -> None:
         if req != self._request:
             return  # an older search finished after a newer one started
-        self.set_results(list(results or []), q)
+        results, ratings = outcome
+        self.set_results(list(results or []), q, list(ratings or []))
+        self.searched.emit(len(self.results))
+
+    def show_weak(self) -> None:
+        """Show the weakly matching documents too (they are hidden by default)."""
+        self.set_results(self.results + self.hidden_weak, self.last_query, self.ratings + self._weak_ratings,
+                         keep_weak=True)
         self.searched.emit(len(self.results))
 
     def _on_error(self, req: int, msg: str) -> None:
@@ -473,18 +606,31 @@ class SearchPage(QWidget):
         self.summary.setText("Search failed")
         self.searched.emit(-1)
 
-    def set_results(self, results: list, query: str) -> None:
-        self.results = results
+    def set_results(self, results: list, query: str, ratings: list | None = None,
+                    keep_weak: bool = False) -> None:
+        """Show ``results`` (with their ``ratings``); weak ones are held back unless ``keep_weak``."""
+        ratings = list(ratings) if ratings is not None and len(ratings) == len(results) else [None] * len(results)
+        #: every result in the engine's order, weak ones included
+        self.ranked = list(results)
+        self.hidden_weak, self._weak_ratings = [], []
+        if not keep_weak:
+            shown = [(r, g) for r, g in zip(results, ratings) if g is None or g.level != "weak"]
+            self.hidden_weak = [r for r, g in zip(results, ratings) if g is not None and g.level == "weak"]
+            self._weak_ratings = [g for g in ratings if g is not None and g.level == "weak"]
+            results, ratings = [r for r, _ in shown], [g for _, g in shown]
+        self.results, self.ratings = results, ratings
         self.list.clear()
-        for r in results:
+        for r, g in zip(results, ratings):
             item = QListWidgetItem()
-            card = ResultCard(r)
+            card = ResultCard(r, g)
             card.toggled.connect(lambda it=item, c=card: self._resize_item(it, c))
             self.list.addItem(item)
             self.list.setItemWidget(item, card)
             self._resize_item(item, card)
+        self.weak_btn.setVisible(bool(self.hidden_weak) and bool(results))
+        self.weak_btn.setText(f"Show {len(self.hidden_weak)} weak match{'es' if len(self.hidden_weak) != 1 else ''}")
         if results:
-            self.summary.setText(f"{len(results)} document{'s' if len(results) != 1 else ''}")
+            self.summary.setText(f"{len(results)} matching document{'s' if len(results) != 1 else ''}")
             self.list.setCurrentRow(0)
         else:
             self.context_view.clear()
@@ -499,8 +645,17 @@ class SearchPage(QWidget):
                 hint += ", or fewer filters." if filtered else "."
                 if self._indexing:
                     hint += "<br>Indexing is still running; more documents will become searchable."
-                self.no_results_text.setText(f"Nothing matches <b>{html.escape(query)}</b>.<br>{hint}")
-                self.summary.setText("0 documents")
+                if self.hidden_weak:
+                    self.no_results_title.setText("<h2>No good match</h2>")
+                    self.no_results_text.setText(
+                        f"No document matches <b>{html.escape(query)}</b> well: the closest "
+                        f"{len(self.hidden_weak)} are only weakly related.<br>{hint}")
+                    self.summary.setText("No good match")
+                else:
+                    self.no_results_title.setText("<h2>No results</h2>")
+                    self.no_results_text.setText(f"Nothing matches <b>{html.escape(query)}</b>.<br>{hint}")
+                    self.summary.setText("0 documents")
+                self.show_weak_btn.setVisible(bool(self.hidden_weak))
         self._update_state()
 
     def _resize_item(self, item: QListWidgetItem, card: ResultCard) -> None:
@@ -531,8 +686,6 @@ class SearchPage(QWidget):
     def _set_actions_enabled(self, on: bool) -> None:
         for b in (self.open_btn, self.reveal_btn, self.copy_btn):
             b.setEnabled(on)
-        r = self.current() if on else None
-        self.more_btn.setEnabled(bool(r is not None and r.more))
 
     def _show_current(self, row: int) -> None:
         r = self.current()
@@ -543,34 +696,57 @@ class SearchPage(QWidget):
         self.detail_title.setText(f'<span style="font-size:12pt; font-weight:600">{html.escape(title)}</span> '
                                   f'{badge_html(r.language)}<br><span style="color:gray">{html.escape(str(r.path))}'
                                   "</span>")
-        self.context_view.setHtml(f"<p>{highlight_html(r.best.snippet_html)}</p><p style='color:gray'>"
+        self.context_view.setHtml(f"<p>{passage_html(r.best)}</p><p style='color:gray'>"
                                   "Loading the passage in its document…</p>")
         self.service.context(r, lambda ctx, path=r.path: self._show_context(path, ctx),
-                             on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"))
+                             on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"),
+                             query=self.last_query)
 
     def _show_context(self, path, ctx) -> None:
         r = self.current()
         if r is None or r.path != path:
             return
-        before, middle, after = ctx
-        terms = _terms_from_snippet(r.best.snippet_html)
-        mark = "background-color:#ffe066; color:#000"
-        body = (f"{_para(html.escape(before))}<a name='hit'></a>"
+        before, middle, after, spans = ctx
+        a, b = len(before), len(before) + len(middle)
+        body = (f"{_para(mark_spans(before, spans, 0))}<a name='hit'></a>"
                 f"<span style='background-color:rgba(0,114,178,40); border-left:3px solid #0072B2'>"
-                f"{_mark_terms(html.escape(middle), terms, mark)}</span>{_para(html.escape(after))}")
+                f"{_para(mark_spans(middle, spans, a))}</span>{_para(mark_spans(after, spans, b))}")
         self.context_view.setHtml(f"<div style='line-height:140%'>{body}</div>")
         self.context_view.scrollToAnchor("hit")
 
     def open_current(self) -> None:
         r = self.current()
-        if r is not None:
-            open_path(r.path)
-            self.opened.emit(str(r.path))
+        if r is None:
+            return
+        if not Path(r.path).exists():
+            self._cannot(r.path, "The file is no longer there (moved or deleted since it was indexed)")
+        elif open_path(r.path):
+            self.banner.hide()
+        else:
+            self._cannot(r.path, "No application on this computer is set up to open")
+        self.opened.emit(str(r.path))
 
     def reveal_current(self) -> None:
         r = self.current()
-        if r is not None:
-            reveal_path(r.path)
+        if r is None:
+            return
+        folder = Path(r.path).parent
+        if not folder.is_dir():
+            self._cannot(folder, "The folder is no longer there")
+        elif reveal_path(r.path):
+            self.banner.hide()
+        else:
+            self._cannot(folder, "No file manager on this computer could be asked to show")
+
+    def _cannot(self, path, what: str) -> None:
+        """Say that opening failed, with the path and a button that copies it."""
+        self.banner.show_message("warning", f"{what}: {path}\nCopy the path and open it yourself.",
+                                 action=("Copy path", lambda: self._copy_text(str(path))))
+
+    def _copy_text(self, text: str) -> None:
+        copy_path(text)
+        if hasattr(self.window(), "statusBar"):
+            self.window().statusBar().showMessage(f"Copied {text}", 3000)
 
     def copy_current(self) -> None:
         r = self.current()
@@ -618,13 +794,18 @@ def _para(text: str) -> str:
     return text.replace("\n\n", "<br><br>").replace("\n", " ")
 
 
-def _terms_from_snippet(snippet_html: str) -> list[str]:
-    return sorted({html.unescape(t) for t in re.findall(r"<b>(.*?)</b>", snippet_html or "") if t.strip()},
-                  key=len, reverse=True)
+MARK_STYLE = "background-color:#ffe066; color:#000"
 
 
-def _mark_terms(escaped: str, terms: list[str], style: str) -> str:
-    if not terms:
-        return escaped
-    pat = re.compile("|".join(re.escape(html.escape(t)) for t in terms), re.IGNORECASE)
-    return pat.sub(lambda m: f"<span style='{style}'>{m.group(0)}</span>", escaped)
+def mark_spans(text: str, spans, offset: int = 0, style: str = MARK_STYLE) -> str:
+    """``text`` HTML-escaped, with the ``spans`` (offsets from ``offset`` on) highlighted."""
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        s, e = max(s - offset, pos), min(e - offset, len(text))
+        if e <= s:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<span style='{style}'>{html.escape(text[s:e])}</span>")
+        pos = e
+    out.append(html.escape(text[pos:]))
+    return "".join(out)

@@ -18,17 +18,8 @@ from hybridsearch.qt.library_service import format_eta
 from hybridsearch.qt.models import model_label, model_options
 from hybridsearch.qt.widgets import Banner
 from hybridsearch.qt.workers import Worker
+from trainer import estimate
 from trainer.config import DEFAULTS as TRAIN_DEFAULTS
-
-#: Rough CPU training speed of multilingual-e5-small (question+answer pairs per second, max length
-#: 128, 2-4 cores); only used for the warning before a CPU run — the live ETA replaces it.
-CPU_PAIRS_PER_S = 5.0
-#: Loading the model and the dev evaluations add roughly this much to a CPU run (seconds).
-CPU_OVERHEAD_S = 30.0
-GPU_PAIRS_PER_S = 400.0
-#: Memory one passage of 128 tokens takes while training on a CPU (activations and gradients):
-#: batch 16 with the all-languages term over 11 languages (224 texts a step) peaked at about 14 GB.
-CPU_GB_PER_TEXT = 0.0625
 
 #: the form's defaults: the training defaults of trainer.config, plus the form's own
 DEFAULTS = {"steps_mode": True, "epochs": 1.0,
@@ -82,6 +73,10 @@ class TrainingPage(QWidget):
         self.comparison: dict[str, dict] = {}
         self.devices = []
         self._started_at = 0.0
+        #: measured CPU training speed per (model, frozen embeddings): pairs per second
+        self._rates: dict[tuple, float] = {}
+        self._measuring: set[tuple] = set()
+        self.rate_worker: Worker | None = None
 
         outer = QHBoxLayout(self)
         outer.setContentsMargins(12, 12, 12, 6)
@@ -121,7 +116,7 @@ class TrainingPage(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.base_model = QComboBox()
         self.base_model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.base_model.setMinimumContentsLength(16)
+        self.base_model.setMinimumContentsLength(14)
         form.addRow("Start from", self.base_model)
         length = QHBoxLayout()
         self.steps_radio = QRadioButton("Steps")
@@ -179,7 +174,7 @@ class TrainingPage(QWidget):
         form.addRow("Max length", self.max_length)
         self.freeze = QCheckBox("Freeze word embeddings (faster, smaller)")
         form.addRow("", self.freeze)
-        self.hard = QCheckBox("Hard negatives from each answer's passage")
+        self.hard = QCheckBox("Hard negatives (answer's passage)")
         self.hard.setToolTip(HARD_TIP)
         form.addRow("", self.hard)
         self.all_languages = QDoubleSpinBox()
@@ -204,16 +199,20 @@ class TrainingPage(QWidget):
         self.device.setMinimumContentsLength(16)
         form.addRow("Device", self.device)
         ll.addWidget(set_box)
+        self.dev_warning = Banner(closable=False)
+        ll.addWidget(self.dev_warning)
         self.device_warning = Banner(closable=False)
         ll.addWidget(self.device_warning)
         ll.addStretch(1)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # never clip: at 1024×700 a long model name or label gets a scroll bar, not a cut edge
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(left)
-        scroll.setMinimumWidth(420)
+        scroll.setMinimumWidth(360)
+        self.settings_scroll = scroll
         split.addWidget(scroll)
 
         # right: run --------------------------------------------------------------------------------
@@ -277,6 +276,7 @@ class TrainingPage(QWidget):
         self.all_languages.valueChanged.connect(self._update_device_warning)
         self.hard.toggled.connect(self._update_device_warning)
         self.device.currentIndexChanged.connect(self._update_device_warning)
+        self.dev_share.valueChanged.connect(self._update_dev_warning)
         QTimer.singleShot(0, self.refresh_devices)
 
     # settings --------------------------------------------------------------------------------------
@@ -369,26 +369,56 @@ class TrainingPage(QWidget):
         return len(self.data.languages) if self.data is not None else 11
 
     def texts_per_pair(self) -> int:
-        """Texts encoded for each pair of a batch: question, answer, a hard negative, and with the
-        all-languages term the answer in every language (which replaces the answer itself)."""
-        answers = self.data_languages() if self.all_languages.value() > 0 else 1
-        hard = 1 if self.hard.isChecked() and self.hard.isEnabled() else 0
-        return 1 + answers + hard
+        """Texts encoded for each pair of a batch (see ``trainer.estimate.texts_per_pair``)."""
+        return estimate.texts_per_pair(self.data_languages(), self.all_languages.value() > 0,
+                                       self.hard.isChecked() and self.hard.isEnabled())
+
+    def measured_rate(self) -> float | None:
+        """This computer's measured training speed for the chosen model (pairs/s), if measured."""
+        return self._rates.get(self._rate_key())
+
+    def _rate_key(self) -> tuple:
+        return (self.base_model.currentData() or "base", self.freeze.isChecked())
+
+    def measure_speed(self) -> None:
+        """Time a few real training steps on the CPU in the background; the estimate then uses them."""
+        key = self._rate_key()
+        if key in self._rates or key in self._measuring or (self.device.currentData() or "cpu") != "cpu":
+            return
+        self._measuring.add(key)
+        model, freeze = key
+
+        def job(cancel, report):
+            return estimate.measure_cpu_rate(model, freeze_embeddings=freeze, cancel=cancel)
+
+        def done(rate, key=key):
+            self._measuring.discard(key)
+            self._rates[key] = float(rate)
+            self._update_device_warning()
+
+        w = Worker(job, lane_name="measure", parent=self)  # its own lane: a run never waits behind it
+        w.result.connect(done)
+        w.error.connect(lambda msg, key=key: self._measuring.discard(key))
+        w.cancelled.connect(lambda key=key: self._measuring.discard(key))
+        self.rate_worker = w.start()
 
     def _update_device_warning(self, *_) -> None:
         dev = self.device.currentData() or "cpu"
         only_cpu = all(getattr(d, "kind", "cpu") == "cpu" for d in self.devices) if self.devices else True
         pairs = self.planned_pairs()
         if dev == "cpu":
-            # CPU_PAIRS_PER_S is for plain pairs (2 texts each); extra texts per pair cost alike
-            rate = CPU_PAIRS_PER_S * 2 / self.texts_per_pair()
-            secs = CPU_OVERHEAD_S + pairs / rate * self.max_length.value() / 128 if pairs else 0
-            est = f" At about {rate:.1f} question–answer pairs per second this run takes " \
+            measured = self.measured_rate()
+            texts_pp, length = self.texts_per_pair(), self.max_length.value()
+            rate = estimate.cpu_rate(texts_pp, length, measured)
+            secs = estimate.cpu_seconds(pairs, texts_pp, length, measured) if pairs else 0
+            how = ("measured on this computer" if measured is not None else
+                   "a rough figure until a short warm-up has measured this computer")
+            est = f" At about {rate:.1f} question–answer pairs per second ({how}) this run takes " \
                   f"roughly {format_eta(secs)}." if pairs else ""
             memory = ""
             if self.all_languages.value() > 0:
-                texts = self.batch.value() * self.texts_per_pair()
-                gb = texts * CPU_GB_PER_TEXT * self.max_length.value() / 128
+                texts = self.batch.value() * texts_pp
+                gb = estimate.cpu_memory_gb(self.batch.value(), texts_pp, length)
                 memory = (f" <b>The all-languages term encodes {texts} texts a step and needs about "
                           f"{gb:.0f} GB of memory on a CPU</b>: use a GPU, a smaller batch size or weight 0.")
             head = "No GPU found: training will run on the CPU." if only_cpu else "Training on the CPU."
@@ -444,7 +474,20 @@ class TrainingPage(QWidget):
             f"{s.get('xx_pairs', 0)} same-language and {s.get('xy_pairs', 0)} cross-language pairs")
         self.save_settings()
         self._update_start()
+        self._update_dev_warning()
         self._update_device_warning()  # the file's languages and passages change the estimate
+        self.measure_speed()  # the person means to train: calibrate the estimate now
+
+    def _update_dev_warning(self, *_) -> None:
+        """Warn when the dev split is too small for its metrics to mean anything."""
+        if self.data is None:
+            self.dev_warning.hide()
+            return
+        text = estimate.dev_split_warning(len(self.data.ids), self.dev_share.value())
+        if text:
+            self.dev_warning.show_message("warning", text)
+        else:
+            self.dev_warning.hide()
 
     def _data_failed(self, path: str, exc, msg: str) -> None:
         if path != self.data_path:
@@ -494,6 +537,8 @@ class TrainingPage(QWidget):
         if self.data is None or (self.worker is not None and self.worker.running):
             return
         self.save_settings()
+        if self.rate_worker is not None and self.rate_worker.running:
+            self.rate_worker.cancel()  # the run itself measures from now on (live ETA)
         cfg = self.build_config()
         data = self.data
         current = self.current_model()
@@ -511,28 +556,9 @@ class TrainingPage(QWidget):
         self._started_at = time.monotonic()
 
         def job(cancel, report):
-            from hybridsearch.errors import Cancelled
-            from trainer.evaluate import evaluate_model
-            from trainer.train import train
+            from trainer.compare import train_and_compare
 
-            res = train(cfg, data, on_progress=report, cancel=cancel)
-            comparison = {}
-            if not res.cancelled and cfg.dev_share > 0 and res.best_metrics:
-                _, dev = data.split(cfg.dev_share, cfg.seed)
-                from hybridsearch.progress import Progress
-
-                report(Progress("compare", 0, None, f"evaluating the current model ({model_label(current)})"))
-                try:
-                    comparison[f"current model ({model_label(current)})"] = evaluate_model(current, dev,
-                                                                                           cancel=cancel)
-                except Cancelled:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the new model is still good; say what failed
-                    from hybridsearch.qt.workers import readable_error
-
-                    comparison["_error"] = readable_error(exc)
-                comparison["new model"] = res.best_metrics
-            return res, comparison
+            return train_and_compare(cfg, data, current, model_label(current), on_progress=report, cancel=cancel)
 
         w = Worker(job, lane_name="training", min_interval_s=0.0, parent=self)  # every step is a point
         w.progress.connect(self._on_progress)
@@ -582,7 +608,9 @@ class TrainingPage(QWidget):
             self._on_cancelled(res)
             return
         self.progress.setValue(self.progress.maximum())
-        problem = comparison.pop("_error", None)
+        from trainer.compare import ERROR_KEY
+
+        problem = comparison.pop(ERROR_KEY, None)
         self.comparison = comparison
         self.cmp_map.set_models(comparison)
         self.cmp_cross.set_models(comparison)
@@ -592,7 +620,14 @@ class TrainingPage(QWidget):
         took = format_eta(time.monotonic() - self._started_at)
         best = res.best_metrics or {}
         txt = f"Done in {took}. Saved to {res.out_dir}."
-        if best:
+        small_dev = self.data is not None and estimate.dev_split_warning(len(self.data.ids),
+                                                                         self.dev_share.value())
+        if best and small_dev:
+            n = estimate.dev_ids(len(self.data.ids), self.dev_share.value())
+            txt += (f" The dev split held only {n} question id{'s' if n != 1 else ''}, so its mAP "
+                    f"({best.get('map', float('nan')):.3f}) says nothing about the model: evaluate it on "
+                    "other data (Evaluation page).")
+        elif best:
             txt += f" Best dev mAP {best.get('map', float('nan')):.3f} at step {res.best_step}."
         if best.get("calibrated_offset"):
             txt += (f" Search will take {best['calibrated_offset']:.4g} from the similarity of passages in the "
@@ -606,10 +641,23 @@ class TrainingPage(QWidget):
 
     def _on_cancelled(self, res=None) -> None:
         self.progress.setRange(0, max(1, getattr(self, "_total_steps", 1)))
-        where = f" What it learned so far is saved in {res.out_dir}." if getattr(res, "out_dir", None) else ""
-        self.stats.setText("Training cancelled." + where)
-        self.banner.show_message("info", "Training was cancelled.")
+        out = getattr(res, "out_dir", None)
+        saved = out is not None and any((Path(out) / f).is_file() for f in ("overlay.safetensors", "model.safetensors"))
+        step = self.progress.value()
+        if saved:
+            from hybridsearch.qt.models import mark_cancelled
+
+            mark_cancelled(self.settings, str(out), step)
+            self.stats.setText(f"Training cancelled at step {step}.")
+            self.banner.show_message("warning", f"Training was cancelled at step {step} of {self.progress.maximum()}. "
+                                     f"The model as it was then is saved in {out} and listed as "
+                                     f"“{model_label(str(out))} (cancelled at step {step})”; it is not a finished "
+                                     "model.")
+        else:
+            self.stats.setText("Training cancelled.")
+            self.banner.show_message("info", "Training was cancelled before any model was saved.")
         self.status.emit("Training cancelled")
+        self.refresh_models()
 
     def _on_error(self, msg: str) -> None:
         self.progress.setRange(0, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
 
 STYLES = {
     "error": ("#fdecea", "#611a15", "#f5c2c0"),
@@ -28,6 +28,12 @@ class Banner(QFrame):
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.label, 1)
+        #: an optional action beside the message ("Copy path"); set by show_message
+        self.action_btn = QPushButton()
+        self.action_btn.setVisible(False)
+        self.action_btn.clicked.connect(self._run_action)
+        self._action = None
+        lay.addWidget(self.action_btn, 0, Qt.AlignmentFlag.AlignTop)
         self.close_btn = QToolButton()
         self.close_btn.setText("✕")
         self.close_btn.setAutoRaise(True)
@@ -37,7 +43,11 @@ class Banner(QFrame):
         lay.addWidget(self.close_btn, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
 
-    def show_message(self, kind: str, text: str, rich: bool = False) -> None:
+    def show_message(self, kind: str, text: str, rich: bool = False, action: tuple[str, object] | None = None) -> None:
+        """Show ``text``; ``action`` = (button label, callable) adds a button beside it."""
+        self._action = action[1] if action else None
+        self.action_btn.setText(action[0] if action else "")
+        self.action_btn.setVisible(action is not None)
         bg, fg, border = STYLES.get(kind, STYLES["info"])
         self.kind = kind
         self.setStyleSheet(f"Banner {{ background:{bg}; border:1px solid {border}; border-radius:4px; }}"
@@ -47,6 +57,10 @@ class Banner(QFrame):
 
     def text(self) -> str:
         return self.label.text()
+
+    def _run_action(self) -> None:
+        if self._action is not None:
+            self._action()
 
 
 def heading(text: str) -> QLabel:

@@ -154,3 +154,58 @@ def test_the_app_has_its_icon(qapp):
 
     icon = app_icon()
     assert not icon.isNull() and not icon.pixmap(64, 64).isNull()
+
+
+def test_missing_libxcb_cursor_is_named_with_the_command_to_install_it(capsys, monkeypatch):
+    """Defect 11: on a fresh Debian/Ubuntu machine the app says what to install instead of aborting."""
+    from hybridsearch.qt import app
+
+    none = lambda name: None  # noqa: E731
+    found = lambda name: f"lib{name}.so.0"  # noqa: E731
+    msg = app.missing_system_libraries("linux", {"DISPLAY": ":0"}, none)
+    assert "sudo apt install libxcb-cursor0" in msg
+    assert app.missing_system_libraries("linux", {"DISPLAY": ":0"}, found) is None
+    assert app.missing_system_libraries("linux", {"WAYLAND_DISPLAY": "wayland-0"}, none) is None
+    assert app.missing_system_libraries("linux", {"QT_QPA_PLATFORM": "xcb"}, none) is not None
+    assert app.missing_system_libraries("win32", {}, none) is None
+    only_cursor = lambda name: None if name == "xcb-cursor" else f"lib{name}.so"  # noqa: E731
+    assert "sudo apt install libxcb-cursor0\n" in app.missing_system_libraries("linux", {}, only_cursor)
+    monkeypatch.setattr(app, "missing_system_libraries", lambda: msg)
+    assert app.main([]) == 2
+    assert "libxcb-cursor0" in capsys.readouterr().err
+
+
+def _chart_texts(view) -> list[str]:
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem, QGraphicsTextItem
+
+    out = []
+    for it in view.scene().items():
+        if isinstance(it, QGraphicsTextItem) and it.isVisible():
+            out.append(it.toPlainText())
+        elif isinstance(it, QGraphicsSimpleTextItem) and it.isVisible():
+            out.append(it.text())
+    return out
+
+
+def test_charts_stay_readable_at_1024x700_and_export_at_print_size(make_window, qtbot, tmp_path):
+    """Defect 7: no "…" in axis labels, titles or legends at 1024×700; exports ≥ 1600 px wide."""
+    from PySide6.QtGui import QImage
+
+    w = make_window()
+    langs = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
+    w.evaluation_page.set_results({"multilingual-e5-small": fake_metrics(langs, base=0.2),
+                                   "hybrid-e5-small": fake_metrics(langs, base=0.3)})
+    w.show_page(3)
+    w.resize(1024, 700)
+    qtbot.waitUntil(lambda: w.width() <= 1030, timeout=3000)
+    qtbot.wait(200)
+    for name in ("map", "mono_mrr", "cross_mrr", "qlf_rate", "rank_distance"):
+        view = w.evaluation_page.charts[name]
+        texts = _chart_texts(view)
+        assert not [t for t in texts if "…" in t or "..." in t], (name, texts)
+        assert {"en", "zh", "all"} <= set(texts), (name, texts)
+    files = w.evaluation_page.export_all(tmp_path)
+    assert len(files) == 6
+    for f in files:
+        img = QImage(str(f))
+        assert img.width() >= 1600, (f.name, img.width())

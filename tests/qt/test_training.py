@@ -74,6 +74,41 @@ def test_training_can_be_cancelled(page, qtbot, qa_file):
     assert len(page.loss_chart.points("loss")) < 10000
     assert not page.use_btn.isEnabled()
     assert page.start_btn.isEnabled()
+    # the saved model of a cancelled run is not passed off as a finished one (defect 10)
+    assert "cancelled at step" in page.banner.text() and "not a finished model" in page.banner.text()
+    from hybridsearch.qt.models import trained_models
+
+    assert any("cancelled at step" in label for label, _ in trained_models())
+
+
+def test_training_page_at_1024x700_warns_of_a_tiny_dev_split_and_measures_the_cpu(make_window, qtbot, qa_file,
+                                                                                monkeypatch):
+    """Defect 8: nothing clipped at 1024×700; a one-id dev split is called noise; the estimate is
+    calibrated from a measured warm-up; an all-equal dev curve has a readable axis."""
+    from trainer import estimate
+
+    monkeypatch.setattr(estimate, "measure_cpu_rate", lambda model, **kw: 7.5)
+    w = make_window()
+    w.resize(1024, 700)
+    w.show_page(2)
+    page = w.training_page
+    page.device.clear()
+    page.device.addItem("CPU", "cpu")
+    qtbot.wait(100)
+    scroll = page.settings_scroll
+    content = scroll.widget()
+    assert content.minimumSizeHint().width() <= scroll.viewport().width() or scroll.horizontalScrollBar().isVisible()
+    page.dev_share.setValue(0.1)
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    assert page.dev_warning.isVisible() and "1 question id:" in page.dev_warning.text()
+    qtbot.waitUntil(lambda: "measured on this computer" in page.device_warning.text(), timeout=10000)
+    page.dev_share.setValue(0.0)
+    assert not page.dev_warning.isVisible()
+    page.dev_chart.add_point("mAP", 1, 1.0)
+    page.dev_chart.add_point("mAP", 2, 1.0)
+    ay = page.dev_chart._ay
+    assert ay.max() - ay.min() >= 0.01
 
 
 def test_out_of_memory_is_explained(page, qtbot, qa_file, monkeypatch):

@@ -1,0 +1,107 @@
+"""What a person sees of a result: whole-word keyword marks, and a clear word when a file won't open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _marked_words(doc) -> list[str]:
+    """The runs of text shown with the keyword highlight (adjacent fragments joined)."""
+    runs, prev_marked = [], False
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            marked = frag.charFormat().background().color().name() == "#ffe066"
+            if marked and prev_marked:
+                runs[-1] += frag.text()
+            elif marked:
+                runs.append(frag.text())
+            prev_marked = marked
+            it += 1
+        block = block.next()
+        prev_marked = False
+    return runs
+
+
+def _search(qtbot, page, text, mode="lexical"):
+    page.mode.setCurrentIndex(page.mode.findData(mode))
+    page.box.setText(text)
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.search_now()
+
+
+def _indexed_window(make_window, qtbot, tmp_path, encoder, docs: dict):
+    root = tmp_path / "docs"
+    for name, text in docs.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    w = make_window(encoder=encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000) as sig:
+        w.library_page.add_folder(str(root))
+    assert sig.args[1] == "done", sig.args
+    return w, root
+
+
+def test_keywords_are_marked_as_whole_words_in_the_document_view(make_window, qtbot, tmp_path, tiny_encoder):
+    """Defect 5: "die" is marked on its own, never inside "diente"."""
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder, {
+        "de/burg.txt": "Die Burg diente lange als Gefängnis. Heute ist die Burg ein Museum."})
+    page = w.search_page
+    _search(qtbot, page, "die Burg")
+    qtbot.waitUntil(lambda: "Museum" in page.context_view.toPlainText()
+                    and "Loading" not in page.context_view.toPlainText(), timeout=10000)
+    marked = _marked_words(page.context_view.document())
+    assert "diente" in page.context_view.toPlainText()
+    assert sorted(m.lower() for m in marked) == ["burg", "burg", "die", "die"], marked
+
+
+def test_open_without_a_handler_says_so_with_the_path_and_a_copy_button(make_window, qtbot, tmp_path,
+                                                                        tiny_encoder, monkeypatch):
+    """Defect 6: the open call's failure is shown, not ignored."""
+    from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+    w, root = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder,
+                              {"notes.txt": "Quarterly budget notes for the garden club."})
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: False))
+    page = w.search_page
+    _search(qtbot, page, "budget")
+    path = str(root / "notes.txt")
+    page.open_btn.click()
+    assert page.banner.isVisible() and path in page.banner.text()
+    assert "No application" in page.banner.text()
+    QGuiApplication.clipboard().setText("")
+    page.banner.action_btn.click()
+    assert QGuiApplication.clipboard().text() == path
+    page.reveal_btn.click()
+    assert str(root) in page.banner.text() and "file manager" in page.banner.text()
+    (root / "notes.txt").unlink()
+    page.open_btn.click()
+    assert "no longer there" in page.banner.text()
+
+
+def test_results_show_a_readable_match_strength_and_nonsense_finds_no_good_match(make_window, qtbot, docs_dir,
+                                                                                 base_encoder):
+    """Defect 4: strong / good / weak instead of fused rank scores; a nonsense query says so."""
+    w = make_window(encoder=base_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=180000):
+        w.library_page.add_folder(str(docs_dir))
+    page = w.search_page
+    _search(qtbot, page, "high-speed trains between Berlin and Munich", mode="hybrid")
+    assert Path(page.results[0].path).name == "bahn.txt"
+    card = page.list.itemWidget(page.list.item(0))
+    assert card.strength.text().count("strong match") or card.strength.text().count("good match")
+    assert "relevance" not in card.strength.text() and "similarity" in card.strength.toolTip()
+    assert len(page.results) < 7  # the unrelated documents are not listed as matches
+    assert page.summary.text().endswith("matching documents") or page.summary.text().endswith("matching document")
+
+    _search(qtbot, page, "xyzzyplugh", mode="hybrid")
+    assert page.stack.currentWidget() is page.no_results
+    assert "No good match" in page.no_results_title.text() and page.summary.text() == "No good match"
+    assert page.show_weak_btn.isVisible()
+    with qtbot.waitSignal(page.searched, timeout=5000):
+        page.show_weak_btn.click()
+    assert page.stack.currentWidget() is page.results_view and page.results
+    assert all("weak match" in page.list.itemWidget(page.list.item(i)).strength.text()
+               for i in range(page.list.count()))

@@ -1,0 +1,128 @@
+"""Start-up: a search typed while the model loads waits for it; a restart searches the stored index
+at once while the rescan runs in the background."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+
+def _indexed_library(root: Path, docs_dir: Path, encoder) -> None:
+    from hybridsearch.library import Library
+
+    with Library(root=root, model="base", encoder=encoder) as lib:
+        lib.add_folder(str(docs_dir))
+        assert lib.index().added == len(list(docs_dir.rglob("*.txt")))
+
+
+def test_search_typed_while_the_model_loads_waits_for_it(qtbot, settings, tmp_path, docs_dir, base_encoder,
+                                                         monkeypatch):
+    """Defect 1: Enter within a second of the window appearing, while the rescan also wants the
+    model: one thread loads it, the page says "Loading the model…", then the results come."""
+    import hybridsearch.library as encoder_pkg  # the Library loads through its module's load_encoder
+    from hybridsearch.qt.library_service import LibraryService
+    from hybridsearch.qt.main_window import MainWindow
+
+    _indexed_library(tmp_path / "library", docs_dir, base_encoder)
+    loads, inside, overlap = [], [0], []
+    guard = threading.Lock()
+
+    def slow_load(name, **kwargs):
+        with guard:
+            inside[0] += 1
+            overlap.append(inside[0])
+        loads.append(threading.current_thread().name)
+        time.sleep(1.5)  # importing the model stack takes seconds on a real machine
+        with guard:
+            inside[0] -= 1
+        return base_encoder
+    monkeypatch.setattr(encoder_pkg, "load_encoder", slow_load)
+    service = LibraryService(root=tmp_path / "library", model="base")
+    w = MainWindow(service=service, settings=settings, catch_up=True)
+    qtbot.addWidget(w)
+    errors = []
+    service.error.connect(errors.append)
+    w.show()
+    page = w.search_page
+    qtbot.keyClicks(page.box, "Kaffee Brasilien")
+    qtbot.keyClick(page.box, Qt.Key.Key_Return)
+    assert page.stack.currentWidget() is page.loading_state
+    assert page.summary.text() == "Loading the model…"
+    with qtbot.waitSignal(page.searched, timeout=30000) as sig:
+        pass
+    assert sig.args[0] > 0 and Path(page.results[0].path).name == "kaffee.txt"
+    assert page.stack.currentWidget() is page.results_view
+    qtbot.waitUntil(lambda: not service.busy, timeout=30000)  # the rescan finished too
+    assert len(loads) == 1 and max(overlap) == 1, (loads, overlap)
+    assert not errors and not w.banner.isVisible()
+    w.close()
+
+
+def test_restart_searches_the_stored_index_while_the_rescan_runs(qtbot, settings, tmp_path, docs_dir,
+                                                                 base_encoder, monkeypatch):
+    """Defect 2: a slow start-up rescan does not hold up search or cover the page."""
+    import hybridsearch.indexer as indexer
+    from hybridsearch.qt.library_service import LibraryService
+    from hybridsearch.qt.main_window import MainWindow
+
+    _indexed_library(tmp_path / "library", docs_dir, base_encoder)
+    release = threading.Event()
+    real_scan = indexer._scan
+
+    def slow_scan(*args, **kwargs):
+        release.wait(20)  # a big library on a slow disk
+        return real_scan(*args, **kwargs)
+    monkeypatch.setattr(indexer, "_scan", slow_scan)
+    service = LibraryService(root=tmp_path / "library", model="base", encoder=base_encoder)
+    w = MainWindow(service=service, settings=settings, catch_up=True)
+    qtbot.addWidget(w)
+    w.show()
+    page = w.search_page
+    qtbot.waitUntil(lambda: service.busy, timeout=10000)
+    qtbot.waitUntil(lambda: page._documents > 0, timeout=10000)
+    assert page.stack.currentWidget() is page.start_state  # not "Indexing your documents…"
+    t0 = time.monotonic()
+    with qtbot.waitSignal(page.searched, timeout=10000) as sig:
+        page.box.setText("Kaffee Brasilien")
+        page.search_now()
+    assert sig.args[0] > 0 and Path(page.results[0].path).name == "kaffee.txt"
+    assert time.monotonic() - t0 < 8 and service.busy  # answered while the rescan still runs
+    release.set()
+    qtbot.waitUntil(lambda: not service.busy, timeout=30000)
+    w.close()
+
+
+def test_first_indexing_says_the_model_is_being_prepared(qtbot, settings, tmp_path, docs_dir, base_encoder,
+                                                         monkeypatch):
+    """Defect 3: while the base model is converted for its first use, the pages say so (not
+    "Scanning folders…" with 0 documents)."""
+    import hybridsearch.library as encoder_pkg  # the Library loads through its module's load_encoder
+    import hybridsearch.qt.library_service as ls
+    from hybridsearch.qt.library_service import LibraryService
+    from hybridsearch.qt.main_window import MainWindow
+
+    release = threading.Event()
+
+    def converting_load(name, **kwargs):
+        release.wait(20)
+        return base_encoder
+    monkeypatch.setattr(encoder_pkg, "load_encoder", converting_load)
+    monkeypatch.setattr(ls, "model_needs_preparation", lambda: True)
+    service = LibraryService(root=tmp_path / "library", model="base")
+    w = MainWindow(service=service, settings=settings, catch_up=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: service.model_state == "loading", timeout=5000)
+    assert "one time" in w.status_label.text()
+    w.show_page(1)
+    w.library_page.add_folder(str(docs_dir))
+    qtbot.waitUntil(lambda: w.library_page.progress_row.isVisible(), timeout=5000)
+    assert w.library_page.progress_label.text().startswith("Preparing the model for first use")
+    assert "Preparing the model" in w.search_page.index_label.text()
+    with qtbot.waitSignal(service.job_finished, timeout=120000) as sig:
+        release.set()
+    assert sig.args[1] == "done"
+    w.close()
