@@ -113,11 +113,11 @@ def compute_metrics(scores: np.ndarray, es: EvalSet) -> dict[str, float]:
 #: Same-language offsets :func:`calibrate_language_offset` tries (cosine units, 0 .. 0.1): fine
 #: steps where trained models land (bundled model 0.01), coarser up to where the base lands (0.06).
 OFFSET_GRID = tuple(round(0.0025 * i, 4) for i in range(17)) + tuple(round(0.045 + 0.005 * i, 4) for i in range(12))
-#: Metrics reported again as search ranks (same-language offset, cross-language feedback), as
-#: ``<name>_balanced``. Mono and cross MRR there are those of a search filtered to one language in
+#: Metrics reported again with *language-fair* ranking, the way search ranks by default
+#: (same-language offset, cross-language feedback), as ``<name>_language_fair``. Mono and cross MRR there are those of a search filtered to one language in
 #: a library of all of them: feedback's first hits come from the whole pool (the offset alone
 #: cannot change them).
-BALANCED_KEYS = SUMMARY_KEYS
+LANGUAGE_FAIR_KEYS = SUMMARY_KEYS
 
 
 def same_language(es: EvalSet) -> np.ndarray:
@@ -180,12 +180,12 @@ def search_scores(q: np.ndarray, c: np.ndarray, es: EvalSet | None,
     return with_language_offset(moved @ c.T, es, offset)
 
 
-def balanced_metrics(ranked: np.ndarray, es: EvalSet, offset: float, feedback: bool = False) -> dict[str, float]:
-    """The ``*_balanced`` metrics of scores ranked as search ranks them (:func:`search_scores`),
+def language_fair_metrics(ranked: np.ndarray, es: EvalSet, offset: float, feedback: bool = False) -> dict[str, float]:
+    """The ``*_language_fair`` metrics of scores ranked language-fair, as search ranks them (:func:`search_scores`),
     with the ``language_offset`` and ``feedback`` they were ranked with."""
     m = compute_metrics(ranked, es)
     return {"language_offset": float(offset), "feedback": float(bool(feedback)),
-            **{f"{k}_balanced": m[k] for k in BALANCED_KEYS}}
+            **{f"{k}_language_fair": m[k] for k in LANGUAGE_FAIR_KEYS}}
 
 
 def _mean(vals) -> float:
@@ -219,11 +219,12 @@ def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable 
                      policy: RankingPolicy | None = None) -> dict[str, float]:
     """Evaluate an already-loaded encoder on ``data`` -> flat metrics dict.
 
-    The dict also holds ``*_balanced`` (see :data:`BALANCED_KEYS`): the figures as search ranks
+    The dict also holds ``*_language_fair`` (see :data:`LANGUAGE_FAIR_KEYS`): the figures ranked
+    language-fair, as search ranks
     the pool under ``policy`` (default: the app's), with the same-language offset
     (``language_offset``, else the policy's, else the encoder's own from its card; stored as
     ``language_offset``) and, unless ``feedback`` is False, cross-language feedback (stored as
-    ``feedback`` 1.0). Without either there is no ``*_balanced``. ``calibrate`` adds
+    ``feedback`` 1.0). Without either there is no ``*_language_fair``. ``calibrate`` adds
     ``calibrated_offset``, the offset with the best mAP (cosine and offset alone) on this data,
     and ``map_calibrated``.
     """
@@ -234,7 +235,7 @@ def evaluate_encoder(encoder, data: ParallelQA | EvalSet, on_progress: Callable 
     policy = (policy or DEFAULT_POLICY).with_(language_offset=language_offset, feedback=feedback).for_encoder(encoder)
     offset = policy.language_offset
     if offset or policy.feedback:
-        metrics.update(balanced_metrics(search_scores(q, c, es, policy), es, offset, policy.feedback))
+        metrics.update(language_fair_metrics(search_scores(q, c, es, policy), es, offset, policy.feedback))
     if calibrate:
         best, table = calibrate_language_offset(scores, es)
         metrics.update(calibrated_offset=best, map_calibrated=table[best])

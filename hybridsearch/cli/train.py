@@ -101,7 +101,7 @@ def register(sub) -> None:
     e.add_argument("--language-offset", type=float, default=None, metavar="X",
                    help="also rank with this same-language offset instead of the model card's (0: off)")
     e.add_argument("--no-feedback", action="store_true",
-                   help="rank the 'searched' row without cross-language feedback (search --no-feedback)")
+                   help="rank the 'language-fair' row without cross-language feedback (search --no-feedback)")
     e.add_argument("--calibrate", action="store_true",
                    help="find the same-language offset with the best mAP on this data")
     e.add_argument("--save-offset", action="store_true",
@@ -140,25 +140,25 @@ def summary_lines(summary: dict) -> list[str]:
 
 def metrics_table(metrics: dict) -> str:
     """Per-language table plus the overall row (mAP, mono/cross MRR, rank distance, QLF rate)."""
-    cols = SUMMARY_COLUMNS
+    cols, W = SUMMARY_COLUMNS, len("language-fair ")
     langs = sorted({k[:-len("_map")] for k in metrics if k.endswith("_map") and k != "map"})
-    head = f"{'language':<10}" + "".join(f"{h:>11}" for _, h in cols)
+    head = f"{'language':<{W}}" + "".join(f"{h:>11}" for _, h in cols)
 
     def cell(v):
         return f"{v:>11.4f}" if isinstance(v, float) and v == v else f"{'-':>11}"
 
     lines = [head, "-" * len(head)]
     for l in langs:
-        lines.append(f"{l:<10}" + "".join(cell(metrics.get(f"{l}_{k}")) for k, _ in cols))
+        lines.append(f"{l:<{W}}" + "".join(cell(metrics.get(f"{l}_{k}")) for k, _ in cols))
     lines.append("-" * len(head))
-    lines.append(f"{'overall':<10}" + "".join(cell(metrics.get(k)) for k, _ in cols))
+    lines.append(f"{'overall':<{W}}" + "".join(cell(metrics.get(k)) for k, _ in cols))
     extra = [f"{k}={metrics[k]:.4f}" for k in ("mono_r1", "mono_r10", "cross_r1", "cross_r10") if k in metrics]
     if extra:
         lines.append("recall: " + "  ".join(extra))
-    if "map_balanced" in metrics:
+    if "map_language_fair" in metrics:
         how = [f"same-language offset {metrics['language_offset']:.4f}"] if metrics.get("language_offset") else []
         how += ["cross-language feedback"] if metrics.get("feedback") else []
-        lines.append(f"{'searched':<10}" + "".join(cell(metrics.get(f"{k}_balanced")) for k, _ in cols)
+        lines.append(f"{'language-fair':<{W}}" + "".join(cell(metrics.get(f"{k}_language_fair")) for k, _ in cols)
                      + f"   (as search ranks: {', '.join(how)}"
                      + ("; MRR: filtered to one language)" if metrics.get("feedback") else ")"))
     if "calibrated_offset" in metrics:

@@ -311,7 +311,7 @@ class EvaluationPage(QWidget):
         self.progress.setValue(1)
         n = int(next(iter(results.values())).get("n_queries", 0)) if results else 0
         self.progress_label.setText(f"Done: {len(results)} model{'s' if len(results) != 1 else ''}, "
-                                    f"{n} queries each." + "".join("\n" + line for line in balanced_lines(results)))
+                                    f"{n} queries each." + "".join("\n" + line for line in language_fair_lines(results)))
         self.status.emit("Evaluation complete")
         self.evaluated.emit(results)
 
@@ -404,13 +404,13 @@ class EvaluationPage(QWidget):
                 self.banner.show_message("error", f"Could not save the report: {exc}")
 
 
-def balanced_lines(results: dict[str, dict]) -> list[str]:
-    """One line per model with figures as search ranks (its same-language offset, cross-language
-    feedback): mAP and the query-language-first rate."""
+def language_fair_lines(results: dict[str, dict]) -> list[str]:
+    """One line per model with its figures ranked language-fair, as search ranks (its same-language
+    offset, cross-language feedback): mAP and the query-language-first rate."""
     def how(m):
         parts = [f"offset {m['language_offset']:.4g}"] if m.get("language_offset") else []
         return ", ".join(parts + ["feedback"] * bool(m.get("feedback")))
 
-    return [f"{model_label(k) if Path(str(k)).is_absolute() else k} as search ranks ({how(m)}): mAP "
-            f"{m['map_balanced']:.3f}, the query's language first {m['qlf_rate_balanced']:.0%} of the time"
-            for k, m in results.items() if "map_balanced" in m]
+    return [f"{model_label(k) if Path(str(k)).is_absolute() else k} language-fair ({how(m)}): mAP "
+            f"{m['map_language_fair']:.3f}, the query's language first {m['qlf_rate_language_fair']:.0%} of the time"
+            for k, m in results.items() if "map_language_fair" in m]

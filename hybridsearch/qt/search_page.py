@@ -269,14 +269,14 @@ class SearchPage(QWidget):
             self.mode.setItemData(self.mode.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.mode.setToolTip("Ranking: hybrid (meaning + keywords), semantic (meaning only), keyword")
         top.addWidget(self.mode)
-        self.even_languages = QCheckBox("All languages alike")
-        self.even_languages.setChecked(True)
-        self.even_languages.setToolTip(
-            "On: a passage in your question's own language gets no head start over its translations "
+        self.language_fair = QCheckBox("All languages alike")
+        self.language_fair.setChecked(True)
+        self.language_fair.setToolTip(
+            "Language-fair ranking. On: a passage in your question's own language gets no head start over its translations "
             "(the model's same-language offset), and the search runs a second time from its best "
             "passages, which brings up their translations in other languages.\nOff: one search by "
             "similarity alone, which favours your own language. Keyword search is not affected.")
-        top.addWidget(self.even_languages)
+        top.addWidget(self.language_fair)
         outer.addLayout(top)
 
         filters = QHBoxLayout()
@@ -445,7 +445,7 @@ class SearchPage(QWidget):
         self.box.returnPressed.connect(self._enter)
         self.box.installEventFilter(self)
         self.mode.currentIndexChanged.connect(lambda _: self.search_now())
-        self.even_languages.toggled.connect(lambda _: self.search_now())
+        self.language_fair.toggled.connect(lambda _: self.search_now())
         self._set_actions_enabled(False)
 
         if settings is not None:
@@ -453,8 +453,8 @@ class SearchPage(QWidget):
             i = self.mode.findData(mode)
             if i >= 0:
                 self.mode.setCurrentIndex(i)
-            self.even_languages.setChecked(settings.get("search/even_languages", True))
-        self.even_languages.setEnabled(self.mode.currentData() != "lexical")
+            self.language_fair.setChecked(settings.get("search/language_fair", settings.get("search/even_languages", True)))
+        self.language_fair.setEnabled(self.mode.currentData() != "lexical")
 
         service.changed.connect(self.refresh_filters)
         service.job_started.connect(self._job_started)
@@ -571,8 +571,8 @@ class SearchPage(QWidget):
         return {"mode": self.mode.currentData(), "languages": self.lang_filter.selected(),
                 "folders": self.folder_filter.selected(), "file_types": self.type_filter.selected(),
                 "modified_after": datetime.now() - timedelta(days=days) if days else None,
-                "language_offset": None if self.even_languages.isChecked() else 0.0,
-                "feedback": self.even_languages.isChecked()}
+                "language_offset": None if self.language_fair.isChecked() else 0.0,
+                "feedback": self.language_fair.isChecked()}
 
     def search_now(self) -> None:
         self.timer.stop()
@@ -580,8 +580,8 @@ class SearchPage(QWidget):
         self.last_query = q
         if self.settings is not None:
             self.settings.set("search/mode", self.mode.currentData())
-            self.settings.set("search/even_languages", self.even_languages.isChecked())
-        self.even_languages.setEnabled(self.mode.currentData() != "lexical")
+            self.settings.set("search/language_fair", self.language_fair.isChecked())
+        self.language_fair.setEnabled(self.mode.currentData() != "lexical")
         self._request += 1
         req = self._request
         if not q:

@@ -248,7 +248,7 @@ def test_evaluate_calibrates_and_saves_the_same_language_offset(tmp_path, tiny_m
                  "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["map_calibrated"] >= metrics["map"] and metrics["language_offset"] == 0.0
-    assert metrics["feedback"] == 1.0 and "map_balanced" in metrics  # search's feedback is reported
+    assert metrics["feedback"] == 1.0 and "map_language_fair" in metrics  # search's feedback is reported
     card = json.loads((model / "hybridsearch.json").read_text())
     assert card["language_offset"] == round(metrics["calibrated_offset"], 4)
     assert card["name"] == "tiny-test-bert" and card["language_offset_data"] == str(EXAMPLE)
@@ -257,14 +257,14 @@ def test_evaluate_calibrates_and_saves_the_same_language_offset(tmp_path, tiny_m
     (model / "hybridsearch.json").write_text(json.dumps(card))
     assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    row = [l for l in out.splitlines() if l.startswith("searched ")]
+    row = [l for l in out.splitlines() if l.startswith("language-fair ")]
     assert row and "same-language offset 0.0300, cross-language feedback" in row[0]
     assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu", "--language-offset", "0"]) == 0
-    row = [l for l in capsys.readouterr().out.splitlines() if l.startswith("searched ")]
+    row = [l for l in capsys.readouterr().out.splitlines() if l.startswith("language-fair ")]
     assert row and "offset" not in row[0] and "cross-language feedback" in row[0]
     assert main(["evaluate", str(model), str(EXAMPLE), "--device", "cpu", "--language-offset", "0",
                  "--no-feedback"]) == 0
-    assert "searched" not in capsys.readouterr().out
+    assert "language-fair" not in capsys.readouterr().out
 
 
 def test_save_offset_needs_a_model_directory_and_calibration(capsys):

@@ -76,18 +76,18 @@ def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_enc
     monkeypatch.setattr(base_encoder, "language_offset", 0.2)  # the encoder is shared by later tests
     page.mode.setCurrentIndex(page.mode.findData("dense"))
     page.box.setText("How do green plants make glucose from sunlight?")
-    assert page.even_languages.isChecked() and page.even_languages.isEnabled()
+    assert page.language_fair.isChecked() and page.language_fair.isEnabled()
     with qtbot.waitSignal(page.searched, timeout=30000):
         page.search_now()
     assert Path(page.ranked[0].path).name != "photosynthesis.txt"  # (weak matches included)
     with qtbot.waitSignal(page.searched, timeout=30000):  # switching it searches again
-        page.even_languages.setChecked(False)
+        page.language_fair.setChecked(False)
     assert Path(page.ranked[0].path).name == "photosynthesis.txt"
-    assert settings.get("search/even_languages", True) is False
+    assert settings.get("search/language_fair", True) is False
 
     # nothing matching: the no-results state explains what to try
     page.mode.setCurrentIndex(page.mode.findData("lexical"))
-    assert not page.even_languages.isEnabled()  # keyword search has no offset to switch
+    assert not page.language_fair.isEnabled()  # keyword search has no offset to switch
     page.box.setText("xylophonezzz")
     with qtbot.waitSignal(page.searched, timeout=30000):
         page.search_now()

@@ -70,14 +70,14 @@ def test_evaluation_charts_fill_from_a_metrics_dict_and_export(qtbot, settings, 
     assert '"trained"' in js.read_text()
     assert "trained,de,map," in csvp.read_text()
     # a model whose card has a same-language offset also says how search ranks with it
-    tuned = {**fake_metrics(base=0.6), "language_offset": 0.01, "map_balanced": 0.612, "qlf_rate_balanced": 0.27}
-    fed = {**fake_metrics(base=0.4), "language_offset": 0.0, "feedback": 1.0, "map_balanced": 0.55,
-           "qlf_rate_balanced": 0.8}
+    tuned = {**fake_metrics(base=0.6), "language_offset": 0.01, "map_language_fair": 0.612, "qlf_rate_language_fair": 0.27}
+    fed = {**fake_metrics(base=0.4), "language_offset": 0.0, "feedback": 1.0, "map_language_fair": 0.55,
+           "qlf_rate_language_fair": 0.8}
     page._on_result({"base": fed, "trained": {**tuned, "feedback": 1.0}, "plain": fake_metrics(base=0.5)})
     lines = page.progress_label.text().splitlines()
     assert lines[0].startswith("Done: 3 models") and len(lines) == 3
-    assert lines[1] == "base as search ranks (feedback): mAP 0.550, the query's language first 80% of the time"
-    assert lines[2] == ("trained as search ranks (offset 0.01, feedback): mAP 0.612, the query's language first "
+    assert lines[1] == "base language-fair (feedback): mAP 0.550, the query's language first 80% of the time"
+    assert lines[2] == ("trained language-fair (offset 0.01, feedback): mAP 0.612, the query's language first "
                         "27% of the time")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from hybridsearch.ranking import DEFAULT_POLICY
 from trainer.data import ParallelQA, QARow
-from trainer.evaluate import (EvalSet, balanced_metrics, calibrate_language_offset, compute_metrics,
+from trainer.evaluate import (EvalSet, language_fair_metrics, calibrate_language_offset, compute_metrics,
                               map_by_language, metrics_csv, search_scores,
                               with_language_offset)
 
@@ -130,11 +130,11 @@ def test_language_offset_by_hand():
     best, table = calibrate_language_offset(scores, es)
     assert best == 0.0175  # the smallest offset with the best mAP
     assert table[best] == pytest.approx(1.0) and table[0.0] == pytest.approx((5 / 6 + 1) / 2)
-    m = balanced_metrics(with_language_offset(scores, es, 0.0175), es, 0.0175)
-    assert m["language_offset"] == 0.0175 and m["map_balanced"] == pytest.approx(1.0)
-    assert m["qlf_rate_balanced"] == 1.0  # both queries still rank their own language first
-    m = balanced_metrics(with_language_offset(scores, es, 0.06), es, 0.06)
-    assert m["map_balanced"] == pytest.approx(1.0) and m["qlf_rate_balanced"] == 0.0
+    m = language_fair_metrics(with_language_offset(scores, es, 0.0175), es, 0.0175)
+    assert m["language_offset"] == 0.0175 and m["map_language_fair"] == pytest.approx(1.0)
+    assert m["qlf_rate_language_fair"] == 1.0  # both queries still rank their own language first
+    m = language_fair_metrics(with_language_offset(scores, es, 0.06), es, 0.06)
+    assert m["map_language_fair"] == pytest.approx(1.0) and m["qlf_rate_language_fair"] == 0.0
     # with no language bias to remove the calibration keeps 0
     fair = np.array([[0.80, 0.5, 0.79], [0.79, 0.5, 0.80]])
     assert calibrate_language_offset(fair, es)[0] == 0.0
