@@ -15,6 +15,14 @@ import hnswlib
 import numpy as np
 
 from hybridsearch import atomic
+from hybridsearch.errors import HybridSearchError
+
+#: hnswlib's file header: 11 eight-byte and 2 four-byte fields
+_HEADER_BYTES = 96
+
+
+class DiskFullError(HybridSearchError):
+    """A file could not be written whole (no space left, quota, I/O error); the old one is kept."""
 
 
 class HnswIndex:
@@ -139,12 +147,37 @@ class HnswIndex:
             out.add(self.get(part), part)
         return out
 
+    def min_file_bytes(self) -> int:
+        """The least size hnswlib's file of this index can have (header, level-0 data, link counts)."""
+        per_element = 4 + 2 * self.M * 4 + self.dim * 4 + 8 + 4  # level-0 links, vector, label, link count
+        return _HEADER_BYTES + self.index.element_count * per_element
+
     def save(self, generation: int, extra: dict | None = None, path: Path | None = None) -> None:
-        """Write index + sidecar to temporary files, fsync, rename: never a half-written file."""
+        """Write index + sidecar to temporary files, check, fsync, rename: never a half-written file.
+
+        hnswlib's save reports no write error (a full disk left a truncated file that was then
+        renamed over the good one): the written size is checked against the least size the index
+        needs, and on any error the temporary files go and the old files stay. Raises
+        :class:`DiskFullError` with a plain message.
+        """
         path = Path(path or self.path)
         meta = {**self.meta, **(extra or {}), "generation": int(generation), "dim": self.dim,
                 "count": len(self), "deleted": sorted(self.deleted)}
-        atomic.write_file(path, lambda tmp: self.index.save_index(str(tmp)))
-        atomic.write_text(path.with_name(path.name + ".json"), json.dumps(meta))
+        need = self.min_file_bytes()
+
+        def write_checked(tmp: Path) -> None:
+            self.index.save_index(str(tmp))
+            size = tmp.stat().st_size
+            if size < need:
+                raise OSError(28, f"the vector index was written short ({size:,} of at least {need:,} bytes)")
+
+        try:  # atomic.write_file keeps the old file on any error
+            atomic.write_file(path, write_checked)
+            atomic.write_text(path.with_name(path.name + ".json"), json.dumps(meta))
+        except (OSError, RuntimeError) as exc:
+            raise DiskFullError(
+                f"could not save the vector index {path.name} (disk full? {exc}); the previous index is "
+                "kept and the next run re-embeds what is missing. Free some space and run the command again."
+            ) from exc
         self.meta = meta
         self.path = path

@@ -26,6 +26,17 @@ FILE_TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".
 SYSTEM_FOLDERS = {"$RECYCLE.BIN", "System Volume Information", "__pycache__", "node_modules",
                   "__MACOSX", "lost+found"}
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+MIB = 1024 * 1024
+#: Text kept per document: past this many characters (about 2,000 pages) the rest is not indexed,
+#: so one huge file cannot hold indexing for hours (a 64 MiB text is ~80,000 chunks to embed).
+MAX_TEXT_CHARS = 4_000_000
+#: Zip containers (DOCX, ODT, EPUB): limits checked in the zip directory before anything is
+#: unpacked. Only text parts (XML, XHTML, ...) are unpacked at all, each read with a cap, so a
+#: zip bomb is refused at once and a real document stays within a few hundred MB of memory.
+ZIP_MAX_MEMBERS = 20_000
+ZIP_MAX_PART = 32 * MIB
+ZIP_MAX_TEXT = 96 * MIB
+_ZIP_TEXT_PARTS = (".xml", ".rels", ".xhtml", ".html", ".htm", ".opf", ".ncx", ".txt")
 
 
 class ExtractError(Exception):
@@ -38,12 +49,16 @@ class FileEntry:
     size: int
     mtime: float
     file_type: str
+    #: why the walk could not look at this file or folder (it is recorded as failed), else None
+    error: str | None = None
 
 
 @dataclass
 class Extracted:
     text: str
     title: str
+    #: characters of text dropped past :data:`MAX_TEXT_CHARS` (0: the whole text is kept)
+    truncated: int = 0
 
 
 @dataclass
@@ -57,11 +72,19 @@ class Chunk:
     language: str | None = None
 
 
+def readable(name: str) -> str:
+    """A file name for people: bytes that are not UTF-8 (kept as surrogates by os.fsdecode) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 # -- walking ----------------------------------------------------------------------------------------
 def _hidden(entry: os.DirEntry) -> bool:
     if entry.name.startswith(".") or entry.name in SYSTEM_FOLDERS:
         return True
-    attrs = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
+    try:
+        attrs = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
+    except OSError:  # gone since the listing: the scan of it records that, not this check
+        return False
     return bool(attrs & (getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2) | getattr(stat, "FILE_ATTRIBUTE_SYSTEM", 4)))
 
 
@@ -75,17 +98,29 @@ def _match(rel: str, patterns: list[str]) -> bool:
     return False
 
 
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
 def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] | None = None,
-         skip_hidden: bool = True):
+         skip_hidden: bool = True, follow_links: bool = False):
     """Yield :class:`FileEntry` for supported files under ``root``.
 
-    Symlinks are followed, but each directory (device, inode) is visited once, so link loops end.
-    ``include``: patterns a file must match (relative path or name); ``exclude``: patterns that
-    drop files or whole folders. Unreadable folders are skipped.
+    Symbolic links are followed only when they point inside ``root`` (``follow_links``: anywhere),
+    and each directory (device, inode) is visited once, so link loops end. ``include``: patterns
+    a file must match (relative path or name); ``exclude``: patterns that drop files or whole
+    folders. A folder that cannot be listed (permission, vanished during the scan, path too long)
+    and a file whose information cannot be read are yielded with ``error`` set, and the walk goes on.
     """
     root = Path(root)
     include = include or []
     exclude = exclude or []
+    roots = [os.path.realpath(root)]
     seen: set[tuple[int, int]] = set()
     stack = [(str(root), "")]
     while stack:
@@ -95,8 +130,13 @@ def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] 
             if (st.st_dev, st.st_ino) in seen:
                 continue
             seen.add((st.st_dev, st.st_ino))
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if rel and isinstance(exc, FileNotFoundError):
+                continue  # deleted during the scan: nothing to record, its documents go
+            yield FileEntry(path=d, size=-1, mtime=0.0, file_type="folder",
+                            error=f"cannot read folder ({_os_reason(exc)})")
             continue
         subdirs = []
         for e in entries:
@@ -104,8 +144,10 @@ def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] 
             try:
                 is_dir = e.is_dir(follow_symlinks=True)
                 is_file = not is_dir and e.is_file(follow_symlinks=True)
+                if (is_dir or is_file) and not follow_links and e.is_symlink() and not _inside(e.path, roots):
+                    continue  # a link out of the library's folder (to /etc, say): not followed
             except OSError:
-                continue
+                continue  # a link loop or a dangling link: nothing to index
             if is_dir:
                 if (skip_hidden and _hidden(e)) or _match(r, exclude):
                     continue
@@ -118,7 +160,11 @@ def walk(root: str | Path, include: list[str] | None = None, exclude: list[str] 
                     continue
                 try:
                     st = e.stat(follow_symlinks=True)
-                except OSError:
+                except FileNotFoundError:
+                    continue  # deleted during the scan
+                except OSError as exc:  # path too long, permission, I/O: record it, go on
+                    yield FileEntry(path=e.path, size=-1, mtime=0.0, file_type=ftype,
+                                    error=f"cannot read file information ({_os_reason(exc)})")
                     continue
                 yield FileEntry(path=e.path, size=st.st_size, mtime=st.st_mtime, file_type=ftype)
         stack.extend(reversed(subdirs))
@@ -144,7 +190,8 @@ def decode_text(data: bytes) -> str:
         # BOM-less UTF-16: strict decoding fails on most binary data (lone surrogates) and
         # _check rejects the rest (NULs, control characters)
         sample = data[:4096]
-        order = ["utf-16-le", "utf-16-be"] if sample[1::2].count(0) >= sample[0::2].count(0) else [
+        # the high byte of UTF-16 text varies little (one script's block): its lane says the order
+        order = ["utf-16-le", "utf-16-be"] if len(set(sample[1::2])) <= len(set(sample[0::2])) else [
             "utf-16-be", "utf-16-le"]
         if len(data) % 2 == 0:
             for enc in order:
@@ -161,7 +208,11 @@ def decode_text(data: bytes) -> str:
 
     best = from_bytes(data[:1 << 20]).best()
     if best is None:
-        raise ExtractError("binary data or unknown text encoding")
+        # mixed encodings in one file (UTF-8 with some legacy lines): keep the UTF-8, mark the rest
+        text = data.decode("utf-8", errors="replace")
+        if text.count("\ufffd") > len(text) // 3:
+            raise ExtractError("binary data or unknown text encoding")
+        return _check(text)
     return _check(data.decode(best.encoding, errors="replace"))
 
 
@@ -178,15 +229,45 @@ def _check(text: str) -> str:
 # -- extractors -------------------------------------------------------------------------------------
 def _norm(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = re.sub(r"[ \t\f\v\u00a0]+\n", "\n", text)
+    # per line, not a regex: "[ \t]+\n" retries every start of a long run of spaces (quadratic)
+    text = "\n".join(line.rstrip(" \t\f\v\u00a0") for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+#: Signatures of binary formats that are never text, whatever the file is called.
+_MAGIC = [(b"\x7fELF", "an ELF executable"), (b"MZ", "a Windows executable"),
+          (b"\xcf\xfa\xed\xfe", "a Mach-O executable"), (b"\xfe\xed\xfa", "a Mach-O executable"),
+          (b"\xca\xfe\xba\xbe", "a Mach-O or Java binary"), (b"\x00asm", "a WebAssembly binary"),
+          (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip archive"), (b"7z\xbc\xaf", "a 7z archive"),
+          (b"Rar!", "a RAR archive"), (b"BZh", "a bzip2 archive"), (b"\xfd7zXZ", "an xz archive"),
+          (b"SQLite format 3\x00", "an SQLite database"), (b"%PDF-", "a PDF file"),
+          (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE file (old Office or encrypted)")]
+
+
+def _refuse_binary(data: bytes, ftype: str) -> None:
+    """Raise :class:`ExtractError` when a text-format file (txt, md, html, rtf) holds binary data."""
+    for magic, what in _MAGIC:
+        if data.startswith(magic) and (magic != b"MZ" or b"\x00" in data[:64]):
+            raise ExtractError(f"binary data, not {ftype.upper()} (the content is {what})")
+    sample = data[:65536]
+    if b"\x00" in sample and not any(data.startswith(b) for b, _ in _BOMS):
+        for enc in ("utf-16-le", "utf-16-be"):  # BOM-less UTF-16 is text; binary data fails strict decoding
+            try:
+                _check(codecs.getincrementaldecoder(enc)().decode(sample, final=False))
+                return
+            except (UnicodeDecodeError, ExtractError):
+                continue
+        raise ExtractError(f"binary data, not {ftype.upper()} (NUL bytes)")
+
+
 def _txt(data: bytes, path: Path) -> Extracted:
+    _refuse_binary(data, "txt")
     return Extracted(decode_text(data), "")
 
 
 def _md(data: bytes, path: Path) -> Extracted:
+    _refuse_binary(data, "md")
     text = decode_text(data)
     m = re.search(r"^#\s+(.+)$", text, re.M)
     return Extracted(text, m.group(1).strip() if m else "")
@@ -202,14 +283,87 @@ def _html_text(soup) -> str:
 def _html(data: bytes, path: Path) -> Extracted:
     from bs4 import BeautifulSoup
 
+    _refuse_binary(data, "html")
+
     soup = BeautifulSoup(data, "html.parser")  # bytes: BeautifulSoup's UnicodeDammit finds the charset
     title = soup.title.get_text(strip=True) if soup.title else ""
     return Extracted(_html_text(soup), title)
 
 
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _text_parts_zip(data: bytes, kind: str) -> io.BytesIO:
+    """A DOCX/ODT/EPUB zip checked in its directory and rebuilt with only its text parts.
+
+    Images and other binary parts become empty (the readers load every part into memory, and
+    text needs none of them). Raises :class:`ExtractError` for a file that is not a zip, and for
+    one whose directory declares more than the limits (a zip bomb): nothing is unpacked then.
+    Reads are capped too: zipfile never returns more than a member's declared size.
+    """
+    import zipfile
+
+    if data.startswith(_OLE):
+        raise ExtractError("encrypted document (password-protected)")
+    if not data.startswith(b"PK"):
+        raise ExtractError(f"not a {kind} file (no zip container; the content is "
+                           f"{_describe(data)})")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise ExtractError(f"damaged or unreadable {kind} (broken zip: {str(exc)[:80]})") from exc
+    if len(infos) > ZIP_MAX_MEMBERS:
+        raise ExtractError(f"{kind} holds {len(infos):,} parts (limit {ZIP_MAX_MEMBERS:,}): not indexed")
+    text_parts = [i for i in infos if i.filename == "mimetype" or i.filename.lower().endswith(_ZIP_TEXT_PARTS)]
+    total = sum(i.file_size for i in text_parts)
+    worst = max(text_parts, key=lambda i: i.file_size, default=None)
+    if worst is not None and worst.file_size > ZIP_MAX_PART:
+        raise ExtractError(f"{kind} part {worst.filename[:60]} unpacks to {worst.file_size / MIB:,.0f} MiB "
+                           f"(limit {ZIP_MAX_PART // MIB} MiB; a zip bomb?): not indexed")
+    if total > ZIP_MAX_TEXT:
+        raise ExtractError(f"{kind} text unpacks to {total / MIB:,.0f} MiB (limit {ZIP_MAX_TEXT // MIB} MiB; "
+                           "a zip bomb?): not indexed")
+    out = io.BytesIO()
+    try:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as slim:
+            for info in infos:
+                if info.is_dir():
+                    continue
+                body = b""
+                if info in text_parts:
+                    with zf.open(info) as fh:
+                        body = fh.read(ZIP_MAX_PART + 1)
+                slim.writestr(info.filename, body)
+    except ExtractError:
+        raise
+    except Exception as exc:  # bad CRC, unsupported compression, truncated data, encrypted member
+        raise ExtractError(f"damaged or unreadable {kind} ({type(exc).__name__}: {str(exc)[:80]})") from exc
+    out.seek(0)
+    return out
+
+
+def _describe(data: bytes) -> str:
+    """What some bytes look like, for a message: "empty", a known binary format, "text" or "binary data"."""
+    if not data:
+        return "empty"
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            return what
+    sample = data[:4096]
+    return "binary data" if b"\x00" in sample or len(_CONTROL.findall(sample.decode("latin-1"))) > 8 else "text"
+
+
+
 def _pdf(data: bytes, path: Path) -> Extracted:
+    import logging
+
     from pypdf import PdfReader
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files: the reason is recorded instead
+
+    if b"%PDF-" not in data[:1024]:
+        raise ExtractError(f"not a PDF file (no PDF header; the content is {_describe(data)})")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -219,7 +373,12 @@ def _pdf(data: bytes, path: Path) -> Extracted:
                 ok = 0
             if not ok:
                 raise ExtractError("encrypted PDF (password-protected)")
-        pages = [(p.extract_text() or "") for p in reader.pages]
+        pages, n_chars = [], 0
+        for page in reader.pages:  # stop once the document's text budget is used
+            pages.append(page.extract_text() or "")
+            n_chars += len(pages[-1])
+            if n_chars > MAX_TEXT_CHARS:
+                break
         title = ""
         try:
             title = (reader.metadata.title or "") if reader.metadata else ""
@@ -240,11 +399,10 @@ def _pdf(data: bytes, path: Path) -> Extracted:
 def _docx(data: bytes, path: Path) -> Extracted:
     import docx
 
+    slim = _text_parts_zip(data, "DOCX")
     try:
-        d = docx.Document(io.BytesIO(data))
+        d = docx.Document(slim)
     except Exception as exc:
-        if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # OLE container: encrypted Office file
-            raise ExtractError("encrypted document (password-protected)") from exc
         raise ExtractError(f"damaged or unreadable DOCX ({type(exc).__name__})") from exc
     parts = [p.text for p in d.paragraphs]
     for table in d.tables:
@@ -253,13 +411,40 @@ def _docx(data: bytes, path: Path) -> Extracted:
     return Extracted("\n\n".join(parts), d.core_properties.title or "")
 
 
+def _check_odt_xml(slim: io.BytesIO) -> None:
+    """Raise :class:`ExtractError` when an XML part odfpy reads is not well-formed (or encrypted)."""
+    import zipfile
+    from xml.sax import SAXException, handler
+
+    from defusedxml.sax import make_parser
+
+    with zipfile.ZipFile(slim) as zf:
+        names = set(zf.namelist())
+        manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in names else b""
+        if b"encryption-data" in manifest:
+            raise ExtractError("encrypted document (password-protected)")
+        for part in ("settings.xml", "meta.xml", "content.xml", "styles.xml"):
+            if part not in names:
+                continue
+            parser = make_parser()  # namespaces off: odfpy adds missing prefix declarations itself
+            parser.setFeature(handler.feature_external_ges, 0)
+            parser.setContentHandler(handler.ContentHandler())
+            try:
+                parser.parse(io.BytesIO(zf.read(part)))
+            except (SAXException, ValueError) as exc:
+                raise ExtractError(f"damaged ODT ({part} is not well-formed XML: {str(exc)[:80]})") from exc
+    slim.seek(0)
+
+
 def _odt(data: bytes, path: Path) -> Extracted:
     from odf import teletype
     from odf.namespaces import TEXTNS
     from odf.opendocument import load
 
+    slim = _text_parts_zip(data, "ODT")
+    _check_odt_xml(slim)  # odfpy prints a broken part to stdout (corrupting --json) and skips it
     try:
-        doc = load(io.BytesIO(data))
+        doc = load(slim)
     except Exception as exc:
         if b"encryption-data" in data or b"manifest:encryption" in data:
             raise ExtractError("encrypted document (password-protected)") from exc
@@ -295,7 +480,10 @@ def _epub(data: bytes, path: Path) -> Extracted:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            book = epub.read_epub(str(path), options={"ignore_ncx": True})
+            # from the bytes already read (and checked), never from the path: it may be a FIFO now
+            book = epub.read_epub(_text_parts_zip(data, "EPUB"), options={"ignore_ncx": True})
+    except ExtractError:
+        raise
     except Exception as exc:
         raise ExtractError(f"damaged or unreadable EPUB ({type(exc).__name__})") from exc
     parts = []
@@ -310,6 +498,7 @@ def _epub(data: bytes, path: Path) -> Extracted:
 def _rtf(data: bytes, path: Path) -> Extracted:
     from striprtf.striprtf import rtf_to_text
 
+    _refuse_binary(data, "rtf")
     if not data.lstrip().startswith(b"{\\rtf"):
         raise ExtractError("not an RTF file")
     m = re.search(rb"\\ansicpg(\d+)", data[:4096])
@@ -340,28 +529,56 @@ def extract(path: str | Path, file_type: str | None = None, max_bytes: int = DEF
         raise ExtractError(f"unsupported file type {path.suffix or '(none)'}")
     if data is None:
         data = read_bytes(path, max_bytes)
+    if not data:
+        raise ExtractError("empty file (0 bytes)")
     out = EXTRACTORS[ftype](data, path)
     text = _norm(out.text)
     if not text:
         raise ExtractError("no text")
-    title = (out.title or "").strip()[:200] or path.stem
-    return Extracted(text, title)
+    dropped = 0
+    if len(text) > MAX_TEXT_CHARS:  # keep whole words: cut at the last space before the limit
+        cut = text.rfind(" ", MAX_TEXT_CHARS - 1000, MAX_TEXT_CHARS)
+        cut = cut if cut > 0 else MAX_TEXT_CHARS
+        text, dropped = text[:cut].rstrip(), len(text) - cut
+    title = (out.title or "").strip()[:200] or readable(path.stem)
+    return Extracted(text, title, dropped)
 
 
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a file; an :class:`ExtractError` says why not (too large, permission, I/O)."""
+    """Read a regular file; an :class:`ExtractError` says why not (too large, not a file, permission, I/O).
+
+    The file is opened non-blocking and its type checked on the open descriptor: a file swapped
+    for a FIFO, socket or device after the scan is refused instead of blocking indexing forever.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise ExtractError(f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit)")
-        with open(path, "rb") as fh:
-            return fh.read(max_bytes + 1)
+        fd = os.open(path, flags)
     except PermissionError as exc:
         raise ExtractError("permission denied") from exc
     except FileNotFoundError as exc:
         raise ExtractError("file disappeared") from exc
     except OSError as exc:
+        raise ExtractError(f"cannot open file ({exc.strerror or exc})") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ExtractError("not a regular file (a FIFO, socket or device): skipped")
+        limit = f"{max_bytes / MIB:.0f} MiB" if max_bytes >= MIB else f"{max_bytes:,} bytes"
+        if st.st_size > max_bytes:
+            raise ExtractError(f"file too large ({st.st_size / MIB:,.1f} MiB; the limit is {limit})")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:  # grew after the check
+            raise ExtractError(f"file too large (over the {limit} limit)")
+        return data
+    except PermissionError as exc:
+        raise ExtractError("permission denied") from exc
+    except OSError as exc:
         raise ExtractError(f"cannot read file ({exc.strerror or exc})") from exc
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 # -- chunking ----------------------------------------------------------------------------------------
@@ -397,6 +614,11 @@ def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in _spans(text, _SENT, 0, len(text))]
 
 
+#: Longest stretch of text tokenised in one piece, and sentences tokenised per call.
+WINDOW_CHARS = 2000
+TOKENIZE_BATCH = 256
+
+
 def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int = 32) -> list[Chunk]:
     """Split ``text`` into chunks of at most ``max_tokens`` tokens at sentence/paragraph ends.
 
@@ -410,26 +632,37 @@ def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int 
     for ps, pe in paras:
         ss = _spans(text, _SENT, ps, pe)
         for i, (s, e) in enumerate(ss):
-            sents.append((s, e, i == len(ss) - 1))
+            last = i == len(ss) - 1
+            # a stretch without sentence ends is tokenised in windows: time stays linear and
+            # memory bounded on megabytes of text without spaces or punctuation
+            while e - s > WINDOW_CHARS:
+                cut = text.rfind(" ", s + WINDOW_CHARS // 2, s + WINDOW_CHARS)
+                cut = cut if cut > s else s + WINDOW_CHARS
+                sents.append((s, cut, False))
+                s = cut
+                while s < e and text[s].isspace():
+                    s += 1
+            if e > s:
+                sents.append((s, e, last))
     if not sents:
         return []
-    # count by attention mask: a tokenizer file may come with padding switched on
-    counts = [sum(enc.attention_mask) for enc in tokenizer.encode_batch([text[s:e] for s, e, _ in sents],
-                                                            add_special_tokens=False)]
     units: list[tuple[int, int, int, bool]] = []  # (start, end, tokens, ends_paragraph)
-    for (s, e, pend), n in zip(sents, counts):
-        if n <= max_tokens:
-            units.append((s, e, n, pend))
-            continue
-        enc = tokenizer.encode(text[s:e], add_special_tokens=False)
-        offs = [o for o, m in zip(enc.offsets, enc.attention_mask) if m]
-        for i in range(0, len(offs), max_tokens):
-            part = offs[i:i + max_tokens]
-            us = s if i == 0 else s + part[0][0]
-            ue = e if i + max_tokens >= len(offs) else s + offs[i + max_tokens][0]
-            while ue > us and text[ue - 1].isspace():
-                ue -= 1
-            units.append((us, ue, len(part), pend and i + max_tokens >= len(offs)))
+    for b in range(0, len(sents), TOKENIZE_BATCH):
+        batch = sents[b:b + TOKENIZE_BATCH]
+        encs = tokenizer.encode_batch([text[s:e] for s, e, _ in batch], add_special_tokens=False)
+        for (s, e, pend), enc in zip(batch, encs):
+            # count by attention mask: a tokenizer file may come with padding switched on
+            offs = [o for o, m in zip(enc.offsets, enc.attention_mask) if m]
+            if len(offs) <= max_tokens:
+                units.append((s, e, len(offs), pend))
+                continue
+            for i in range(0, len(offs), max_tokens):  # longer than the budget: cut at token boundaries
+                part = offs[i:i + max_tokens]
+                us = s if i == 0 else s + part[0][0]
+                ue = e if i + max_tokens >= len(offs) else s + offs[i + max_tokens][0]
+                while ue > us and text[ue - 1].isspace():
+                    ue -= 1
+                units.append((us, ue, len(part), pend and i + max_tokens >= len(offs)))
     chunks: list[Chunk] = []
     cur: list[tuple[int, int, int, bool]] = []
     fresh = 0  # units in cur that are not overlap from the previous chunk

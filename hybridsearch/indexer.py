@@ -1,15 +1,22 @@
-"""The indexing jobs: scan folders, extract, chunk, embed, commit batch by batch; repair; re-embed.
+"""The indexing jobs: scan folders, extract, chunk and commit; then embed; repair; re-embed.
 
 In: the library's :class:`~hybridsearch.store.Store`, its :class:`~hybridsearch.vectors.VectorIndex`
 and an encoder, passed explicitly by :class:`~hybridsearch.library.Library`. Out: an
 :class:`IndexReport`; the database and ``vectors.hnsw`` brought up to date.
 
+Two phases, so that a folder is searchable at once: first every new or changed file is
+extracted, chunked, language-tagged and committed with its FTS rows (keyword search covers the
+whole folder when this phase ends, at a few hundred chunks a second); then the chunks without a
+vector are embedded, those of the most recently modified files first. Hybrid search meanwhile
+fuses what is embedded with keyword hits over everything.
+
 Crash safety: SQLite is the source of truth. A batch of files is committed in one transaction
-(documents, chunks, FTS rows) and only then its vectors are added to the in-memory hnsw index,
-which is checkpointed by :class:`VectorIndex`. After a kill, chunks whose vectors did not reach
-disk are found by comparing chunk ids with hnsw labels and re-embedded from their stored text;
-vectors of chunks deleted meanwhile are marked deleted. Files of an uncommitted batch have no
-document row (or their old one) and are simply processed again.
+(documents, chunks, FTS rows); vectors are added to the in-memory hnsw index afterwards, and it
+is checkpointed by :class:`VectorIndex`. The embedding phase works from the database alone
+(chunk ids without an hnsw label, re-embedded from their stored text), so after a kill in either
+phase the next run simply finds those chunks again; vectors of chunks deleted meanwhile are
+marked deleted. Files of an uncommitted batch have no document row (or their old one) and are
+processed again.
 """
 
 from __future__ import annotations
@@ -19,15 +26,13 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from hybridsearch.ann import HnswIndex
 from hybridsearch.documents import (ExtractError, FileEntry, chunk_text, detect_document_language,
-                                    detect_language, extract, read_bytes, walk)
+                                    detect_language, extract, read_bytes, readable, walk)
 from hybridsearch.errors import Cancelled
 from hybridsearch.progress import EtaClock, Progress
 from hybridsearch.records import FailedFile, IndexReport
-from hybridsearch.store import (SQL_CHUNK_TEXTS_AFTER, SQL_DOCUMENTS_OF_FOLDER, SQL_FOLDER_ID,
+from hybridsearch.store import (SQL_CHUNK_IDS_BY_RECENCY, SQL_CHUNK_TEXTS_AFTER, SQL_DOCUMENTS_OF_FOLDER, SQL_FOLDER_ID,
                                 SQL_FOLDERS_TO_INDEX, SQL_LIVE_CHUNK_IDS, SQL_TOUCH_DOCUMENT,
                                 SQL_UPDATE_FOLDER_INDEXED, Store, chunk_texts)
 from hybridsearch.vectors import VectorIndex
@@ -71,8 +76,13 @@ def _embed_chunk_rows(store: Store, vectors: VectorIndex, enc, ann: HnswIndex, r
     return done
 
 
-def repair(store: Store, vectors: VectorIndex, enc, cancel=None, on_progress=None, report=None) -> int:
-    """Embed chunks that have no vector (after a crash); returns how many were embedded."""
+def repair(store: Store, vectors: VectorIndex, enc, cancel=None, on_progress=None, report=None,
+           stage: str = "repair") -> int:
+    """Embed every chunk that has no vector, most recently modified files first; returns how many.
+
+    This is the embedding phase of indexing (``stage='embed'``) and the repair after a crash:
+    both work from the database alone. The embedding rate is recorded for ``status``'s ETA.
+    """
     report = report or IndexReport()
     with store.lock:
         ids = store.chunk_ids()
@@ -80,14 +90,31 @@ def repair(store: Store, vectors: VectorIndex, enc, cancel=None, on_progress=Non
             return 0
         vectors.check_model(enc)
         ann = vectors.ensure(enc)
-        missing = sorted(ids - ann.labels())
+        labels = ann.labels()
+        missing = [r[0] for r in store.conn.execute(SQL_CHUNK_IDS_BY_RECENCY) if r[0] not in labels]
     if not missing:
         return 0
-    rows = chunk_texts(store, missing)
-    _embed_chunk_rows(store, vectors, enc, ann, rows, report, cancel, on_progress, "repair", len(rows))
-    vectors.checkpoint(force=True)
-    report.repaired_vectors += len(rows)
-    return len(rows)
+    done, t0 = 0, time.perf_counter()
+    step = BATCH_CHUNKS * 4  # one slice of chunk texts in memory at a time
+    try:
+        for i in range(0, len(missing), step):
+            part = missing[i:i + step]
+            text = dict(chunk_texts(store, part))  # read by id; embedded in recency order
+            rows = [(c, text[c]) for c in part if c in text]
+            done = _embed_chunk_rows(store, vectors, enc, ann, rows, report, cancel, on_progress, stage,
+                                     len(missing), done)
+    finally:  # also when cancelled: count what was embedded, from the index itself
+        vectors.checkpoint(force=True)
+        with store.lock:
+            done = len(ann.labels().intersection(missing))
+        report.chunks_embedded += done
+        if stage == "repair":
+            report.repaired_vectors += done
+        seconds = time.perf_counter() - t0
+        if done >= BATCH_CHUNKS and seconds > 0:
+            with store.transaction():
+                store.set("passages_per_s", round(done / seconds, 2))
+    return done
 
 
 # -- deletion ---------------------------------------------------------------------------------------
@@ -122,6 +149,9 @@ def _file_hash(data: bytes) -> str:
 def _prepare(enc, entry: FileEntry, old: dict | None, max_file_bytes: int) -> dict:
     """Read, hash, extract and chunk one file -> a pending item (ok, failed or touch-only)."""
     item = {"entry": entry, "old": old}
+    if entry.error:  # the scan could not stat the file or list the folder
+        item.update(status="failed", error=entry.error, hash=None)
+        return item
     try:
         data = read_bytes(Path(entry.path), max_file_bytes)
     except ExtractError as exc:
@@ -150,14 +180,9 @@ def _prepare(enc, entry: FileEntry, old: dict | None, max_file_bytes: int) -> di
     return item
 
 
-def _commit(store: Store, vectors: VectorIndex, enc, folder_id: int, pending: _Pending, report,
+def _commit(store: Store, vectors: VectorIndex, folder_id: int, pending: _Pending, report,
             remaining: int) -> int:
-    """Embed the pending chunks, then write the files in one transaction and add the vectors."""
-    texts = [ch.text for it in pending.items if it["status"] == "ok" for ch in it["chunks"]]
-    t0 = time.perf_counter()
-    vecs = enc.encode(texts, kind="passage") if texts else np.zeros((0, enc.dim), np.float32)
-    report.encode_seconds += time.perf_counter() - t0
-    new_ids: list[int] = []
+    """Write the pending files (documents, chunks, FTS rows) in one transaction; vectors come later."""
     dead: list[int] = []
     now = time.time()
     with store.lock:
@@ -173,13 +198,13 @@ def _commit(store: Store, vectors: VectorIndex, enc, folder_id: int, pending: _P
                     dead += st.delete_chunks_of(old["id"])
                 ok = it["status"] == "ok"
                 row = dict(folder_id=folder_id, path=e.path, file_type=e.file_type,
-                           title=it.get("title") or Path(e.path).stem, size=e.size, mtime=e.mtime,
+                           title=it.get("title") or readable(Path(e.path).stem), size=e.size, mtime=e.mtime,
                            hash=it.get("hash"), language=it.get("language"),
                            status=it["status"], error=it.get("error"), n_chars=it.get("n_chars"),
                            indexed_at=now)
                 did = st.upsert_document(row, old["id"] if old is not None else None)
                 if ok:
-                    new_ids += st.insert_chunks(did, it["chunks"])
+                    st.insert_chunks(did, it["chunks"])
                     report.chunks_added += len(it["chunks"])
                     if old is None:
                         report.added += 1
@@ -190,7 +215,6 @@ def _commit(store: Store, vectors: VectorIndex, enc, folder_id: int, pending: _P
                     report.failures.append(FailedFile(e.path, it["error"]))
             st.set("pending_files", remaining)
         vectors.delete(dead)
-        vectors.add(vecs, new_ids)
     vectors.checkpoint(force=False)
     n = len(pending.items)
     pending.items.clear()
@@ -205,7 +229,7 @@ def _scan(store: Store, folder_path: str, include, exclude):
              for r in store.conn.execute(SQL_DOCUMENTS_OF_FOLDER, (fid,))}
     work, unchanged, seen = [], 0, set()
     if Path(folder_path).is_dir():
-        for e in walk(folder_path, include, exclude):
+        for e in walk(folder_path, include, exclude, follow_links=bool(store.get("follow_links", False))):
             seen.add(e.path)
             old = known.get(e.path)
             # failed files are retried only when they change (size or mtime)
@@ -226,13 +250,8 @@ def run_index(store: Store, vectors: VectorIndex, enc, folder_paths=None, cancel
     report = IndexReport()
     if store.count("SELECT count(*) FROM chunks"):
         vectors.check_model(enc)
-    try:
-        repair(store, vectors, enc, cancel=cancel, on_progress=on_progress, report=report)
-    except Cancelled:
-        report.cancelled = True
-        report.seconds = time.perf_counter() - t_start
-        return report
-    vectors.ensure(enc)
+    with store.lock:  # chunks a crash left without vectors: reported as repaired once embedded
+        lost = store.chunk_ids() - vectors.ensure(enc).labels()
     rows = store.conn.execute(SQL_FOLDERS_TO_INDEX).fetchall()
     if folder_paths is not None:
         rows = [r for r in rows if r[0] in set(folder_paths)]
@@ -259,17 +278,29 @@ def run_index(store: Store, vectors: VectorIndex, enc, folder_paths=None, cancel
             for entry, old in work:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                pending.add(_prepare(enc, entry, old, max_file_bytes))
-                if pending.n_chunks >= BATCH_CHUNKS or len(pending.items) >= BATCH_FILES:
+                item = _prepare(enc, entry, old, max_file_bytes)
+                if pending.items and len(item.get("chunks", ())) >= BATCH_CHUNKS:
+                    # a large file is embedded on its own: a kill during its long encode does not
+                    # take the small files read before it along
                     files_done += _commit(store, vectors, enc, fid, pending, report,
+                                          files_total - files_done - len(pending.items) - 1)
+                pending.add(item)
+                if pending.n_chunks >= BATCH_CHUNKS or len(pending.items) >= BATCH_FILES:
+                    files_done += _commit(store, vectors, fid, pending, report,
                                           files_total - files_done - len(pending.items))
                     _report(on_progress, files_done, files_total, report, clock, entry.path)
             if pending.items:
-                files_done += _commit(store, vectors, enc, fid, pending, report,
+                files_done += _commit(store, vectors, fid, pending, report,
                                       files_total - files_done - len(pending.items))
                 _report(on_progress, files_done, files_total, report, clock, path)
             with store.transaction():
                 store.conn.execute(SQL_UPDATE_FOLDER_INDEXED, (time.time(), fid))
+        report.keyword_seconds = time.perf_counter() - t_start
+        # phase 2: vectors for every chunk that has none (this run's, and any a crash left)
+        repair(store, vectors, enc, cancel=cancel, on_progress=on_progress, report=report, stage="embed")
+        if lost:
+            with store.lock:
+                report.repaired_vectors += len(lost & vectors.current.labels())
     except Cancelled:
         report.cancelled = True
     finally:
@@ -293,8 +324,9 @@ def _report(on_progress, files_done, files_total, report, clock, path):
 
 # -- re-embedding -----------------------------------------------------------------------------------
 def run_reembed(store: Store, vectors: VectorIndex, new_enc, cancel=None, on_progress=None) -> None:
-    """Embed every chunk with ``new_enc`` into a new index; swap it in (file, then database,
-    then ``vectors``) when complete. Cancelling raises :class:`Cancelled` before any swap."""
+    """Embed every chunk with ``new_enc`` into a new index file; switch to it in one database
+    commit (file name, model, generation) when complete. Cancelling raises :class:`Cancelled`
+    before any switch."""
     total = store.count("SELECT count(*) FROM chunks")
     new = HnswIndex(vectors.path, new_enc.dim, initial_capacity=total + 1024)
     report = IndexReport()
@@ -314,12 +346,21 @@ def run_reembed(store: Store, vectors: VectorIndex, new_enc, cancel=None, on_pro
             rows = chunk_texts(store, missing)
             new.add(new_enc.encode([t for _, t in rows], kind="passage"), [r[0] for r in rows])
         gen = int(store.get("generation", 0)) + 1
-        # file first (its sidecar names the new model): VectorIndex rolls the database forward
-        # if we die between the rename and the commit below
-        new.save(gen, extra={"model_identity": new_enc.identity, "model_name": new_enc.name})
+        # the new index goes to a new file; one commit then names it with its model: a crash
+        # before the commit leaves the old model whole (the new file is a stray, removed on the
+        # next open), a crash after it the new one (the old file is the stray)
+        old_path = vectors.path
+        new_path = old_path.with_name(f"vectors-{gen}.hnsw")
+        new.save(gen, extra={"model_identity": new_enc.identity, "model_name": new_enc.name}, path=new_path)
         with store.transaction():
             store.set("model_identity", new_enc.identity)
             store.set("model_name", new_enc.name)
             store.set("dim", new_enc.dim)
             store.set("generation", gen)
+            store.set("vectors_file", new_path.name)
         vectors.replace(new, saved=True)
+        for f in (old_path, old_path.with_name(old_path.name + ".json")):
+            try:
+                f.unlink()
+            except OSError:
+                pass

@@ -215,6 +215,17 @@ class Library:
         return [FailedFile(path=p, reason=r or "unknown error", folder=f) for p, r, f in rows]
 
     # -- indexing ---------------------------------------------------------------------------
+    @property
+    def follow_links(self) -> bool:
+        """Whether indexing follows symbolic links that point outside a library folder (default no)."""
+        return bool(self.store.get("follow_links", False))
+
+    @follow_links.setter
+    def follow_links(self, value: bool) -> None:
+        self._writable()
+        with self.store.transaction():
+            self.store.set("follow_links", bool(value))
+
     def index(self, folders=None, cancel: CancelToken | None = None,
               on_progress: Callable[[Progress], None] | None = None) -> IndexReport:
         """Bring the index up to date with the folders (all, or the given ones).
@@ -315,7 +326,9 @@ class Library:
         Keys: root, folders, documents, failed, chunks, vectors, languages, model_identity,
         model_name, current_model (identity of the loaded encoder, or None if not loaded),
         model_mismatch, generation, health ('ok' or a description), vectors_missing,
-        vectors_extra, pending_files (left by an interrupted run; a scan may find more).
+        vectors_extra, pending_files (left by an interrupted run; a scan may find more),
+        keyword_indexed and embedded (chunks searchable by keywords / by meaning) and
+        embedding_eta_s (None when nothing waits or no rate is known yet).
         """
         with self.lock:
             c = self.store.count
@@ -333,10 +346,23 @@ class Library:
                 "generation": self.store.get("generation", 0),
             }
             out.update(self.vectors.health())
+        out.update(self._embedding_figures(out["chunks"], out["vectors_missing"]))
         out["current_model"] = self._encoder.identity if self._encoder is not None else None
         out["model_mismatch"] = (self._encoder is not None and out["model_identity"] is not None
                                  and out["model_identity"] != self._encoder.identity)
         return out
+
+    def embedding_state(self) -> dict:
+        """How much of the library meaning search covers yet: keyword_indexed (chunks), embedded,
+        not_embedded and embedding_eta_s (from the last measured embedding rate)."""
+        health = self.vectors.health()
+        chunks = self.store.count("SELECT count(*) FROM chunks")
+        return self._embedding_figures(chunks, health["vectors_missing"])
+
+    def _embedding_figures(self, chunks: int, missing: int) -> dict:
+        rate = float(self.store.get("passages_per_s", 0) or 0)
+        return {"keyword_indexed": chunks, "embedded": chunks - missing, "not_embedded": missing,
+                "embedding_eta_s": round(missing / rate, 1) if missing and rate > 0 else None}
 
     # -- watching ---------------------------------------------------------------------------
     def watch(self, on_change: Callable[[IndexReport], None] | None = None,

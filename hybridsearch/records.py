@@ -108,9 +108,13 @@ class IndexReport:
     unchanged: int = 0
     failed: int = 0
     chunks_added: int = 0
+    #: vectors made by the embedding phase (new chunks and any left without one by a crash)
+    chunks_embedded: int = 0
     repaired_vectors: int = 0
     cancelled: bool = False
     seconds: float = 0.0
+    #: seconds until every file was keyword-searchable (the first phase)
+    keyword_seconds: float = 0.0
     encode_seconds: float = 0.0
     failures: list[FailedFile] = field(default_factory=list)
 

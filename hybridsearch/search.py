@@ -30,7 +30,7 @@ from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html
 from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXTS, SQL_DOCUMENT_CHUNKS,
                                 SQL_FILTERED_CHUNK_IDS, SQL_LEXICAL, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
-                                SQL_TERM_DOCS, Store)
+                                SQL_TERM_DOCS, Store, path_param)
 from hybridsearch.vectors import VectorIndex
 
 #: Chunks fetched from each retriever per document asked for (documents have several chunks).
@@ -251,18 +251,24 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
         lists.append((weights[1], lexical))
     ids = list(dict.fromkeys(cid for _, lst in lists for cid, _ in lst))
     rows = _rows(store, ids)  # ids deleted since the vector index was saved drop out here
+    # while the library is still being embedded, a keyword hit without a vector stands in for
+    # the dense list at its keyword rank, so not-yet-embedded files are not pushed down
+    stand_in = not_embedded(store, vectors, [c for c, _ in lexical]) if (
+        mode == "hybrid" and use_dense and use_lexical) else set()
     chunk_score: dict[int, float] = {}
     doc_score: dict[int, float] = {}
     for w, lst in lists:
+        bonus = weights[0] if stand_in and lst is lexical else 0.0
         lst = [(c, s) for c, s in lst if c in rows]
         doc_rank: dict[int, int] = {}
         for rank, (cid, s) in enumerate(lst):
             did = rows[cid]["document_id"]
             if mode == "hybrid":
-                chunk_score[cid] = chunk_score.get(cid, 0.0) + policy.rrf(w, rank + 1)
+                w_here = w + (bonus if cid in stand_in else 0.0)
+                chunk_score[cid] = chunk_score.get(cid, 0.0) + policy.rrf(w_here, rank + 1)
                 if did not in doc_rank:
                     doc_rank[did] = len(doc_rank) + 1
-                    doc_score[did] = doc_score.get(did, 0.0) + policy.rrf(w, doc_rank[did])
+                    doc_score[did] = doc_score.get(did, 0.0) + policy.rrf(w_here, doc_rank[did])
             else:
                 chunk_score[cid] = s
                 doc_score[did] = max(doc_score.get(did, float("-inf")), s)
@@ -280,6 +286,15 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
             file_type=r["file_type"], language=r["doc_language"], score=doc_score[did],
             modified=datetime.fromtimestamp(r["mtime"] or 0), best=passages[0], more=passages[1:]))
     return results
+
+
+def not_embedded(store: Store, vectors: VectorIndex, chunk_ids) -> set[int]:
+    """Those of ``chunk_ids`` that have no vector yet (empty at once when every chunk has one)."""
+    ann = vectors.ann
+    if ann is not None and len(ann) >= store.count("SELECT count(*) FROM chunks"):
+        return set()
+    labels = ann.labels() if ann is not None else set()
+    return {c for c in chunk_ids if c not in labels}
 
 
 # -- document text ----------------------------------------------------------------------------------
@@ -300,7 +315,7 @@ def _doc_text_from_chunks(rows) -> str:
 def document_text(store: Store, path: str) -> str:
     """The indexed text of a document, rebuilt from its chunks at their offsets."""
     with store.lock:
-        rows = store.conn.execute(SQL_DOCUMENT_CHUNKS, (path,)).fetchall()
+        rows = store.conn.execute(SQL_DOCUMENT_CHUNKS, (path_param(path),)).fetchall()
     if not rows:
         raise InputError(f"not an indexed document: {path}")
     return _doc_text_from_chunks(rows)

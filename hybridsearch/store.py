@@ -93,6 +93,7 @@ SQL_FOLDER_STATS = """
 SQL_FOLDER_LANGS = """
     SELECT language, count(*) FROM documents WHERE folder_id = ? AND status = 'ok'
     GROUP BY language ORDER BY count(*) DESC"""
+SQL_MIGRATION_DONE = "SELECT 1 FROM migrations WHERE name = ?"
 SQL_FOLDER_ID = "SELECT id FROM folders WHERE path = ?"
 SQL_FOLDER_PATH = "SELECT path FROM folders WHERE path = ?"
 SQL_FOLDER_INSERT = "INSERT INTO folders (path, include, exclude, added_at) VALUES (?, ?, ?, ?)"
@@ -114,14 +115,26 @@ SQL_DOCUMENT_LANGUAGES = """
 SQL_LIVE_CHUNK_IDS = "SELECT id FROM chunks WHERE id IN ({marks})"
 SQL_CHUNK_TEXTS = "SELECT id, text FROM chunks WHERE id IN ({marks}) ORDER BY id"
 SQL_CHUNK_TEXTS_AFTER = "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?"
+#: chunk ids, those of the most recently modified documents first (the order vectors are made in)
+SQL_CHUNK_IDS_BY_RECENCY = ("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                            "ORDER BY d.mtime DESC, c.id")
 #: the highest chunk id ever given: an O(1) stand-in for the chunk count (count(*) scans)
 SQL_MAX_CHUNK_ID = "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'chunks'"
 SQL_SAME_LANGUAGE = """SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
     WHERE c.id IN ({marks}) AND coalesce(c.language, d.language) = ?"""
 SQL_DOCUMENT_CHUNKS = """SELECT c.start, c."end", c.text FROM chunks c JOIN documents d ON d.id = c.document_id
-    WHERE d.path = ? ORDER BY c.ordinal"""
+    WHERE d.path = CAST(? AS TEXT) ORDER BY c.ordinal"""
 SQL_CHUNK_PLACE = """SELECT d.path, c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id
     WHERE c.id = ?"""
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def path_param(path: str) -> bytes:
+    """A file path as bytes to bind with ``CAST(? AS TEXT)``: names that are not UTF-8 keep their bytes."""
+    return str(path).encode("utf-8", "surrogateescape")
 
 
 def chunk_texts(store: "Store", ids) -> list[tuple[int, str]]:
@@ -147,6 +160,9 @@ class Store:
         try:
             conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False,
                                    isolation_level=None)
+            # file names need not be UTF-8: their bytes are stored as they are (see path_param) and
+            # read back with surrogateescape, so the str is the one os.fsdecode gives, losslessly
+            conn.text_factory = _text
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -172,6 +188,10 @@ class Store:
             if name in done:
                 continue
             with self.transaction():
+                # another process opening the same new library may have applied it meanwhile
+                # (applying it twice failed on migrations' key and read as "database damaged")
+                if self.conn.execute(SQL_MIGRATION_DONE, (name,)).fetchone():
+                    continue
                 for step in statements:  # SQL text, or a function of the connection
                     if callable(step):
                         step(self.raw)
@@ -232,12 +252,14 @@ class Store:
 
     def upsert_document(self, row: dict, document_id: int | None) -> int:
         """Write a document row: update ``document_id``, or insert when None; return its id."""
+        row = {**row, "path": path_param(row["path"])}
+        value = {k: ("CAST(:path AS TEXT)" if k == "path" else f":{k}") for k in row}
         if document_id is not None:
-            sets = ", ".join(f"{k} = :{k}" for k in row)
+            sets = ", ".join(f"{k} = {value[k]}" for k in row)
             self.conn.execute(f"UPDATE documents SET {sets} WHERE id = :id", {**row, "id": document_id})
             return document_id
         return self.conn.execute(
-            f"INSERT INTO documents ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})",
+            f"INSERT INTO documents ({', '.join(row)}) VALUES ({', '.join(value.values())})",
             row).lastrowid
 
     def chunk_ids(self) -> set[int]:
@@ -300,16 +322,27 @@ class _Tx:
             raise translate(exc, self.store.path) from exc
         return self.store
 
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk does): a second ROLLBACK would raise
+        # "cannot rollback - no transaction is active" and hide the real error
+        if self.store.raw.in_transaction:
+            try:
+                self.store.raw.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass
+
     def __exit__(self, et, ev, tb):
         try:
             if et is None:
                 try:
                     self.store.raw.execute("COMMIT")
                 except sqlite3.OperationalError as exc:
-                    self.store.raw.execute("ROLLBACK")
+                    self._rollback()
                     raise translate(exc, self.store.path) from exc
             else:
-                self.store.raw.execute("ROLLBACK")
+                self._rollback()
+                if issubclass(et, sqlite3.OperationalError):  # a write failed: say what happened
+                    raise translate(ev, self.store.path) from ev
         finally:
             self.store.lock.release()
         return False
@@ -322,4 +355,9 @@ def translate(exc: sqlite3.OperationalError, path: Path) -> HybridSearchError:
         return LibraryLockedError(
             f"the library is in use by another hybridsearch process ({path}); close the app or "
             "wait for the other command to finish, then try again")
+    if "disk is full" in msg or "disk I/O error" in msg:
+        return HybridSearchError(
+            f"the disk is full: the library database ({path}) could not be written ({msg}). Nothing was "
+            "lost: what was indexed before is kept, and status and search still work. Free some space "
+            "and run the command again.")
     return HybridSearchError(f"library database error ({path}): {msg}")

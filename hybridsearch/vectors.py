@@ -58,13 +58,30 @@ class VectorIndex:
     def __init__(self, store, path: Path, writable: Callable[[], bool], checkpoint_seconds: float = 30.0):
         self.store = store
         self.lock = store.lock
-        self.path = Path(path)
+        self.default_path = Path(path)
         self.writable = writable
         self.checkpoint_seconds = float(checkpoint_seconds)
         self.current: HnswIndex | None = None  # None until loaded (or when nothing was embedded)
         self.dirty = False  # changed since the last save
         self.last_save = 0.0  # time.monotonic() of the last save
         self.save_cost = 0.0  # seconds the last save took
+
+    @property
+    def path(self) -> Path:
+        """The index file the database names (a re-embed switches files in one commit)."""
+        name = self.store.get("vectors_file")
+        return self.default_path.with_name(name) if name else self.default_path
+
+    def _remove_strays(self) -> None:
+        """Delete index files the database does not name: a re-embed killed before its commit,
+        or the old file of one killed after it. Only the process that holds the write lock does."""
+        keep = {self.path.name, self.path.name + ".json"}
+        for f in self.default_path.parent.glob("vectors*.hnsw*"):
+            if f.name not in keep:
+                try:
+                    f.unlink()
+                except OSError:
+                    pass
 
     # -- loading ----------------------------------------------------------------------------
     @property
@@ -83,6 +100,8 @@ class VectorIndex:
         sidecar names the newer model and a newer generation).
         """
         store = self.store
+        if self.writable():
+            self._remove_strays()
         meta = read_sidecar(self.path)
         db_gen = int(store.get("generation", 0))
         if (meta.get("model_identity") and meta.get("model_identity") != store.get("model_identity")

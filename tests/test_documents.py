@@ -186,11 +186,16 @@ def test_walk_skips_hidden_follows_links_without_loops_and_applies_globs(tmp_pat
     outside.mkdir()
     (outside / "g.txt").write_text("x")
     (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "inside.md").symlink_to(root / "sub" / "b.md")
+    (root / "outside.txt").symlink_to(outside / "g.txt")
+    # links are followed inside the folder only, unless asked (a link to /etc is not indexed)
     rel = sorted(os.path.relpath(e.path, root) for e in walk(root))
-    assert rel == ["a.txt", "drafts/e.txt", "link/g.txt", "sub/b.md", "sub/deep/c.pdf"]
-    rel = sorted(os.path.relpath(e.path, root) for e in walk(root, exclude=["drafts/**", "*.pdf"]))
-    assert rel == ["a.txt", "link/g.txt", "sub/b.md"]
-    rel = sorted(os.path.relpath(e.path, root) for e in walk(root, include=["*.md"]))
+    assert rel == ["a.txt", "drafts/e.txt", "inside.md", "sub/b.md", "sub/deep/c.pdf"]
+    rel = sorted(os.path.relpath(e.path, root) for e in walk(root, follow_links=True))
+    assert rel == ["a.txt", "drafts/e.txt", "inside.md", "link/g.txt", "outside.txt", "sub/b.md", "sub/deep/c.pdf"]
+    rel = sorted(os.path.relpath(e.path, root) for e in walk(root, exclude=["drafts/**", "*.pdf", "inside.md"]))
+    assert rel == ["a.txt", "sub/b.md"]
+    rel = sorted(os.path.relpath(e.path, root) for e in walk(root, include=["sub/*.md"]))
     assert rel == ["sub/b.md"]
 
 

@@ -63,6 +63,9 @@ class TrainConfig:
     mixed_precision: bool = True
     resume: bool = True
     name: str | None = None
+    #: the mixture's sources (``[KIND=]PATH[#SELECTOR][:WEIGHT]``, trainer/qa/mixture.py) when the
+    #: run trains on several kinds of positives; recorded in the card
+    sources: list[str] | None = None
 
     def check(self) -> None:
         """Raise :class:`HybridSearchError` for settings no run can use (before anything loads)."""

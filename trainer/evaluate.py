@@ -22,7 +22,8 @@ from hybridsearch.encoder import load_encoder
 from hybridsearch.progress import CancelToken, Progress
 from hybridsearch.ranking import DEFAULT_POLICY, RankingPolicy, feedback_vectors, offset_scores
 from hybridsearch.records import SUMMARY_KEYS
-from trainer.data import ParallelQA, load_parallel_qa
+from trainer.qa import ParallelQA, load_parallel_qa
+from trainer.qa.records import KINDS
 
 PRIMARY = "map"
 
@@ -264,3 +265,109 @@ def metrics_csv(metrics: dict) -> str:
         lines.append(l + "," + ",".join(f"{metrics.get(f'{l}_{c}', float('nan')):.4f}" for c in cols))
     lines.append("all," + ",".join(f"{metrics.get(c, float('nan')):.4f}" for c in cols))
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------- pair sets: question->paragraph and bitext
+
+#: The primary metric of each kind of evaluation data (what checkpoints are chosen on).
+PRIMARY_OF_KIND = {"qa-sentence": "map", "qa-paragraph": "map", "question-question": "bitext_map",
+                   "bitext": "bitext_map"}
+
+
+def pair_eval_set(ps) -> EvalSet:
+    """An EvalSet of a question->answer/paragraph PairSet: every question of every language
+    against one pool of every language's distinct positives (the app's unit for paragraphs)."""
+    candidates: list[tuple[str, str]] = []
+    index: dict[tuple[str, str], int] = {}
+    relevant: dict[str, dict[str, int]] = {}
+    queries = []
+    for i in sorted(ps.left):
+        for lang, text in sorted(ps.right[i].items()):
+            if (lang, text) not in index:
+                index[(lang, text)] = len(candidates)
+                candidates.append((lang, text))
+            relevant.setdefault(i, {})[lang] = index[(lang, text)]
+        queries += [(i, lang, q) for lang, q in sorted(ps.left[i].items())]
+    return EvalSet(ps.languages, queries, candidates, relevant)
+
+
+def bitext_accuracy(vectors: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
+    """Translation retrieval accuracy from ``{(id, lang): unit vector}``.
+
+    For every ordered language pair (x, y): the share of x sentences whose nearest y sentence
+    (cosine, over every y sentence) is their translation. Returns ``bitext_acc`` (the mean over
+    pairs), ``{x}_bitext_acc`` (mean over y) and ``{x}_{y}_bitext_acc``.
+    """
+    by_lang: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    for (i, lang), v in vectors.items():
+        by_lang[lang][i] = v
+    langs = sorted(by_lang)
+    out: dict[str, float] = {}
+    for x in langs:
+        for y in langs:
+            if x == y:
+                continue
+            ids_y = sorted(by_lang[y])
+            both = [i for i in sorted(by_lang[x]) if i in by_lang[y]]
+            if not both:
+                continue
+            ymat = np.stack([by_lang[y][i] for i in ids_y])
+            xmat = np.stack([by_lang[x][i] for i in both])
+            best = np.argmax(xmat @ ymat.T, axis=1)
+            out[f"{x}_{y}_bitext_acc"] = float(np.mean([ids_y[b] == i for b, i in zip(best, both)]))
+    for x in langs:
+        out[f"{x}_bitext_acc"] = _mean([out.get(f"{x}_{y}_bitext_acc") for y in langs if y != x])
+    out["bitext_acc"] = _mean([v for k, v in out.items() if k.count("_") == 3])
+    out.update(bitext_pool_map(vectors))
+    return dict(sorted(out.items()))
+
+
+def bitext_pool_map(vectors: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
+    """mAP of finding a sentence's translations in one pool of every language (itself left out).
+
+    Pairwise accuracy saturates for a good model (FLORES dev: 1.0); in one pool, a sentence's
+    translations compete with every other sentence *and* with each other's languages, so the
+    figure still moves, and a language bias shows. Returns ``bitext_map`` (mean over languages)
+    and ``{x}_bitext_map``.
+    """
+    keys = list(vectors)
+    mat = np.stack([vectors[k] for k in keys])
+    ids = np.array([i for i, _ in keys])
+    per: dict[str, list[float]] = defaultdict(list)
+    for start in range(0, len(keys), 512):
+        scores = mat[start:start + 512] @ mat.T
+        for r, row in enumerate(scores):
+            q = start + r
+            row[q] = -np.inf
+            rel = np.flatnonzero(ids == ids[q])
+            rel = rel[rel != q]
+            if not len(rel):
+                continue
+            ranks = np.sort(1 + (row[None, :] > row[rel][:, None]).sum(axis=1))
+            per[keys[q][1]].append(average_precision(ranks))
+    out = {f"{lang}_bitext_map": float(np.mean(v)) for lang, v in per.items()}
+    out["bitext_map"] = _mean(list(out.values()))
+    return out
+
+
+def evaluate_pair_set(encode, ps) -> dict[str, float]:
+    """Metrics of one PairSet with ``encode(texts, kind) -> unit vectors`` (kind "query" or
+    "passage"): bitext accuracy for translations, the LAReQA metrics with every language in one
+    pool for question->answer/paragraph. ``primary`` holds the kind's primary metric."""
+    _, _, left_kind, right_kind = KINDS[ps.kind]
+    if ps.symmetric:
+        keys = [(i, lang) for i in sorted(ps.left) for lang in sorted(ps.left[i])]
+        vecs = encode([ps.left[i][lang] for i, lang in keys], left_kind)
+        metrics = bitext_accuracy(dict(zip(keys, vecs)))
+    else:
+        es = pair_eval_set(ps)
+        q = encode([t for _, _, t in es.queries], left_kind)
+        c = encode([t for _, t in es.candidates], right_kind)
+        metrics = compute_metrics(q @ c.T, es)
+    metrics["primary"] = metrics[PRIMARY_OF_KIND[ps.kind]]
+    return metrics
+
+
+def evaluate_encoder_on_pairs(encoder, ps, batch_size: int = 64) -> dict[str, float]:
+    """:func:`evaluate_pair_set` with an :class:`Encoder`-like object."""
+    return evaluate_pair_set(lambda texts, kind: encoder.encode(texts, kind=kind, batch_size=batch_size), ps)

@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 from hybridsearch import atomic
 from hybridsearch.encoder.convert import BASE_NAME
 from hybridsearch.encoder.runtime import read_card, write_card
+from trainer.qa.mixture import data_credits
 
 OVERLAY = "overlay.safetensors"
 
@@ -37,6 +38,7 @@ def save_overlay(model, trainable, files, out_dir: Path, cfg, metrics, state) ->
         "base_model": BASE_NAME if on_base else None,
         "base_model_dir": None if on_base else str(files.weights_dir.resolve()),
         "training": "hybrid batch training (in-batch-negative InfoNCE)",
+        "data_credits": data_credits(cfg.sources) if getattr(cfg, "sources", None) else None,
         "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "resume")},
         "best_step": state["step"],
         "dev_metrics": metrics,

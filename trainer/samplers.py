@@ -1,4 +1,5 @@
-"""Batch samplers for hybrid batch training: X-X, X-Y and hybrid batches of (question, answer) pairs.
+"""Batch samplers for hybrid batch training: X-X, X-Y and hybrid batches of (question, answer) pairs,
+and mixture batches over several kinds of positives (:class:`MixtureBatchSampler`).
 
 A batch is a list of ``(id, question_lang, answer_lang)``. No id appears twice in a batch: the
 translation of a positive would otherwise be a false in-batch negative. Every sampler is seeded
@@ -8,9 +9,10 @@ and reseeds per epoch with ``seed + epoch``.
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
-from trainer.data import DataError, ParallelQA
+from trainer.qa import DataError, PairSet, ParallelQA
 
 Pair = tuple[str, str, str]  # (id, question language, answer language)
 
@@ -249,4 +251,126 @@ class MinedNegatives(Negatives):
             cands = self.neighbours.get((i, ql))
             if cands:
                 out.append(rng.choice(cands))
+        return out
+
+
+@dataclass(frozen=True)
+class MixtureBatch:
+    """One batch of a mixture: ``pairs`` of (id, left language, right language), all from the
+    source ``source`` (its index in the mixture); ``mode`` is "xx" or "xy"."""
+
+    source: int
+    kind: str
+    mode: str
+    pairs: list[Pair]
+
+
+class _Cursor:
+    """Walks a list in a seeded random order, reshuffling each time it comes round."""
+
+    def __init__(self, items: list, rng: random.Random):
+        self.items, self.rng, self.pos = items[:], rng, len(items)
+
+    def take(self):
+        if self.pos >= len(self.items):
+            self.rng.shuffle(self.items)
+            self.pos = 0
+        self.pos += 1
+        return self.items[self.pos - 1]
+
+
+class MixtureBatchSampler:
+    """Hybrid batches from several pair sets (kinds of positives), each drawn with its weight.
+
+    Every batch comes from one source, chosen with probability proportional to its weight, and
+    is X-X with probability ``alpha``, else X-Y:
+
+    - question -> answer / paragraph: X-X is one language for the whole batch (question and
+      positive in it), X-Y draws a (question, positive) language pair per id, always different;
+    - question <-> question, sentence <-> sentence: a text is never its own positive, so X-X is one
+      (x, y) language pair for the whole batch (every negative in the positive's language, as in
+      a one-language pool), X-Y draws the pair per id.
+
+    No two ids of one id group are in a batch (:attr:`PairSet.group`). An epoch is
+    ``batches_per_epoch`` batches (default: every source's ids once over, at ``batch_size``);
+    :meth:`set_epoch` reseeds with ``seed + epoch``, so an epoch is reproducible.
+    """
+
+    kind = "mixture"
+
+    def __init__(self, sources: Sequence[PairSet], weights: Sequence[float] | None, batch_size: int,
+                 alpha: float = 0.5, seed: int = 0, batches_per_epoch: int | None = None):
+        if batch_size < 2:
+            raise ValueError("batch_size must be at least 2 (in-batch negatives)")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], not {alpha}")
+        weights = [1.0] * len(sources) if weights is None else list(weights)
+        if not sources or len(weights) != len(sources) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("a mixture needs one weight >= 0 per source, and some weight > 0")
+        self.sources, self.weights = list(sources), weights
+        self.batch_size, self.alpha, self.seed, self.epoch = batch_size, alpha, seed, 0
+        # per source: ids by the X-X key (a language, or a language pair for the symmetric kinds)
+        # they have, and the ids with an X-Y pair
+        self.xx: list[dict] = []
+        self.xy: list[list[str]] = []
+        for ps in self.sources:
+            xx: dict = {}
+            xy = []
+            for i in sorted(ps.left):
+                if ps.symmetric:
+                    for pair in ps.language_pairs(i):
+                        xx.setdefault(pair, []).append(i)
+                else:
+                    for x, _ in ps.language_pairs(i, same=True):
+                        xx.setdefault(x, []).append(i)
+                if ps.language_pairs(i, same=False):
+                    xy.append(i)
+            if len(set(ps.group.values())) < 2 or not (xx or xy):
+                raise DataError(f"{ps.source or ps.kind}: {ps.kind} pairs need at least two id groups")
+            self.xx.append({k: v for k, v in sorted(xx.items()) if len(v) >= 2})
+            self.xy.append(xy)
+        self._len = batches_per_epoch or max(1, sum(len(ps.left) for ps in self.sources) // batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[MixtureBatch]:
+        rng = random.Random(self.seed + self.epoch)
+        cursors: dict = {}
+
+        def cursor(key, items):
+            if key not in cursors:
+                cursors[key] = _Cursor(items, random.Random(f"{self.seed}:{self.epoch}:{key}"))
+            return cursors[key]
+
+        for _ in range(self._len):
+            k = rng.choices(range(len(self.sources)), weights=self.weights)[0]
+            ps = self.sources[k]
+            xx_ok, xy_ok = bool(self.xx[k]), bool(self.xy[k])
+            mono = (rng.random() < self.alpha and xx_ok) or not xy_ok
+            if mono:
+                keys = list(self.xx[k])
+                key = rng.choices(keys, weights=[len(self.xx[k][c]) for c in keys])[0]
+                ids = self._distinct(ps, cursor((k, key), self.xx[k][key]), len(self.xx[k][key]))
+                x, y = key if ps.symmetric else (key, key)
+                pairs = [(i, x, y) for i in ids]
+            else:
+                ids = self._distinct(ps, cursor((k, None), self.xy[k]), len(self.xy[k]))
+                pairs = [(i, *rng.choice(ps.language_pairs(i, same=False))) for i in ids]
+            yield MixtureBatch(k, ps.kind, "xx" if mono else "xy", pairs)
+
+    def _distinct(self, ps: PairSet, cur: _Cursor, n: int) -> list[str]:
+        """Up to batch_size ids from the cursor, no two of one id group (one pass at most)."""
+        out, groups = [], set()
+        for _ in range(n):
+            i = cur.take()
+            g = ps.group[i]
+            if g not in groups:
+                groups.add(g)
+                out.append(i)
+                if len(out) == self.batch_size:
+                    break
         return out

@@ -27,12 +27,14 @@ from hybridsearch.progress import CancelToken
 from hybridsearch.records import SUMMARY_KEYS
 from trainer.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
-from trainer.data import ParallelQA
 from trainer.distributed import Dist
-from trainer.evaluate import PRIMARY, EvalSet, calibrate_language_offset, compute_metrics
+from trainer.evaluate import PRIMARY, EvalSet, calibrate_language_offset, compute_metrics, evaluate_pair_set
 from trainer.export import OVERLAY, save_overlay
 from trainer.loss import HybridLoss
-from trainer.samplers import HardNegatives, MinedNegatives, make_sampler
+from trainer.qa import PairSet, ParallelQA
+from trainer.qa.mixture import Mixture
+from trainer.qa.records import KINDS
+from trainer.samplers import HardNegatives, MinedNegatives, MixtureBatch, MixtureBatchSampler, make_sampler
 
 __all__ = ["CHECKPOINT", "TrainConfig", "TrainProgress", "TrainResult", "TrainingOOM", "train"]
 #: Tokens per text when evaluating during training: what the runtime encodes (its default limit,
@@ -108,9 +110,11 @@ def total_steps_for(cfg: TrainConfig, batches_per_epoch: int) -> int:
     raise HybridSearchError("set either steps or epochs")
 
 
-def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgress], None] | None = None,
-          cancel: CancelToken | None = None, eval_data: ParallelQA | None = None) -> TrainResult:
-    """Fine-tune ``cfg.model`` on ``data``; evaluate on ``eval_data`` (or a dev split of ``data``)."""
+def train(cfg: TrainConfig, data: ParallelQA | Mixture, on_progress: Callable[[TrainProgress], None] | None = None,
+          cancel: CancelToken | None = None, eval_data: ParallelQA | PairSet | None = None) -> TrainResult:
+    """Fine-tune ``cfg.model`` on ``data`` (QA pairs, or a :class:`Mixture` of kinds of positives);
+    evaluate on ``eval_data`` (or a dev split of QA ``data``) and keep the best checkpoint by its
+    primary metric (mAP for QA data, the pool mAP of translations for bitext)."""
     cfg.check()  # before anything loads
     cancel = cancel or CancelToken()
     dist = Dist.from_env()  # several processes under torchrun: see trainer/distributed.py
@@ -123,13 +127,21 @@ def train(cfg: TrainConfig, data: ParallelQA, on_progress: Callable[[TrainProgre
     out_dir.mkdir(parents=True, exist_ok=True)
     _seed_all(cfg.seed)
 
-    if eval_data is None and cfg.dev_share > 0:
-        data, eval_data = data.split(cfg.dev_share, cfg.seed)
-    if len(data.by_id) < 2:
-        raise HybridSearchError("the training data needs at least 2 question ids")
-    sampler = make_sampler(data, cfg.batch_size, cfg.alpha, cfg.seed)
-    hard = (HardNegatives(data, cfg.hard_negative_language) if cfg.hard_negatives and not cfg.mine_negatives
-            else None)
+    if isinstance(data, Mixture):
+        extras = [name for name, on in (("align_weight", cfg.align_weight), ("all_languages_weight",
+                  cfg.all_languages_weight), ("all_questions_weight", cfg.all_questions_weight),
+                  ("hard_negatives", cfg.hard_negatives), ("mine_negatives", cfg.mine_negatives)) if on]
+        if extras:
+            raise HybridSearchError(f"{', '.join(extras)} apply to one QA data set, not to a mixture of sources")
+        sampler, hard = MixtureBatchSampler(data.sources, data.weights, cfg.batch_size, cfg.alpha, cfg.seed), None
+    else:
+        if eval_data is None and cfg.dev_share > 0:
+            data, eval_data = data.split(cfg.dev_share, cfg.seed)
+        if len(data.by_id) < 2:
+            raise HybridSearchError("the training data needs at least 2 question ids")
+        sampler = make_sampler(data, cfg.batch_size, cfg.alpha, cfg.seed)
+        hard = (HardNegatives(data, cfg.hard_negative_language) if cfg.hard_negatives and not cfg.mine_negatives
+                else None)
     total = total_steps_for(cfg, len(sampler))
 
     device = dist.start(pick_device(cfg.device))
@@ -170,8 +182,12 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         model.train()
         return out
 
-    q_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_q + r.question for r in data.rows])))
-    a_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_a + r.answer for r in data.rows])))
+    if isinstance(data, Mixture):
+        q_ids = a_ids = {}
+        mixture_tokens = MixtureTokens(data, tok)
+    else:
+        q_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_q + r.question for r in data.rows])))
+        a_ids = dict(zip(((r.id, r.lang) for r in data.rows), tok([prefix_a + r.answer for r in data.rows])))
 
     decay = [p for n, p in model.named_parameters() if n in trainable and not ("LayerNorm" in n or n.endswith("bias"))]
     no_decay = [p for n, p in model.named_parameters() if n in trainable and ("LayerNorm" in n or n.endswith("bias"))]
@@ -189,7 +205,10 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         amp_dtype = torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
-    es = EvalSet.from_parallel_qa(eval_data) if eval_data is not None and eval_data.rows else None
+    if isinstance(eval_data, PairSet):
+        es = eval_data
+    else:
+        es = EvalSet.from_parallel_qa(eval_data) if eval_data is not None and eval_data.rows else None
     if cfg.mine_negatives:  # with the starting model, before any step (a resumed run mines the same)
         prefixes = {"query": prefix_q, "passage": prefix_a}
         try:  # minutes of encoding on a CPU: a cancel stops it, and nothing was trained or written
@@ -206,6 +225,9 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
         # a cancel stops the evaluation too, unless other processes wait for this one (torchrun:
         # then every process stops together at the next step)
         stop = None if dist.enabled else cancel
+        if isinstance(es, PairSet):  # selection on other data than QA pairs (e.g. FLORES dev bitext)
+            prefixes = {"query": prefix_q, "passage": prefix_a}
+            return evaluate_pair_set(lambda texts, kind: encode_texts(texts, prefixes[kind], stop), es)
         qv = encode_texts([t for _, _, t in es.queries], prefix_q, stop)
         cv = encode_texts([t for _, t in es.candidates], prefix_a, stop)
         scores = qv @ cv.T
@@ -243,6 +265,14 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
             step_loss = 0.0
             for micro in range(cfg.grad_accum):
                 batch = next(batches)
+                if isinstance(batch, MixtureBatch):  # one kind of positives per batch: in-batch InfoNCE
+                    left, right = mixture_tokens.of(batch)
+                    with torch.autocast(device_type=amp_device, dtype=amp_dtype, enabled=use_amp):
+                        loss = loss_fn(embed(left), embed(right)) / cfg.grad_accum
+                    scaler.scale(loss).backward()
+                    step_loss += float(loss.detach())
+                    pairs_done += len(batch.pairs)
+                    continue
                 qs = [q_ids[(i, ql)] for i, ql, _ in batch]
                 negs = mask = None
                 if hard is not None:
@@ -287,9 +317,10 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
             dev = None
             if es is not None and dist.main and (state["step"] % cfg.eval_every == 0 or state["step"] == total):
                 dev = evaluate()
+                dev.setdefault("primary", dev.get(PRIMARY))
                 state["history"].append({"step": state["step"], "loss": last_loss,
-                                         **{k: dev[k] for k in SUMMARY_KEYS}})
-                if state["best"] is None or dev[PRIMARY] > state["best"][PRIMARY]:
+                                         **{k: dev[k] for k in ("primary", *SUMMARY_KEYS, "bitext_acc") if k in dev}})
+                if state["best"] is None or dev["primary"] > state["best"].get("primary", state["best"].get(PRIMARY)):
                     state["best"], state["best_step"] = dev, state["step"]
                     save_best(dev)
                 checkpoint()
@@ -313,6 +344,27 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
     if dist.main:
         shutil.rmtree(ckpt, ignore_errors=True)
     return TrainResult(out_dir, state["best"] or {}, state["best_step"], state["history"])
+
+
+class MixtureTokens:
+    """Token ids of a mixture's texts, made when a batch first needs them (a mixture can hold
+    far more texts than a run visits), each side prefixed as search encodes it (:data:`KINDS`)."""
+
+    def __init__(self, mixture: Mixture, tok):
+        self.mixture, self.tok, self.cache = mixture, tok, {}
+
+    def of(self, batch: MixtureBatch) -> tuple[list, list]:
+        ps = self.mixture.sources[batch.source]
+        lp, rp = (PREFIXES[kind] for kind in KINDS[ps.kind][2:])
+        need = [(side, i, lang, prefix + texts[i][lang])
+                for i, x, y in batch.pairs
+                for side, lang, prefix, texts in (("l", x, lp, ps.left), ("r", y, rp, ps.right))
+                if (batch.source, side, i, lang) not in self.cache]
+        if need:
+            for (side, i, lang, _), ids in zip(need, self.tok([t for *_, t in need])):
+                self.cache[(batch.source, side, i, lang)] = ids
+        return ([self.cache[(batch.source, "l", i, x)] for i, x, _ in batch.pairs],
+                [self.cache[(batch.source, "r", i, y)] for i, _, y in batch.pairs])
 
 
 def translation_twins(batch, langs_of: dict, seed: int, step: int) -> list[tuple[str, str]]:

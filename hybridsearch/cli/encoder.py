@@ -12,11 +12,31 @@ from hybridsearch.encoder.runtime import model_files
 from hybridsearch.records import SUMMARY_COLUMNS
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more (a clear usage error otherwise, not a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def device_name(text: str) -> str:
+    """argparse type: auto, cpu, cuda, cuda:N or mps."""
+    t = text.strip().lower()
+    if t in ("auto", "cpu", "cuda", "mps") or (t.startswith("cuda:") and t[5:].isdigit()):
+        return t
+    raise argparse.ArgumentTypeError(f"unknown device {text!r}: use auto, cpu, cuda, cuda:N or mps")
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default",
                    help="'default' (bundled hybrid-trained model), 'base', or a model directory")
-    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1, mps")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the encoder")
+    p.add_argument("--device", type=device_name, default="auto",
+                   help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1, mps")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the encoder")
 
 
 def register(sub) -> None:

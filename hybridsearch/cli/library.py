@@ -6,9 +6,22 @@ import json
 import sys
 from pathlib import Path
 
-from hybridsearch.cli.encoder import add_model_options
+from hybridsearch.cli.encoder import add_model_options, positive_int
 from hybridsearch.errors import InputError
 from hybridsearch.snippets import render
+
+
+def _languages(text: str) -> str:
+    """argparse type for --lang: comma-separated language codes, at least one."""
+    import argparse
+
+    codes = [c.strip().lower() for c in text.split(",") if c.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError(f"no language codes in {text!r}: give codes such as ru,uk")
+    bad = [c for c in codes if not (c.isalpha() and 2 <= len(c) <= 3)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a language code: {', '.join(bad)} (use ISO codes such as en, ru, zh)")
+    return ",".join(codes)
 
 
 def _library_option(p) -> None:
@@ -24,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--exclude", action="append", default=None, metavar="GLOB",
                    help="skip files/folders matching this pattern (repeatable), e.g. 'drafts/**'")
     p.add_argument("--max-size-mb", type=float, default=64, help="skip files larger than this (default 64)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also follow symbolic links that point outside the folder (remembered by the library)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _library_option(p)
     add_model_options(p)
@@ -31,8 +46,8 @@ def register(sub) -> None:
 
     s = sub.add_parser("search", help="search the library")
     s.add_argument("query")
-    s.add_argument("--lang", default=None, help="only these languages, e.g. ru,uk")
-    s.add_argument("--k", type=int, default=10, help="number of documents (default 10)")
+    s.add_argument("--lang", type=_languages, default=None, help="only these languages, e.g. ru,uk")
+    s.add_argument("--k", type=positive_int, default=10, help="number of documents (default 10)")
     s.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     s.add_argument("--lexical-weight", type=float, default=None, metavar="W",
                    help="hybrid mode: weight of keyword matches against 1.0 for semantic ones "
@@ -107,7 +122,7 @@ class _Bars:
             self.stage = p.stage
             if p.stage == "done":
                 return
-            unit = "chunk" if p.stage in ("repair", "reembed") else "file"
+            unit = "chunk" if p.stage in ("repair", "reembed", "embed") else "file"
             self.bar = tqdm(total=p.total, desc=p.stage, unit=unit, file=sys.stderr, dynamic_ncols=True)
         if self.bar is not None:
             if p.total is not None and self.bar.total != p.total:
@@ -123,12 +138,18 @@ class _Bars:
             self.bar = None
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def cmd_index(args) -> int:
     lib = _open(args, create=True)
     lib.max_file_bytes = int(args.max_size_mb * 1024 * 1024)
     bars = _Bars()
     try:
         folders = [lib.add_folder(p, include=args.include, exclude=args.exclude).path for p in args.paths]
+        if args.follow_links:
+            lib.follow_links = True
         report = lib.index(folders=folders, on_progress=bars)
     finally:
         bars.close()
@@ -140,8 +161,10 @@ def cmd_index(args) -> int:
         return 0
     print(f"indexed: {report.added} new, {report.updated} changed, {report.removed} removed, "
           f"{report.unchanged} unchanged, {report.failed} failed; {report.chunks_added} chunks "
-          f"in {report.seconds:.1f} s" + (f"; {report.repaired_vectors} vectors repaired"
-                                          if report.repaired_vectors else ""))
+          f"in {report.seconds:.1f} s (keyword-searchable after {report.keyword_seconds:.1f} s)"
+          + (f"; {report.repaired_vectors} vectors repaired" if report.repaired_vectors else ""))
+    if report.cancelled:
+        print("stopped before the end: run the same command again to finish (what was done is kept)")
     for f in report.failures[:20]:
         print(f"  failed: {f.path}: {f.reason}")
     if len(report.failures) > 20:
@@ -165,6 +188,12 @@ def cmd_search(args) -> int:
                              feedback=not args.no_feedback)
         empty = not results and lib.store.count("SELECT count(*) FROM documents WHERE status = 'ok'") == 0
         root = lib.root
+        state = lib.embedding_state() if args.mode != "lexical" else {"not_embedded": 0}
+    if state["not_embedded"]:  # on stderr: --json output stays plain
+        eta = f", about {_duration(state['embedding_eta_s'])} left" if state.get("embedding_eta_s") else ""
+        print(f"note: {state['not_embedded']} of {state['keyword_indexed']} passages are not embedded yet "
+              f"(keyword search covers them; meaning search covers the {state['embedded']} embedded{eta}; "
+              "run 'hybridsearch index' to finish)", file=sys.stderr)
     if empty:  # say why, on stderr, so that --json output stays a plain []
         print(f"the library at {root} has no documents yet: {ADD_DOCUMENTS}", file=sys.stderr)
     if args.json:
@@ -203,6 +232,8 @@ def cmd_status(args) -> int:
     print(f"model: {st['model_name'] or '(none yet)'}  ({st['model_identity'] or '-'})")
     print(f"documents: {st['documents']}  chunks: {st['chunks']}  vectors: {st['vectors']}  "
           f"failed files: {st['failed']}")
+    eta = f" (about {_duration(st['embedding_eta_s'])} left)" if st["embedding_eta_s"] else ""
+    print(f"keyword-searchable: {st['keyword_indexed']} passages  embedded: {st['embedded']}{eta}")
     print(f"index health: {st['health']}")
     if st["languages"]:
         print("languages: " + ", ".join(f"{k or '?'} {v}" for k, v in st["languages"].items()))

@@ -18,6 +18,12 @@ from pathlib import Path
 from hybridsearch.errors import DataError, HybridSearchError, InputError
 from hybridsearch.records import SUMMARY_COLUMNS
 from trainer.config import DEFAULTS, TrainConfig
+from trainer.qa import detect, load_pair_sets, load_parallel_qa, load_xquad_r, split_selector
+from trainer.qa.checks import format_problems
+from trainer.qa.loader import looks_like_squad
+from trainer.qa.loader import parse_articles as parse_article_indices
+from trainer.qa.mixture import load_mixture, load_source, parse_source
+from trainer.qa.records import KINDS
 from trainer.samplers import HARD_NEGATIVE_LANGUAGES
 
 
@@ -26,7 +32,14 @@ def register(sub) -> None:
                        description="Fine-tune a multilingual encoder with hybrid batch training: each "
                                    "batch is X-X (one language) with probability --alpha, else X-Y.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("data", help="parallel QA file (.jsonl, .csv, .tsv; see docs/qa-format.md) or an XQuAD-R folder")
+    t.add_argument("data", nargs="?", default=None,
+                   help="parallel QA file (.jsonl, .csv, .tsv; see docs/qa-format.md) or an XQuAD-R folder "
+                        "(XQuAD-R: FOLDER#0-27 picks articles); or give --source instead")
+    t.add_argument("--source", action="append", default=[], metavar="[KIND=]PATH[#SEL][:WEIGHT]",
+                   help="train on a mixture: repeat for each source of pairs (QA files, XQuAD-R, MLQA-style "
+                        "sets, Mintaka JSON, line-aligned text, FLORES folders, TMX), each with a sampling "
+                        "weight (default 1) and optionally the kind of pairs to take from it "
+                        "(qa-sentence, qa-paragraph, question-question, bitext); see docs/training.md")
     t.add_argument("--out", required=True, help="directory for the trained model (and its checkpoint)")
     t.add_argument("--model", default=DEFAULTS.model, help="model to start from: 'base', 'default' or a model directory")
     t.add_argument("--alpha", type=float, default=DEFAULTS.alpha, help="share of X-X (monolingual) batches, 0..1")
@@ -62,7 +75,9 @@ def register(sub) -> None:
     t.add_argument("--mine-same-language", action="store_true",
                    help="with --mine-negatives: mine only candidates in the question's language")
     t.add_argument("--dev-share", type=float, default=DEFAULTS.dev_share, help="share of ids held out for the dev set")
-    t.add_argument("--eval-data", default=None, help="evaluate on this file/folder instead of a dev split")
+    t.add_argument("--eval-data", default=None,
+                   help="choose checkpoints on this file/folder instead of a dev split: QA data (mAP) or "
+                        "translations (pool mAP), e.g. ../shared/data/parallel/flores#dev")
     t.add_argument("--seed", type=int, default=DEFAULTS.seed)
     t.add_argument("--eval-every", type=int, default=DEFAULTS.eval_every, help="evaluate (and checkpoint) every N steps")
     t.add_argument("--grad-accum", type=int, default=DEFAULTS.grad_accum, help="batches per optimizer step")
@@ -72,7 +87,12 @@ def register(sub) -> None:
 
     e = sub.add_parser("evaluate", help="LAReQA-style retrieval evaluation of a model on parallel QA data")
     e.add_argument("model", help="'base', 'default' or a model directory")
-    e.add_argument("data", help="parallel QA file or XQuAD-R folder")
+    e.add_argument("data", help="parallel QA file or XQuAD-R folder; or translations (FLORES folder#split, "
+                                "line-aligned text, TMX: translation retrieval accuracy) or an MLQA-style set "
+                                "(question -> paragraph)")
+    e.add_argument("--paragraphs", action="store_true",
+                   help="QA data: rank the paragraphs (every language in one pool) instead of the answer "
+                        "sentences, as the app retrieves paragraph-size chunks")
     e.add_argument("--articles", default=None,
                    help="XQuAD-R article indices, e.g. 28-35 or 28,30 (XQuAD-R folders only)")
     e.add_argument("--json", action="store_true", help="print every metric as JSON")
@@ -151,34 +171,18 @@ def metrics_table(metrics: dict) -> str:
 
 def parse_articles(text: str | None) -> list[int] | None:
     """``"28-35"`` / ``"28,30,33-34"`` -> sorted article indices; None when not given."""
-    if not text:
-        return None
-    out: set[int] = set()
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                a, b = (int(x) for x in part.split("-", 1))
-                if b < a:
-                    raise ValueError
-                out.update(range(a, b + 1))
-            elif part:
-                out.add(int(part))
-    except ValueError:
+        return parse_article_indices(text)
+    except DataError:
         raise HybridSearchError(f"--articles wants indices like 28-35 or 28,30, not {text!r}") from None
-    if not out or min(out) < 0:
-        raise HybridSearchError(f"--articles wants indices like 28-35 or 28,30, not {text!r}")
-    return sorted(out)
 
 
 def _load(path: str, articles=None):
-    from trainer.data import _looks_like_squad, load_parallel_qa, load_xquad_r
-
     p = Path(path)
     if articles is not None:
         if not p.exists():
             raise DataError(f"no such file or folder: {p}")
-        if not (p.is_dir() or _looks_like_squad(p)):
+        if not (p.is_dir() or looks_like_squad(p)):
             raise HybridSearchError("--articles applies only to XQuAD-R data (a folder of {lang}.json)")
         data = load_xquad_r(p, articles=articles)
         if not data.rows:
@@ -191,8 +195,6 @@ def _load(path: str, articles=None):
 
 def _print_problems(exc: DataError, source: str | None = None, file=None) -> None:
     """Every (line, message) of a DataError, one per line, under a count."""
-    from trainer.qafile import format_problems
-
     file = file or sys.stderr
     n = len(exc.problems)
     head = f"{source}: " if source else "error: "
@@ -201,19 +203,36 @@ def _print_problems(exc: DataError, source: str | None = None, file=None) -> Non
         print(f"  {line}", file=file)
 
 
-def cmd_data_check(args) -> int:
-    from trainer.data import load_parallel_qa
+def pair_lines(pair_sets) -> list[str]:
+    """What pairs each kind allows, one line per kind."""
+    out = []
+    for ps in pair_sets:
+        s = ps.summary()
+        left, right = KINDS[ps.kind][:2]
+        arrow = "<->" if ps.symmetric else "->"
+        counts = (f"{s['xy_pairs']} X-Y pairs" if ps.symmetric else
+                  f"{s['xx_pairs']} X-X, {s['xy_pairs']} X-Y pairs")
+        out.append(f"  {ps.kind:<17} ({left} {arrow} {right}): {s['ids']} ids in {len(s['languages'])} "
+                   f"languages ({', '.join(s['languages'])}), {s['groups']} id groups; {counts}")
+    return out
 
+
+def cmd_data_check(args) -> int:
     try:
-        data = load_parallel_qa(args.file)
+        fmt = detect(split_selector(args.file)[0])
+        data = load_parallel_qa(args.file) if fmt in ("qa-file", "xquad-r") else None
+        pair_sets = data.pair_sets() if data is not None else load_pair_sets(args.file)
     except DataError as exc:
         if not exc.problems:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         _print_problems(exc, args.file, sys.stdout)
         return 2
-    print(f"{args.file}: OK")
-    print("\n".join(summary_lines(data.summary())))
+    print(f"{args.file}: OK ({fmt})")
+    if data is not None:
+        print("\n".join(summary_lines(data.summary())))
+    print("  pairs it allows for training:")
+    print("\n".join(pair_lines(pair_sets)))
     return 0
 
 
@@ -234,6 +253,9 @@ def cmd_evaluate(args) -> int:
 
     if problem := language_offset_option_error(args.language_offset):
         raise InputError(problem)
+    fmt = detect(split_selector(args.data)[0])
+    if args.paragraphs or fmt not in ("qa-file", "xquad-r"):
+        return _evaluate_pairs(args, fmt)
     data = _load(args.data, parse_articles(args.articles))
     bar = None
 
@@ -268,6 +290,48 @@ def cmd_evaluate(args) -> int:
             print(f"{what} written to {path}")
     if args.save_offset:
         print(f"same-language offset {metrics['calibrated_offset']:.4f} written to {Path(args.model) / 'hybridsearch.json'}")
+    return 0
+
+
+def _evaluate_pairs(args, fmt: str) -> int:
+    """``evaluate`` on pairs that are not (question, answer sentence): question -> paragraph mAP
+    (every language in one pool) or translation retrieval accuracy."""
+    from hybridsearch.encoder import load_encoder
+    from trainer.evaluate import evaluate_encoder_on_pairs, write_report
+    if args.calibrate or args.save_offset or args.csv:
+        raise InputError("--calibrate, --save-offset and --csv apply to question -> answer sentence data")
+    if fmt in ("qa-file", "xquad-r"):
+        data = _load(args.data, parse_articles(args.articles))
+        kinds = {ps.kind: ps for ps in data.pair_sets()}
+        if "qa-paragraph" not in kinds:
+            raise DataError(f"{args.data} has no paragraphs (rows need a context) to rank")
+        ps = kinds["qa-paragraph"]
+    else:
+        if args.articles:
+            raise HybridSearchError("--articles applies only to XQuAD-R data (a folder of {lang}.json)")
+        ps = load_source(parse_source(args.data), training=False)
+    metrics = evaluate_encoder_on_pairs(load_encoder(args.model, device=args.device), ps)
+    if args.report:
+        write_report(metrics, args.report, model=str(args.model), data=str(args.data), articles=args.articles,
+                     kind=ps.kind)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    print(f"model: {args.model}   data: {args.data}" + (f" (articles {args.articles})" if args.articles else "")
+          + f"   pairs: {ps.kind}")
+    if ps.symmetric:
+        langs = ps.languages
+        print("translations: accuracy (nearest sentence of each other language, mean) and mAP (all "
+              "translations in one pool of every language)")
+        print(f"  {'language':<10}{'accuracy':>10}{'pool mAP':>10}")
+        for x in langs:
+            print(f"  {x:<10}{metrics.get(f'{x}_bitext_acc', float('nan')):>10.4f}"
+                  f"{metrics.get(f'{x}_bitext_map', float('nan')):>10.4f}")
+        print(f"  {'overall':<10}{metrics['bitext_acc']:>10.4f}{metrics['bitext_map']:>10.4f}"
+              f"   ({len(ps.left)} ids, {len(langs)} languages)")
+    else:
+        print("question -> paragraph, every language in one pool")
+        print(metrics_table(metrics))
     return 0
 
 
@@ -317,7 +381,8 @@ def _config_from_args(args):
         mine_negatives=args.mine_negatives,
         mine_same_language=args.mine_same_language, dev_share=args.dev_share,
         seed=args.seed, eval_every=args.eval_every, device=args.device, grad_accum=args.grad_accum,
-        mixed_precision=not args.no_mixed_precision, resume=not args.no_resume)
+        mixed_precision=not args.no_mixed_precision, resume=not args.no_resume,
+        sources=[str(s) for s in args.source] or None)
 
 
 def _resume_command(args) -> str:
@@ -334,7 +399,6 @@ def cmd_train(args) -> int:
     from hybridsearch.encoder.runtime import pick_device
     from hybridsearch.progress import CancelToken
     from trainer.checkpoint import checkpoint_state  # torch loads only when training
-    from trainer.data import load_parallel_qa
     from trainer.devices import available_devices
     from trainer.distributed import Dist
     from trainer.train import train
@@ -342,12 +406,19 @@ def cmd_train(args) -> int:
     cfg = _config_from_args(args)
     if not Dist.from_env().main:  # under torchrun, rank 0 speaks for every process
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # its warnings and errors still show
+    if not args.data and not args.source:
+        raise InputError("give the training data: a QA file or folder, or one --source per source of a mixture")
     loaded = {}
-    for key, path in (("data", args.data), ("eval", args.eval_data)):
+    for key, path in (("data", args.data), ("eval", args.eval_data), ("mixture", args.source)):
         if not path:
             continue
         try:
-            loaded[key] = load_parallel_qa(path)
+            if key == "mixture":
+                loaded[key] = load_mixture(([args.data] if args.data else []) + list(path))
+            elif key == "eval" and detect(split_selector(path)[0]) not in ("qa-file", "xquad-r"):
+                loaded[key] = load_source(parse_source(path), training=False)
+            else:
+                loaded[key] = load_parallel_qa(path)
         except DataError as exc:
             if not exc.problems:
                 raise
@@ -355,12 +426,22 @@ def cmd_train(args) -> int:
             print("Nothing was trained. Fix these lines and run again "
                   f"(check a file alone with: hybridsearch data check {path})", file=sys.stderr)
             return 2
-    data = loaded["data"]
-    print(f"Training data {args.data}: OK")
-    print("\n".join(summary_lines(data.summary())))
+    data = loaded.get("mixture") or loaded["data"]
+    if "mixture" in loaded:
+        print("Training mixture: OK")
+        for row in data.summary():
+            print(f"  {row['share']:>4.0%}  {row['kind']:<17} {row['ids']:>6} ids, {len(row['languages'])} languages"
+                  f"  {row['spec']}")
+    else:
+        print(f"Training data {args.data}: OK")
+        print("\n".join(summary_lines(data.summary())))
     eval_data = loaded.get("eval")
     if eval_data is not None:
-        print(f"Dev data {args.eval_data}: {len(eval_data.by_id)} ids, {len(eval_data.rows)} rows")
+        what = (f"{len(eval_data.by_id)} ids, {len(eval_data.rows)} rows" if hasattr(eval_data, "rows") else
+                f"{eval_data.kind}, {len(eval_data.left)} ids in {len(eval_data.languages)} languages")
+        print(f"Dev data {args.eval_data}: {what} (checkpoints are chosen on it)")
+    elif "mixture" in loaded:
+        print("No dev set (a mixture is not split; give --eval-data): the model of the last step is saved")
     elif cfg.dev_share > 0:
         print(f"Dev set: {cfg.dev_share:.0%} of the ids held out (seed {cfg.seed})")
     else:
@@ -373,7 +454,7 @@ def cmd_train(args) -> int:
         why = "only the CPU is available" if not gpus else "training on the CPU (--device cpu)"
         print(f"warning: {why} ({cpu.name}). Training on a CPU is slow: expect seconds per step "
               f"for the base model; a time estimate follows after a few steps.", file=sys.stderr)
-        if cfg.all_languages_weight > 0:
+        if cfg.all_languages_weight > 0 and hasattr(data, "by_id"):
             langs = max(len(v) for v in data.by_id.values())
             print(f"warning: --all-languages-weight encodes every pair's answer in all {langs} languages "
                   f"({cfg.batch_size * langs} passages a step) and needs much memory on a CPU: with the base "
@@ -410,7 +491,11 @@ def cmd_train(args) -> int:
             bar = tqdm(total=p.total_steps, initial=p.step - 1, desc="training", unit="step",
                        file=sys.stderr, dynamic_ncols=True)
         bar.update(p.step - bar.n)
-        if p.dev_metrics:
+        if p.dev_metrics and "bitext_acc" in p.dev_metrics:
+            latest_map = None
+            bar.write(f"step {p.step}: dev translations: pool mAP {p.dev_metrics['bitext_map']:.4f}  "
+                      f"accuracy {p.dev_metrics['bitext_acc']:.4f}")
+        elif p.dev_metrics:
             latest_map = p.dev_metrics.get("map")
             bar.write(f"step {p.step}: dev mAP {latest_map:.4f}  mono MRR "
                       f"{p.dev_metrics.get('mono_mrr', float('nan')):.4f}  cross MRR "
@@ -460,5 +545,9 @@ def cmd_train(args) -> int:
           f"use it with --model {out_dir}")
     if result.best_metrics:
         print(f"Dev metrics of the saved model (step {result.best_step}):")
-        print(metrics_table(result.best_metrics))
+        if "bitext_acc" in result.best_metrics:
+            print(f"translations: pool mAP {result.best_metrics['bitext_map']:.4f}, accuracy "
+                  f"{result.best_metrics['bitext_acc']:.4f}")
+        else:
+            print(metrics_table(result.best_metrics))
     return 0

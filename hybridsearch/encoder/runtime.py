@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from hybridsearch.encoder.card import CARD_FILE as CARD, ModelCard, load_card, read_card, write_card  # noqa: F401
 from hybridsearch.errors import InputError, ModelError
 
 PREFIXES = {"query": "query: ", "passage": "passage: "}
-CARD = "hybridsearch.json"
 OVERLAY = "overlay.safetensors"
 #: Characters kept per text before tokenising; far beyond any max_length, it bounds the work a
 #: megabyte-long string can cause (truncation happens at max_length tokens anyway).
@@ -43,23 +42,6 @@ def pick_device(preference: str | None = None) -> str:
     if pref == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ModelError("Apple MPS was requested but is not available; use --device cpu")
     return pref
-
-
-def read_card(model_dir: Path) -> dict:
-    path = Path(model_dir) / CARD
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"the model card {path} is unreadable: {exc}") from exc
-
-
-def write_card(model_dir: Path, card: dict) -> None:
-    """Write a model card atomically (a reader never sees half a file)."""
-    tmp = Path(model_dir) / f".{CARD}.tmp"
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, Path(model_dir) / CARD)
 
 
 #: The largest same-language offset a card may ask for (cosines of answers differ by ~0.01-0.1).
@@ -91,7 +73,11 @@ class ModelFiles:
 
     weights_dir: Path          # has config.json, model.safetensors, tokenizer.json
     overlay: Path | None       # optional overlay.safetensors applied on top
-    card: dict
+    card: dict                 # the model card as a dict (``model_card`` is the typed one)
+
+    @property
+    def model_card(self) -> ModelCard:
+        return ModelCard.from_dict(self.card)
 
     @property
     def name(self) -> str:
@@ -103,7 +89,7 @@ def model_files(model_dir: str | Path) -> ModelFiles:
     d = Path(model_dir)
     if not d.is_dir():
         raise ModelError(f"model directory not found: {d}")
-    card = read_card(d)
+    card = load_card(d).to_dict()
     if (d / OVERLAY).is_file() and not (d / "model.safetensors").is_file():
         from hybridsearch.encoder.convert import BASE_NAME, converted_base_dir
 
@@ -125,6 +111,84 @@ def model_files(model_dir: str | Path) -> ModelFiles:
     return ModelFiles(d, None, card)
 
 
+def read_config(weights_dir: Path) -> dict:
+    """The model's ``config.json`` as a dict (read without transformers)."""
+    path = Path(weights_dir) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"the model configuration {path} is unreadable: {exc}") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("hidden_size"), int):
+        raise ModelError(f"the model configuration {path} has no hidden_size; is it a BERT-like model?")
+    return config
+
+
+def bert_parameter_shapes(config: dict) -> dict[str, tuple[int, ...]] | None:
+    """Every parameter a BERT encoder of ``config`` needs, with its shape (None: not a BERT config)."""
+    if config.get("model_type") != "bert":
+        return None
+    h, f = int(config["hidden_size"]), int(config["intermediate_size"])
+    shapes = {"embeddings.word_embeddings.weight": (int(config["vocab_size"]), h),
+              "embeddings.position_embeddings.weight": (int(config["max_position_embeddings"]), h),
+              "embeddings.token_type_embeddings.weight": (int(config.get("type_vocab_size", 2)), h),
+              "embeddings.LayerNorm.weight": (h,), "embeddings.LayerNorm.bias": (h,)}
+    per_layer = {"attention.self.query": (h, h), "attention.self.key": (h, h), "attention.self.value": (h, h),
+                 "attention.output.dense": (h, h), "intermediate.dense": (f, h), "output.dense": (h, f)}
+    for i in range(int(config["num_hidden_layers"])):
+        pre = f"encoder.layer.{i}."
+        for name, shape in per_layer.items():
+            shapes[pre + name + ".weight"] = shape
+            shapes[pre + name + ".bias"] = (shape[0],)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[pre + norm + ".weight"] = (h,)
+            shapes[pre + norm + ".bias"] = (h,)
+    return shapes
+
+
+def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the tensors in a safetensors file (its header only), or ModelError."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise ModelError(f"the model file {path} is damaged or incomplete ({exc}); "
+                         "copy it again or re-train the model") from exc
+    if not shapes:
+        raise ModelError(f"the model file {path} holds no tensors; copy it again or re-train the model")
+    return shapes
+
+
+def check_weights(files: ModelFiles) -> None:
+    """Refuse weights that would load as random ones: empty, truncated, missing or misshapen tensors.
+
+    Reads the safetensors headers only (fast). Raises ModelError naming the file and what is wrong.
+    """
+    expected = bert_parameter_shapes(read_config(files.weights_dir))
+    weights = files.weights_dir / "model.safetensors"
+    have = {k.removeprefix("bert."): v for k, v in _tensor_shapes(weights).items()}
+    if expected is not None:
+        missing = [k for k in expected if k not in have]
+        if missing:
+            raise ModelError(f"the model file {weights} lacks {len(missing)} of its tensors "
+                             f"({', '.join(missing[:2])}...); copy it again or re-train the model")
+        wrong = [k for k, shape in expected.items() if have[k] != shape]
+        if wrong:
+            raise ModelError(f"the model file {weights} does not fit its config.json "
+                             f"({wrong[0]} is {have[wrong[0]]}, expected {expected[wrong[0]]})")
+    if files.overlay is not None:
+        over = _tensor_shapes(files.overlay)
+        base = expected or have
+        unknown = [k for k in over if k not in base]
+        if unknown:
+            raise ModelError(f"{files.overlay} does not fit its base model (unknown {unknown[:2]})")
+        wrong = [k for k, shape in over.items() if base[k] != shape]
+        if wrong:
+            raise ModelError(f"{files.overlay} does not fit its base model "
+                             f"({wrong[0]} is {over[wrong[0]]}, expected {base[wrong[0]]})")
+
+
 def token_limit(model, wanted: int = 512) -> int:
     """Tokens per text for ``model``: ``wanted``, but never more than its position table holds."""
     return min(int(wanted), int(getattr(model.config, "max_position_embeddings", wanted)))
@@ -139,6 +203,7 @@ def load_bert(files: ModelFiles):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a bar per model load is noise in the CLI and the logs
+    check_weights(files)  # transformers would fill missing tensors with random values, silently
     d = files.weights_dir
     try:
         config = AutoConfig.from_pretrained(str(d), trust_remote_code=False)
@@ -205,30 +270,35 @@ def clean_texts(texts, max_chars: int) -> list[str]:
     return out
 
 
-class Encoder:
-    """Sentence encoder: mean pooling over the attention mask, L2-normalised, e5 prefixes."""
+class TextEncoder:
+    """What every engine shares: the model's files and card, tokenising with the e5 prefixes, batching.
 
-    def __init__(self, model_dir: str | Path, device: str | None = None, threads: int | None = None,
-                 max_length: int = 512, batch_size: int = 32):
-        import torch
+    An engine implements ``_forward(token id lists) -> float32 [n, dim]`` (pooled, L2-normalised).
+    """
 
-        self.files = model_files(model_dir)
+    engine = "?"
+
+    def __init__(self, files: ModelFiles, model_dir: Path, max_length: int, batch_size: int):
+        from tokenizers import Tokenizer
+
+        self.files = files
         self.model_dir = Path(model_dir)
         #: the card's same-language offset: search takes it from the cosine of every passage in
         #: the query's language (0 = rank by cosine alone); see ``trainer.evaluate``
-        self.language_offset = card_language_offset(self.files.card, self.model_dir)
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.device = pick_device(device)
-        self.model, self.tokenizer = load_bert(self.files)
-        self.model.eval().to(self.device)
-        self.max_length = token_limit(self.model, max_length)
+        self.language_offset = card_language_offset(files.card, self.model_dir)
+        config = read_config(files.weights_dir)
+        self.max_length = min(int(max_length), int(config.get("max_position_embeddings", max_length)))
         self.batch_size = int(batch_size)
+        self.dim = int(config["hidden_size"])
+        self.pad_id = int(config.get("pad_token_id") or 0)
+        try:
+            self.tokenizer = Tokenizer.from_file(str(files.weights_dir / "tokenizer.json"))
+        except Exception as exc:
+            raise ModelError(f"the tokenizer in {files.weights_dir} is unreadable: {exc}") from exc
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
-        self.dim = int(self.model.config.hidden_size)
-        self.pad_id = int(getattr(self.model.config, "pad_token_id", None) or 0)
-        self.identity = model_identity(self.files)
+        #: fp32 engines give the same vectors (cosine >= 0.9999), so they share the identity
+        self.identity = model_identity(files)
 
     @property
     def name(self) -> str:
@@ -265,8 +335,6 @@ class Encoder:
         Batches are formed from texts of similar length (``sort=True``) so little is padded.
         ``progress(done, total)`` is called after each batch.
         """
-        import torch
-
         ids = self.tokenize(texts, kind, max_length)
         n = len(ids)
         out = np.zeros((n, self.dim), dtype=np.float32)
@@ -274,19 +342,39 @@ class Encoder:
             return out
         order = np.argsort([len(x) for x in ids], kind="stable") if sort else np.arange(n)
         bs = int(batch_size or self.batch_size)
-        with torch.inference_mode():
-            for start in range(0, n, bs):
-                idx = order[start:start + bs]
-                out[idx] = self._forward([ids[i] for i in idx])
-                if progress:
-                    progress(min(start + bs, n), n)
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            out[idx] = self._forward([ids[i] for i in idx])
+            if progress:
+                progress(min(start + bs, n), n)
         return out
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Encoder(TextEncoder):
+    """The torch runtime (training, export, fallback): mean pooling over the mask, L2-normalised."""
+
+    engine = "torch"
+
+    def __init__(self, model_dir: str | Path, device: str | None = None, threads: int | None = None,
+                 max_length: int = 512, batch_size: int = 32):
+        import torch
+
+        files = model_files(model_dir)
+        super().__init__(files, Path(model_dir), max_length, batch_size)
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = pick_device(device)
+        self.model, _ = load_bert(self.files)
+        self.model.eval().to(self.device)
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         import torch
 
-        vecs = self.embed_batch(batch)
-        return vecs.float().cpu().numpy()
+        with torch.inference_mode():
+            return self.embed_batch(batch).float().cpu().numpy()
 
     def embed_batch(self, batch: list[list[int]]):
         """Differentiable pooled, normalised embeddings for token id lists (used by the trainer)."""

@@ -136,3 +136,53 @@ def test_card_language_offset_is_read_and_checked(tmp_path, tiny_model_dir, tiny
         (d / "hybridsearch.json").write_text(json.dumps({"name": "m", "language_offset": bad}))
         with pytest.raises(ModelError, match="language_offset"):
             Encoder(d, device="cpu")
+
+
+def _damage(kind: str, d, tiny_model_dir) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    weights = d / "model.safetensors"
+    if kind == "empty":
+        weights.write_bytes(b"")
+    elif kind == "short":
+        weights.write_bytes((tiny_model_dir / "model.safetensors").read_bytes()[:100_000])
+    elif kind == "missing tensor":
+        sd = load_file(str(tiny_model_dir / "model.safetensors"))
+        del sd["encoder.layer.1.output.dense.weight"]
+        save_file(sd, str(weights))
+    elif kind == "no tensors":
+        save_file({}, str(weights))
+    elif kind == "wrong shape":
+        sd = load_file(str(tiny_model_dir / "model.safetensors"))
+        sd["encoder.layer.0.intermediate.dense.weight"] = sd["encoder.layer.0.intermediate.dense.weight"][:10]
+        save_file(sd, str(weights))
+
+
+@pytest.mark.parametrize("kind", ["empty", "short", "missing tensor", "no tensors", "wrong shape"])
+def test_damaged_weights_refuse_to_load_instead_of_running_random_ones(tmp_path, tiny_model_dir, kind):
+    from hybridsearch.encoder import load_encoder
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, d)
+    _damage(kind, d, tiny_model_dir)
+    with pytest.raises(ModelError, match="model.safetensors"):
+        Encoder(d, device="cpu")
+    notes = []
+    with pytest.raises(ModelError, match="model.safetensors"):  # neither engine runs it
+        load_encoder(str(d), device="cpu", note=notes.append)
+    assert notes == []
+
+
+@pytest.mark.parametrize("content", [b"", b"\x10\x00\x00\x00\x00\x00\x00\x00{}", "empty dict"])
+def test_empty_or_truncated_overlay_is_refused(tmp_path, tiny_model_dir, content):
+    from safetensors.numpy import save_file
+
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    if content == "empty dict":
+        save_file({}, str(overlay / "overlay.safetensors"))
+    else:
+        (overlay / "overlay.safetensors").write_bytes(content)
+    (overlay / "hybridsearch.json").write_text(json.dumps({"base_model_dir": str(tiny_model_dir)}))
+    with pytest.raises(ModelError, match="overlay.safetensors"):
+        Encoder(overlay, device="cpu")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import trainer.qafile as qafile
+import trainer.qa.languages as languages
+import trainer.qa.qafile as qafile
 from hybridsearch.errors import DataError
-from trainer.data import load_parallel_qa
-from trainer.qafile import read_qa_file
+from trainer.qa import load_parallel_qa
+from trainer.qa.qafile import read_qa_file
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "resources" / "examples"
@@ -114,7 +115,7 @@ def test_unknown_language_codes(tmp_path):
     assert '"eng"' in probs[2] and '"en"' in probs[2]  # suggests the ISO 639-1 code
     assert '"xx"' in probs[3]
     assert '"pt-BR"' in probs[4]
-    assert "zh-Hans" in qafile.COMMON_BCP47 and "en" in qafile.ISO_639_1
+    assert "zh-Hans" in languages.COMMON_BCP47 and "en" in languages.ISO_639_1
 
 
 def test_id_in_one_language_only(tmp_path):

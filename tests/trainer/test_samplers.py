@@ -1,12 +1,14 @@
-"""Batch samplers on a synthetic dataset: X-X is monolingual, X-Y cross-lingual, hybrid honours alpha."""
+"""Batch samplers on synthetic datasets: X-X is monolingual, X-Y cross-lingual, hybrid honours alpha;
+mixtures draw sources by weight, keep id groups apart and reseed per epoch."""
 
 from __future__ import annotations
 
 import pytest
 
-from trainer.data import ParallelQA, QARow
-from trainer.samplers import (CrossLingualBatchSampler, HybridBatchSampler, MonolingualBatchSampler,
-                              make_sampler)
+from hybridsearch.errors import DataError
+from trainer.qa import PairSet, ParallelQA, QARow
+from trainer.samplers import (CrossLingualBatchSampler, HybridBatchSampler, MixtureBatchSampler,
+                              MonolingualBatchSampler, make_sampler)
 
 LANGS = ["de", "en", "es", "fr"]
 
@@ -212,3 +214,89 @@ def test_mined_negatives_are_the_top_non_answers_in_any_language():
     # "en sentence 1" is y's answer: when x draws it, it is no negative for y
     mask = mined.false_negatives(batch, drawn)
     assert mask[1][0] == (drawn[0] == ("en", "en sentence 1"))
+
+
+# ------------------------------------------------------------------------ mixture of kinds of pairs
+
+def qa_pairs(n: int, kind: str = "qa-paragraph", shared: int = 1) -> PairSet:
+    """n integer ids; questions in de/en/es, positives in de/en (every third id: en only);
+    ``shared`` consecutive ids share one positive (one id group)."""
+    left = {str(i): {l: f"q{i}{l}" for l in ("de", "en", "es")} for i in range(n)}
+    right = {str(i): ({"en": f"p{i // shared}en"} if i % 3 == 0 else
+                      {l: f"p{i // shared}{l}" for l in ("de", "en")}) for i in range(n)}
+    return PairSet(kind, left, right, f"{kind}-{n}")
+
+
+def bitext(n: int, langs=("ar", "de", "en", "zh")) -> PairSet:
+    return PairSet("bitext", {str(1000 + i): {l: f"s{i}{l}" for l in langs} for i in range(n)}, {}, "bitext")
+
+
+def mixture_batches(sampler, n: int) -> list:
+    return many_batches(sampler, n)
+
+
+def test_mixture_batches_hold_one_source_and_real_pairs_of_its_kind():
+    qa, bt = qa_pairs(60), bitext(40)
+    batches = mixture_batches(MixtureBatchSampler([qa, bt], [1, 1], 8, alpha=0.5, seed=2), 400)
+    modes = {(b.kind, b.mode) for b in batches}
+    assert modes == {("qa-paragraph", "xx"), ("qa-paragraph", "xy"), ("bitext", "xx"), ("bitext", "xy")}
+    for b in batches:
+        ps = [qa, bt][b.source]
+        assert b.kind == ps.kind and len(b.pairs) == 8
+        for i, x, y in b.pairs:
+            assert x in ps.left[i] and y in ps.right[i]  # the pair exists
+        langs = {(x, y) for _, x, y in b.pairs}
+        if b.kind == "qa-paragraph" and b.mode == "xx":
+            assert len(langs) == 1 and all(x == y for x, y in langs)
+        elif b.kind == "bitext" and b.mode == "xx":
+            assert len(langs) == 1 and all(x != y for x, y in langs)  # one language pair per batch
+        else:
+            assert all(x != y for x, y in langs)
+
+
+def test_mixture_follows_source_weights_and_alpha():
+    qa, bt = qa_pairs(60), bitext(40)
+    batches = mixture_batches(MixtureBatchSampler([qa, bt], [3, 1], 8, alpha=0.3, seed=5), 4000)
+    share = sum(b.source == 0 for b in batches) / len(batches)
+    assert abs(share - 0.75) < 0.03
+    for kind in ("qa-paragraph", "bitext"):
+        of_kind = [b for b in batches if b.kind == kind]
+        assert abs(sum(b.mode == "xx" for b in of_kind) / len(of_kind) - 0.3) < 0.04
+    only_qa = mixture_batches(MixtureBatchSampler([qa, bt], [1, 0], 8, alpha=0.3, seed=5), 300)
+    assert {b.source for b in only_qa} == {0}
+
+
+def test_mixture_never_puts_two_ids_of_one_group_in_a_batch():
+    qa = qa_pairs(60, shared=3)  # ids 0-2 share a paragraph, 3-5 the next, ...
+    assert len(set(qa.group.values())) == 20
+    for b in mixture_batches(MixtureBatchSampler([qa], None, 8, alpha=0.5, seed=1), 500):
+        groups = [qa.group[i] for i, _, _ in b.pairs]
+        assert len(groups) == len(set(groups))
+        assert len(b.pairs) >= 2
+
+
+def test_mixture_reseeds_per_epoch_and_epochs_reproduce():
+    def make(seed):
+        return MixtureBatchSampler([qa_pairs(60), bitext(40)], [1, 2], 8, alpha=0.5, seed=seed)
+
+    a = make(11)
+    first = list(a)
+    assert first == list(make(11))
+    a.set_epoch(1)
+    second = list(a)
+    assert second != first
+    a.set_epoch(0)
+    assert list(a) == first
+    assert list(make(12)) != first
+    assert len(first) == (60 + 40) // 8
+
+
+def test_mixture_refuses_bad_settings():
+    with pytest.raises(ValueError):
+        MixtureBatchSampler([bitext(10)], [1], 1)
+    with pytest.raises(ValueError):
+        MixtureBatchSampler([bitext(10)], [1, 2], 4)
+    with pytest.raises(ValueError):
+        MixtureBatchSampler([bitext(10)], [1], 4, alpha=2)
+    with pytest.raises(DataError):
+        MixtureBatchSampler([bitext(1)], [1], 4)  # one id: no negative in any batch

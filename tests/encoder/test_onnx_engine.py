@@ -1,0 +1,149 @@
+"""The ONNX Runtime engine: same vectors as torch, exported once into the cache, safe fallback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from hybridsearch.encoder import choose_engine, load_encoder
+from hybridsearch.encoder import export, onnx_engine
+from hybridsearch.encoder.onnx_engine import OnnxEncoder, engine_dir
+from hybridsearch.encoder.runtime import Encoder, model_files
+from hybridsearch.errors import ModelError
+
+TEXTS = ["когда была построена башня?", "The Eiffel Tower was built in 1889 for the World's Fair. " * 6,
+         "短い", "Der Turm wurde 1889 gebaut.", "x" * 2000, ""]
+
+
+@pytest.fixture(scope="session")
+def engine_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("engine-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model_dir, engine_root):
+    return OnnxEncoder(tiny_model_dir, max_length=128, root=engine_root)
+
+
+def test_onnx_vectors_match_torch_on_the_tiny_model(tiny_onnx, tiny_encoder):
+    for kind in ("query", "passage"):
+        a = tiny_onnx.encode(TEXTS, kind)
+        b = tiny_encoder.encode(TEXTS, kind)
+        assert a.shape == b.shape == (len(TEXTS), 32)
+        assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+        assert (a * b).sum(1).min() >= 0.9999
+    # one text alone (no padding) and inside a padded batch give the same vector
+    alone = tiny_onnx.encode([TEXTS[3]], "passage")[0]
+    assert float(alone @ tiny_onnx.encode(TEXTS, "passage")[3]) >= 0.9999
+    # fp32 engines share the identity: a library indexed with torch stays valid
+    assert tiny_onnx.identity == tiny_encoder.identity
+    assert tiny_onnx.engine == "onnxruntime" and tiny_encoder.engine == "torch"
+
+
+def test_the_export_is_reused_and_never_repeated(tiny_model_dir, engine_root, tiny_onnx, monkeypatch):
+    def no_export(*a):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(export, "export_onnx", no_export)
+    again = OnnxEncoder(tiny_model_dir, max_length=128, root=engine_root)
+    assert again.engine_dir == tiny_onnx.engine_dir
+    meta = json.loads((again.engine_dir / onnx_engine.META).read_text())
+    assert meta["identity"] == tiny_onnx.identity and meta["precision"] == "fp32"
+
+
+def test_a_half_written_export_is_never_used(tiny_model_dir, tmp_path, tiny_encoder, monkeypatch):
+    files = model_files(tiny_model_dir)
+    target = engine_dir(files, tmp_path)
+    target.mkdir(parents=True)
+    (target / onnx_engine.GRAPH).write_bytes(b"half a graph")  # no engine.json: a killed export
+    enc = OnnxEncoder(tiny_model_dir, max_length=128, root=tmp_path)
+    assert (enc.encode(TEXTS[:2]) * tiny_encoder.encode(TEXTS[:2])).sum(1).min() >= 0.9999
+
+    # an export killed midway leaves nothing that looks finished
+    def killed(files, out_dir):
+        (out_dir / onnx_engine.GRAPH).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    other = tmp_path / "other"
+    monkeypatch.setattr(export, "export_onnx", killed)
+    with pytest.raises(KeyboardInterrupt):
+        OnnxEncoder(tiny_model_dir, max_length=128, root=other)
+    assert [p.name for p in other.iterdir()] == []
+
+
+def test_a_changed_model_is_exported_again(tiny_model_dir, tmp_path, tiny_encoder):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    root = tmp_path / "cache"
+    first = OnnxEncoder(model, max_length=128, root=root)
+    before = first.encode(TEXTS[:3])
+    # retrain in place: same names, new weights
+    from safetensors.numpy import load_file, save_file
+
+    sd = load_file(str(model / "model.safetensors"))
+    key = "encoder.layer.1.output.LayerNorm.weight"  # scales every output dimension
+    sd[key] = np.random.default_rng(0).normal(size=sd[key].shape).astype(np.float32)
+    save_file(sd, str(model / "model.safetensors"), metadata={"format": "pt"})
+    second = OnnxEncoder(model, max_length=128, root=root)
+    assert second.engine_dir != first.engine_dir
+    assert not first.engine_dir.exists()  # the stale export is dropped
+    after = second.encode(TEXTS[:3])
+    assert (before * after).sum(1).min() < 0.999
+    assert (after * Encoder(model, device="cpu", max_length=128).encode(TEXTS[:3])).sum(1).min() >= 0.9999
+
+
+def test_torch_answers_with_a_note_when_the_export_fails(tiny_model_dir, monkeypatch):
+    def broken(files, out_dir):
+        raise RuntimeError("exporter exploded\nsecond line")
+
+    monkeypatch.setattr(export, "export_onnx", broken)
+    notes = []
+    enc = load_encoder(str(tiny_model_dir), device="cpu", max_length=128, note=notes.append)
+    assert isinstance(enc, Encoder)
+    assert notes[0].startswith("note: preparing the model")  # the user knows why the first search waits
+    [why] = [n for n in notes if "unavailable" in n]
+    assert "exporter exploded" in why and "torch" in why and "\n" not in why
+    with pytest.raises(RuntimeError):  # asked for the engine explicitly: no silent fallback
+        load_encoder(str(tiny_model_dir), engine="onnx", device="cpu")
+
+
+def test_load_encoder_picks_onnx_and_the_env_forces_torch(tiny_model_dir, monkeypatch):
+    enc = load_encoder(str(tiny_model_dir), device="cpu", max_length=128)
+    assert isinstance(enc, OnnxEncoder)
+    monkeypatch.setenv("HYBRIDSEARCH_ENGINE", "torch")
+    assert isinstance(load_encoder(str(tiny_model_dir), device="cpu", max_length=128), Encoder)
+    monkeypatch.setenv("HYBRIDSEARCH_ENGINE", "tpu")
+    with pytest.raises(ModelError, match="unknown engine"):
+        load_encoder(str(tiny_model_dir))
+
+
+@pytest.mark.parametrize("device, providers, gpu, expected", [
+    (None, ["CPUExecutionProvider"], False, ("onnx", "cpu")),
+    ("auto", ["CPUExecutionProvider"], False, ("onnx", "cpu")),
+    ("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"], True, ("onnx", "cpu")),
+    ("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"], True, ("onnx", "cuda")),
+    ("auto", ["CPUExecutionProvider"], True, ("torch", "auto")),      # GPU, CPU-only onnxruntime
+    ("cuda", ["CPUExecutionProvider"], True, ("torch", "cuda")),
+    ("cuda:1", ["CUDAExecutionProvider", "CPUExecutionProvider"], True, ("onnx", "cuda:1")),
+    ("mps", ["CPUExecutionProvider"], False, ("torch", "mps")),
+    (None, [], False, ("onnx", "cpu")),  # load_encoder falls back to torch when onnxruntime is missing
+])
+def test_engine_choice(device, providers, gpu, expected):
+    assert choose_engine(device, "auto", providers, gpu) == expected
+
+
+def test_engine_choice_when_forced():
+    assert choose_engine("cpu", "torch", ["CPUExecutionProvider"], False) == ("torch", "cpu")
+    with pytest.raises(ModelError, match="CUDA provider"):
+        choose_engine("cuda", "onnx", ["CPUExecutionProvider"], True)
+
+
+@pytest.mark.slow
+def test_onnx_vectors_match_torch_on_the_real_base(base_model_dir, base_encoder, tmp_path):
+    enc = OnnxEncoder(base_model_dir, root=tmp_path)
+    for kind in ("query", "passage"):
+        assert (enc.encode(TEXTS, kind) * base_encoder.encode(TEXTS, kind)).sum(1).min() >= 0.9999
+    assert enc.identity == base_encoder.identity
