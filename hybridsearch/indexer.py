@@ -229,7 +229,7 @@ def _scan(store: Store, folder_path: str, include, exclude):
              for r in store.conn.execute(SQL_DOCUMENTS_OF_FOLDER, (fid,))}
     work, unchanged, seen = [], 0, set()
     if Path(folder_path).is_dir():
-        for e in walk(folder_path, include, exclude):
+        for e in walk(folder_path, include, exclude, follow_links=bool(store.get("follow_links", False))):
             seen.add(e.path)
             old = known.get(e.path)
             # failed files are retried only when they change (size or mtime)

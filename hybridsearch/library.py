@@ -215,6 +215,17 @@ class Library:
         return [FailedFile(path=p, reason=r or "unknown error", folder=f) for p, r, f in rows]
 
     # -- indexing ---------------------------------------------------------------------------
+    @property
+    def follow_links(self) -> bool:
+        """Whether indexing follows symbolic links that point outside a library folder (default no)."""
+        return bool(self.store.get("follow_links", False))
+
+    @follow_links.setter
+    def follow_links(self, value: bool) -> None:
+        self._writable()
+        with self.store.transaction():
+            self.store.set("follow_links", bool(value))
+
     def index(self, folders=None, cancel: CancelToken | None = None,
               on_progress: Callable[[Progress], None] | None = None) -> IndexReport:
         """Bring the index up to date with the folders (all, or the given ones).

@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--exclude", action="append", default=None, metavar="GLOB",
                    help="skip files/folders matching this pattern (repeatable), e.g. 'drafts/**'")
     p.add_argument("--max-size-mb", type=float, default=64, help="skip files larger than this (default 64)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also follow symbolic links that point outside the folder (remembered by the library)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _library_option(p)
     add_model_options(p)
@@ -146,6 +148,8 @@ def cmd_index(args) -> int:
     bars = _Bars()
     try:
         folders = [lib.add_folder(p, include=args.include, exclude=args.exclude).path for p in args.paths]
+        if args.follow_links:
+            lib.follow_links = True
         report = lib.index(folders=folders, on_progress=bars)
     finally:
         bars.close()

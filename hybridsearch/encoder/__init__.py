@@ -86,17 +86,17 @@ def load_encoder(name: str | Path | None = "default", engine: str | None = None,
     from hybridsearch.encoder.runtime import check_weights
 
     check_weights(files)  # a broken model is the user's to fix, not a reason to change engines
+    note = note or (lambda line: print(line, file=sys.stderr))
     providers = _available_providers() if wanted != "torch" else []
     kind, device = choose_engine(kwargs.get("device"), wanted, providers, gpu_visible())
     if kind == "onnx":
         try:
             from hybridsearch.encoder.onnx_engine import OnnxEncoder
 
-            return OnnxEncoder(model_dir, **{**kwargs, "device": device})
+            return OnnxEncoder(model_dir, **{**kwargs, "device": device}, note=note)
         except Exception as exc:  # export or session failure: the torch runtime still answers
             if wanted == "onnx":
                 raise
             why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            (note or (lambda line: print(line, file=sys.stderr)))(
-                f"note: the ONNX Runtime engine is unavailable ({why}); encoding with torch instead")
+            note(f"note: the ONNX Runtime engine is unavailable ({why}); encoding with torch instead")
     return Encoder(model_dir, **{**kwargs, "device": device if kind == "torch" else kwargs.get("device")})

@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = make_app(argv)
     win = MainWindow()
+    win.apply_preferences(app)
     win.show()
     code = app.exec()
     shutdown_lanes(wait=False)

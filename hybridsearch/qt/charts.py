@@ -213,7 +213,9 @@ class ChartView(QChartView):
         if not self.chart().series():
             p = QPainter(self.viewport())
             p.setPen(theme.muted_color())
-            p.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
+            # wrapped inside the chart, so a narrow chart shows the whole sentence, not its middle
+            p.drawText(self.viewport().rect().adjusted(16, 0, -16, 0),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.empty_text)
             p.end()
 
 
@@ -491,6 +493,8 @@ class HeatmapWidget(QWidget):
         p.setFont(title_font)
         p.setPen(fg)
         title = self.title
+        if QFontMetrics(title_font).horizontalAdvance(title) > self.width() - 8:
+            title = "MRR: query × answer language"
         th = QFontMetrics(title_font).height() + 6
         p.drawText(QRectF(0, 2, self.width(), th), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
                    title)

@@ -179,11 +179,11 @@ class EvaluationPage(QWidget):
             checked = {BUNDLED_NAME if BUNDLED_NAME in names else "base"}
         self.models.clear()
         for label, name in model_options():
-            it = QListWidgetItem(label)
+            it = QListWidgetItem(label.split(" — ")[0])  # the description is in the tooltip
             it.setData(Qt.ItemDataRole.UserRole, name)
             it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             it.setCheckState(Qt.CheckState.Checked if name in checked else Qt.CheckState.Unchecked)
-            it.setToolTip(name)
+            it.setToolTip(f"{label}\n{name}")
             self.models.addItem(it)
 
     def selected_models(self) -> list[str]:

@@ -21,10 +21,10 @@ JOB_LANE = "library"
 MODEL_LANE = "model"
 
 
-def _default_factory(root, model, encoder):
+def _default_factory(root, model, encoder, threads=None):
     from hybridsearch.library import Library
 
-    return Library(root=root, model=model, encoder=encoder)
+    return Library(root=root, model=model, encoder=encoder, threads=threads)
 
 
 class LibraryService(QObject):
@@ -50,8 +50,11 @@ class LibraryService(QObject):
     model_failed = Signal(str)
 
     def __init__(self, root: str | Path | None = None, model: str = "default", encoder=None,
-                 factory: Callable[..., Any] | None = None, parent: QObject | None = None):
+                 factory: Callable[..., Any] | None = None, parent: QObject | None = None,
+                 threads: int | None = None):
         super().__init__(parent)
+        #: CPU threads for the model (Preferences); None: the library's default
+        self.threads = threads
         self.root = Path(root) if root else None
         self.model = model
         self._encoder = encoder
@@ -64,6 +67,8 @@ class LibraryService(QObject):
         self._lib_lock = threading.Lock()
         self.job: Worker | None = None
         self.job_kind = ""
+        #: what the status bar says while the current job has no files to count yet
+        self.job_status: str | None = None
         self.watcher = None
         self.folder_count = 0
         self._closed = False
@@ -73,7 +78,8 @@ class LibraryService(QObject):
         """The app's Library (opened on first use, on a lane thread)."""
         with self._lib_lock:
             if self._lib is None:
-                self._lib = self._factory(self.root, self.model, self._encoder)
+                self._lib = (self._factory(self.root, self.model, self._encoder, self.threads) if self.threads
+                             else self._factory(self.root, self.model, self._encoder))
             return self._lib
 
     def load_model(self) -> None:
@@ -138,28 +144,31 @@ class LibraryService(QObject):
                     "status": lib.status(), "failed": lib.failed_files()}
         return self.call(fn, on_result, on_error)
 
-    def context(self, result, on_result, on_error=None, query: str = "") -> Worker:
-        """``result``'s document around its passage -> (before, passage, after, term spans)."""
-        return self.call(lambda lib: passage_context(lib, result, query=query), on_result, on_error)
+    def context(self, result, on_result, on_error=None, query: str = "", by_meaning: bool = False) -> Worker:
+        """``result``'s document around its passage -> (before, passage, after, term spans,
+        sentence spans that match by meaning)."""
+        return self.call(lambda lib: passage_context(lib, result, query=query, by_meaning=by_meaning),
+                         on_result, on_error)
 
     # long jobs --------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self.job is not None and self.job.running
 
-    def _start_job(self, kind: str, fn: Callable) -> Worker | None:
+    def _start_job(self, kind: str, fn: Callable, status: str | None = None) -> Worker | None:
         if self.busy:
             self.error.emit(f"Please wait: {self.job_kind_text()} is still running.")
             return None
         w = Worker(lambda cancel, report: fn(self.library(), cancel, report), lane_name=JOB_LANE, parent=self)
         self.job, self.job_kind = w, kind
+        self.job_status = status
         w.progress.connect(self._on_job_progress)
         w.result.connect(lambda res: self._job_done(kind, "cancelled" if getattr(res, "cancelled", False)
                                                      else "done", res))
         w.cancelled.connect(lambda: self._job_done(kind, "cancelled", None))
         w.error.connect(lambda msg: self._job_done(kind, "failed", msg))
         self.job_started.emit(kind)
-        self.status.emit("Re-embedding the library…" if kind == "reembed" else "Indexing…")
+        self.status.emit(status or ("Re-embedding the library…" if kind == "reembed" else "Indexing…"))
         return w.start()
 
     def job_kind_text(self) -> str:
@@ -168,7 +177,10 @@ class LibraryService(QObject):
 
     def _on_job_progress(self, p) -> None:
         self.job_progress.emit(p)
-        self.status.emit(progress_text(p, self.job_kind))
+        if self.job_status and not (getattr(p, "extra", None) or {}).get("files_total"):
+            self.status.emit(self.job_status)  # the rescan at start, before it finds work to do
+        else:
+            self.status.emit(progress_text(p, self.job_kind))
 
     def _job_done(self, kind: str, outcome: str, payload) -> None:
         self.job = None  # not busy any more, before anyone hears about it
@@ -193,9 +205,12 @@ class LibraryService(QObject):
             return lib.index(folders=[path], cancel=cancel, on_progress=report)
         return self._start_job("index", fn)
 
-    def index(self, folders=None) -> Worker | None:
+    def index(self, folders=None, catch_up: bool = False) -> Worker | None:
+        """Index ``folders`` (all when None); ``catch_up``: the rescan at start, which the status
+        bar calls what it is (search works meanwhile)."""
         return self._start_job("index", lambda lib, cancel, report: lib.index(folders=folders, cancel=cancel,
-                                                                                on_progress=report))
+                                                                                on_progress=report),
+                               status="Checking folders for changes (search works meanwhile)…" if catch_up else None)
 
     def reembed(self, model: str) -> Worker | None:
         """Re-embed the library with ``model``; search keeps using the old index until done."""
@@ -324,13 +339,20 @@ def format_eta(seconds: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def passage_context(lib, result, chars: int = 1200, query: str = ""):
-    """(before, passage, after, spans) from the document text around the result's best passage;
-    ``spans`` are the (start, end) offsets in ``before + passage + after`` of the query's terms."""
+def passage_context(lib, result, chars: int = 1200, query: str = "", by_meaning: bool = False):
+    """(before, passage, after, spans, meaning) from the document text around the result's best
+    passage; ``spans`` are the (start, end) offsets in ``before + passage + after`` of the query's
+    terms, ``meaning`` those of the passage's sentences closest to the query by meaning (empty
+    unless ``by_meaning``)."""
     passage = result.best
     ctx = lib.context(passage.chunk_id, chars)
     text, start, end = ctx.text, int(ctx.start), int(ctx.end)
-    return text[:start], text[start:end], text[end:], term_spans(text, query)
+    meaning = []
+    if by_meaning and query.strip():
+        from hybridsearch.sentence_match import best_sentences
+
+        meaning = [(start + s, start + e) for s, e in best_sentences(lib.encoder, query, text[start:end])]
+    return text[:start], text[start:end], text[end:], term_spans(text, query), meaning
 
 
 def term_spans(text: str, query: str) -> list[tuple[int, int]]:

@@ -17,6 +17,16 @@ from hybridsearch.qt.widgets import Banner
 
 PAGES = ["Search", "Library", "Training", "Evaluation"]
 
+HELP_HTML = """<h3>Searching</h3>
+<p>Type a question or a few words in any language; results come from documents in every language.
+<b>Hybrid</b> ranks by meaning and keywords, <b>Semantic</b> by meaning only (best across languages),
+<b>Keyword</b> by the words themselves.</p>
+<p>Each result says how well it matches: <b>strong</b>, <b>good</b> or <b>weak</b>. Weak matches are
+held back; "No good match" means nothing in the library is close to the question.</p>
+<h3>Keys</h3>
+<p>Ctrl+F search · ↓ into the results · Enter open · Space more passages · Ctrl+Shift+C copy path ·
+Ctrl+Shift+R show in folder · Ctrl+1…4 pages · Ctrl+, preferences</p>"""
+
 
 class MainWindow(QMainWindow):
     """Search, Library, Training and Evaluation pages around one :class:`LibraryService`."""
@@ -26,7 +36,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings or Settings()
         model = self.settings.get("search/model", "default") or "default"
-        self.service = service or LibraryService(model=model, parent=self)
+        threads = int(self.settings.get("preferences/threads", 0) or 0)
+        self.service = service or LibraryService(model=model, threads=threads or None, parent=self)
         if self.service.parent() is None:
             self.service.setParent(self)
         self.setWindowTitle("hybridsearch")
@@ -140,11 +151,19 @@ class MainWindow(QMainWindow):
         a = QAction("&Re-index all folders", self)
         a.triggered.connect(lambda: self.service.index())
         m.addAction(a)
+        a = QAction("&Manage trained models…", self)
+        a.triggered.connect(self.manage_models)
+        m.addAction(a)
         m.addSeparator()
         a = QAction("&Quit", self)
         a.setShortcut(QKeySequence.StandardKey.Quit)
         a.triggered.connect(self.close)
         m.addAction(a)
+        e = self.menuBar().addMenu("&Edit")
+        a = QAction("&Preferences…", self)
+        a.setShortcut(QKeySequence("Ctrl+,"))
+        a.triggered.connect(self.show_preferences)
+        e.addAction(a)
         v = self.menuBar().addMenu("&Go")
         for i, name in enumerate(PAGES):
             a = QAction(name, self)
@@ -157,6 +176,68 @@ class MainWindow(QMainWindow):
         a.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         a.triggered.connect(self.focus_search)
         v.addAction(a)
+        h = self.menuBar().addMenu("&Help")
+        a = QAction("&Search tips and shortcuts", self)
+        a.setShortcut(QKeySequence.StandardKey.HelpContents)
+        a.triggered.connect(self.show_help)
+        h.addAction(a)
+        a = QAction("&About hybridsearch", self)
+        a.triggered.connect(self.show_about)
+        h.addAction(a)
+
+    def manage_models(self):
+        """The trained-models dialog (rename, delete); the pages' model lists follow its changes."""
+        from hybridsearch.qt.manage_models import ManageModelsDialog
+
+        dlg = ManageModelsDialog(in_use=str(self.service.model), parent=self)
+        dlg.changed.connect(self.training_page.refresh_models)
+        dlg.changed.connect(self.evaluation_page.refresh_models)
+        dlg.show()
+        return dlg
+
+    # preferences and help -------------------------------------------------------------------------
+    def show_preferences(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from hybridsearch.qt.preferences import PreferencesDialog, apply
+
+        dlg = PreferencesDialog(self.settings, self)
+        if dlg.exec():
+            dlg.save()
+            self.apply_preferences(QApplication.instance())
+
+    def apply_preferences(self, app) -> None:
+        from hybridsearch.qt.preferences import apply
+
+        apply(app, self.settings)
+        i = self.search_page.mode.findData(self.settings.get("search/mode", "hybrid"))
+        if i >= 0:
+            self.search_page.mode.setCurrentIndex(i)
+        self.restyle()
+
+    def help_html(self) -> str:
+        return HELP_HTML
+
+    def show_help(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.information(self, "Search tips and shortcuts", self.help_html())
+
+    def about_html(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            ver = version("hybridsearch")
+        except PackageNotFoundError:
+            ver = "development build"
+        return (f"<h3>hybridsearch {ver}</h3><p>Multilingual search of the documents on this computer: a "
+                "question in one language finds answers in others. Nothing leaves this computer.</p>"
+                f"<p>Search model: {self.service.model}</p>")
+
+    def show_about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(self, "About hybridsearch", self.about_html())
 
     # navigation ------------------------------------------------------------------------------------
     def show_page(self, i: int) -> None:
@@ -197,7 +278,7 @@ class MainWindow(QMainWindow):
         if self._first_overview:
             self._first_overview = False
             if folders and self._catch_up and not self.service.busy:
-                self.service.index()  # catch up with changes made while the app was closed
+                self.service.index(catch_up=True)  # catch up with changes made while the app was closed
             elif folders:
                 self.service.start_watching()
         if not folders:

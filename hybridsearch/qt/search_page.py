@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QSize, QStringListModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QMenu, QProgressBar, QPushButton, QSplitter, QStackedWidget,
                                QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
@@ -19,6 +20,10 @@ MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
          ("Keyword", "lexical", "Exact words only")]
 DEBOUNCE_MS = 300
+#: The date filter: (label, days back; None = any time)
+DATE_RANGES = [("Any time", None), ("Past day", 1), ("Past week", 7), ("Past month", 31), ("Past year", 365)]
+#: How many searches the box offers again (most recent first)
+RECENT_MAX = 20
 
 
 SNIPPET_MARK = "background-color:#ffe066; color:#000000; font-weight:600"
@@ -223,6 +228,10 @@ class SearchPage(QWidget):
         self.service = service
         self.settings = settings
         self.results: list = []
+        #: the document viewer last opened (View document)
+        self.viewer = None
+        #: the sentences of the shown passage marked as closest to the query by meaning
+        self.meaning_sentences: list[str] = []
         self.ranked: list = []
         self.library_totals = ""
         self.ratings: list = []
@@ -247,6 +256,12 @@ class SearchPage(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.25)
         self.box.setFont(f)
         self.box.setMinimumHeight(34)
+        #: recent searches, offered as the person types (and all of them on ↓ in an empty box)
+        self.recent_model = QStringListModel(list(settings.get("search/recent", []) or []) if settings else [])
+        self.completer = QCompleter(self.recent_model, self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.box.setCompleter(self.completer)
         top.addWidget(self.box, 1)
         self.mode = QComboBox()
         for label, key, tip in MODES:
@@ -271,6 +286,18 @@ class SearchPage(QWidget):
         for w in (self.lang_filter, self.folder_filter, self.type_filter):
             filters.addWidget(w)
             w.changed.connect(self.search_now)
+        self.date_filter = QComboBox()
+        for label, days in DATE_RANGES:
+            self.date_filter.addItem(label, days)
+        self.date_filter.setToolTip("Only documents changed within this time")
+        self.date_filter.currentIndexChanged.connect(lambda _: self.search_now())
+        filters.addWidget(self.date_filter)
+        self.sort = QComboBox()
+        self.sort.addItem("Best match first", "relevance")
+        self.sort.addItem("Newest first", "newest")
+        self.sort.setToolTip("Order of the results (weak matches stay held back either way)")
+        self.sort.currentIndexChanged.connect(lambda _: self._resort())
+        filters.addWidget(self.sort)
         self.clear_filters = QPushButton("Clear filters")
         self.clear_filters.setFlat(True)
         self.clear_filters.clicked.connect(self._clear_filters)
@@ -377,9 +404,11 @@ class SearchPage(QWidget):
         self.open_btn.setToolTip("Open with the default application (Enter)")
         self.reveal_btn = QPushButton("Show in folder")
         self.reveal_btn.setToolTip("Open the folder that holds this document (Ctrl+Shift+R)")
+        self.view_btn = QPushButton("View document")
+        self.view_btn.setToolTip("The whole document with every hit marked, next/previous hit, find (Ctrl+D)")
         self.copy_btn = QPushButton("Copy path")
         self.copy_btn.setToolTip("Copy the file's path (Ctrl+Shift+C)")
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        for b in (self.open_btn, self.view_btn, self.reveal_btn, self.copy_btn):
             actions.addWidget(b)
         actions.addStretch(1)
         dl.addLayout(actions)
@@ -400,7 +429,9 @@ class SearchPage(QWidget):
         self.open_btn.clicked.connect(self.open_current)
         self.reveal_btn.clicked.connect(self.reveal_current)
         self.copy_btn.clicked.connect(self.copy_current)
+        self.view_btn.clicked.connect(self.view_current)
         for seq, slot in (("Ctrl+Shift+C", self.copy_current), ("Ctrl+Shift+R", self.reveal_current),
+                          ("Ctrl+D", self.view_current),
                           ("Ctrl+M", self.toggle_more_current)):
             sc = QShortcut(QKeySequence(seq), self)
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -534,8 +565,12 @@ class SearchPage(QWidget):
 
     def current_filters(self) -> dict:
         """The search's keyword arguments; None means the library's default."""
+        from datetime import datetime, timedelta
+
+        days = self.date_filter.currentData()
         return {"mode": self.mode.currentData(), "languages": self.lang_filter.selected(),
                 "folders": self.folder_filter.selected(), "file_types": self.type_filter.selected(),
+                "modified_after": datetime.now() - timedelta(days=days) if days else None,
                 "language_offset": None if self.even_languages.isChecked() else 0.0,
                 "feedback": self.even_languages.isChecked()}
 
@@ -566,6 +601,13 @@ class SearchPage(QWidget):
         self.service.search(q, lambda res: self._on_results(req, q, res),
                             on_error=lambda msg: self._on_error(req, msg), k=20, **kwargs)
 
+    def _resort(self) -> None:
+        if self.results:
+            hidden, hidden_ratings = self.hidden_weak, self._weak_ratings
+            self.set_results(self.results, self.last_query, self.ratings, keep_weak=True)
+            self.hidden_weak, self._weak_ratings = hidden, hidden_ratings
+            self.weak_btn.setVisible(bool(hidden))
+
     def _model_loading(self) -> None:
         text = self.service.model_state_text()
         self.loading_title.setText(f"<h2>{html.escape(text)}</h2>")
@@ -590,7 +632,20 @@ class SearchPage(QWidget):
             return  # an older search finished after a newer one started
         results, ratings = outcome
         self.set_results(list(results or []), q, list(ratings or []))
+        if self.results:
+            self.remember(q)
         self.searched.emit(len(self.results))
+
+    def remember(self, query: str) -> None:
+        """Keep ``query`` among the recent searches (most recent first, no repeats)."""
+        recent = [query] + [r for r in self.recent_model.stringList() if r.lower() != query.lower()]
+        recent = recent[:RECENT_MAX]
+        self.recent_model.setStringList(recent)
+        if self.settings is not None:
+            self.settings.set("search/recent", recent)
+
+    def recent_searches(self) -> list[str]:
+        return self.recent_model.stringList()
 
     def show_weak(self) -> None:
         """Show the weakly matching documents too (they are hidden by default)."""
@@ -618,6 +673,9 @@ class SearchPage(QWidget):
             self.hidden_weak = [r for r, g in zip(results, ratings) if g is not None and g.level == "weak"]
             self._weak_ratings = [g for g in ratings if g is not None and g.level == "weak"]
             results, ratings = [r for r, _ in shown], [g for _, g in shown]
+        if self.sort.currentData() == "newest" and results:
+            order = sorted(range(len(results)), key=lambda i: results[i].modified, reverse=True)
+            results, ratings = [results[i] for i in order], [ratings[i] for i in order]
         self.results, self.ratings = results, ratings
         self.list.clear()
         for r, g in zip(results, ratings):
@@ -638,7 +696,7 @@ class SearchPage(QWidget):
             self._set_actions_enabled(False)
             if query:
                 sel = self.current_filters()
-                filtered = any(sel[k] for k in ("languages", "folders", "file_types"))
+                filtered = any(sel[k] for k in ("languages", "folders", "file_types", "modified_after"))
                 hint = "Try other words"
                 if sel["mode"] == "lexical":
                     hint += ", or the Semantic ranking: it matches meaning across languages"
@@ -684,7 +742,7 @@ class SearchPage(QWidget):
         return self.results[row] if 0 <= row < len(self.results) else None
 
     def _set_actions_enabled(self, on: bool) -> None:
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        for b in (self.open_btn, self.view_btn, self.reveal_btn, self.copy_btn):
             b.setEnabled(on)
 
     def _show_current(self, row: int) -> None:
@@ -700,17 +758,19 @@ class SearchPage(QWidget):
                                   "Loading the passage in its document…</p>")
         self.service.context(r, lambda ctx, path=r.path: self._show_context(path, ctx),
                              on_error=lambda msg: self.context_view.append(f"<i>{html.escape(msg)}</i>"),
-                             query=self.last_query)
+                             query=self.last_query,
+                             by_meaning=self.mode.currentData() != "lexical" and self.service.model_state == "ready")
 
     def _show_context(self, path, ctx) -> None:
         r = self.current()
         if r is None or r.path != path:
             return
-        before, middle, after, spans = ctx
+        before, middle, after, spans, meaning = ctx
         a, b = len(before), len(before) + len(middle)
         body = (f"{_para(mark_spans(before, spans, 0))}<a name='hit'></a>"
                 f"<span style='background-color:rgba(0,114,178,40); border-left:3px solid #0072B2'>"
-                f"{_para(mark_spans(middle, spans, a))}</span>{_para(mark_spans(after, spans, b))}")
+                f"{_para(mark_meaning(middle, spans, meaning, a))}</span>{_para(mark_spans(after, spans, b))}")
+        self.meaning_sentences = [(before + middle + after)[s:e] for s, e in meaning]
         self.context_view.setHtml(f"<div style='line-height:140%'>{body}</div>")
         self.context_view.scrollToAnchor("hit")
 
@@ -738,6 +798,28 @@ class SearchPage(QWidget):
         else:
             self._cannot(folder, "No file manager on this computer could be asked to show")
 
+    def view_current(self) -> None:
+        """Open the document viewer on the current result (text read on the query lane)."""
+        r = self.current()
+        if r is None:
+            return
+        query = self.last_query
+
+        def fn(lib):
+            from hybridsearch.qt.library_service import term_spans
+
+            text = lib.document_text(r.path)
+            return text, term_spans(text, query)
+
+        def show(res, r=r):
+            from hybridsearch.qt.viewer import DocumentViewer
+
+            text, spans = res
+            self.viewer = DocumentViewer(r.title or Path(r.path).name, str(r.path), text, spans,
+                                         start_at=int(r.best.start), parent=self)
+            self.viewer.show()
+        self.service.call(fn, show, on_error=lambda msg: self.banner.show_message("error", msg))
+
     def _cannot(self, path, what: str) -> None:
         """Say that opening failed, with the path and a button that copies it."""
         self.banner.show_message("warning", f"{what}: {path}\nCopy the path and open it yourself.",
@@ -764,6 +846,9 @@ class SearchPage(QWidget):
     def _clear_filters(self) -> None:
         for w in (self.lang_filter, self.folder_filter, self.type_filter):
             w.set_selected([])
+        self.date_filter.blockSignals(True)
+        self.date_filter.setCurrentIndex(0)
+        self.date_filter.blockSignals(False)
         self.search_now()
 
     # keyboard -----------------------------------------------------------------------------------
@@ -790,6 +875,25 @@ class SearchPage(QWidget):
         return super().eventFilter(obj, event)
 
 
+MEANING_STYLE = "font-weight:600; text-decoration:underline"
+
+
+def mark_meaning(text: str, spans, meaning, offset: int = 0) -> str:
+    """``text`` with keyword ``spans`` highlighted and the ``meaning`` sentences (closest to the
+    query by meaning, in any language) in bold and underlined; offsets count from ``offset``."""
+    out, pos = [], 0
+    for s, e in sorted(meaning):
+        s, e = max(s - offset, pos), min(e - offset, len(text))
+        if e <= s:
+            continue
+        out.append(mark_spans(text[pos:s], spans, offset + pos))
+        out.append(f"<span style='{MEANING_STYLE}' title='closest to your question by meaning'>"
+                   f"{mark_spans(text[s:e], spans, offset + s)}</span>")
+        pos = e
+    out.append(mark_spans(text[pos:], spans, offset + pos))
+    return "".join(out)
+
+
 def _para(text: str) -> str:
     return text.replace("\n\n", "<br><br>").replace("\n", " ")
 
@@ -797,8 +901,18 @@ def _para(text: str) -> str:
 MARK_STYLE = "background-color:#ffe066; color:#000"
 
 
+#: Markdown heading marks ("## Winter") are markup, not words: shown as spaces (offsets unchanged)
+_MD_HEADING = re.compile(r"(?:(?<=\s)|^)#{1,6}(?=\s)")
+
+
+def plain_markup(text: str) -> str:
+    """``text`` with Markdown heading marks blanked out, character offsets unchanged."""
+    return _MD_HEADING.sub(lambda m: " " * len(m.group()), text)
+
+
 def mark_spans(text: str, spans, offset: int = 0, style: str = MARK_STYLE) -> str:
     """``text`` HTML-escaped, with the ``spans`` (offsets from ``offset`` on) highlighted."""
+    text = plain_markup(text)
     out, pos = [], 0
     for s, e in sorted(spans):
         s, e = max(s - offset, pos), min(e - offset, len(text))

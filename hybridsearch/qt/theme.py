@@ -11,10 +11,25 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 SERIES = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
+_preferred: str | None = None
+
+
+def set_preferred_scheme(scheme: str | None) -> None:
+    """The person's choice in Preferences: 'dark', 'light' or None (follow the system)."""
+    global _preferred
+    _preferred = scheme if scheme in ("dark", "light") else None
+
+
 def forced_scheme() -> str | None:
-    """``HYBRIDSEARCH_THEME=dark|light`` overrides the system scheme (screenshots, accessibility)."""
+    """``HYBRIDSEARCH_THEME=dark|light`` overrides the system scheme (screenshots, accessibility);
+    else the scheme chosen in Preferences, if any."""
     v = os.environ.get("HYBRIDSEARCH_THEME", "").strip().lower()
-    return v if v in ("dark", "light") else None
+    return v if v in ("dark", "light") else _preferred
+
+
+def refresh_palette(app) -> None:
+    """Apply the palette of the scheme in force now (after a change in Preferences)."""
+    _apply_palette(app)
 
 
 def is_dark() -> bool:

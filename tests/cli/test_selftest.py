@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-import time
 import unicodedata
-from pathlib import Path
 
 import pytest
 
@@ -38,9 +35,10 @@ def test_sample_is_multilingual_and_queries_cross_languages():
     assert len({_script(q.text) for q in selftest.QUERIES}) >= 3
 
 
-def test_self_test_passes_from_the_command_line(isolated_home, base_model_dir):
-    env = dict(os.environ, HYBRIDSEARCH_HOME=str(isolated_home), PYTHONIOENCODING="utf-8")
-    started = time.time() - 1
+def test_self_test_passes_from_the_command_line(isolated_home, base_model_dir, tmp_path):
+    tmp = tmp_path / "tmp"  # its own temporary directory: other processes' self-tests stay out of it
+    tmp.mkdir()
+    env = dict(os.environ, HYBRIDSEARCH_HOME=str(isolated_home), PYTHONIOENCODING="utf-8", TMPDIR=str(tmp))
     proc = subprocess.run([sys.executable, "-m", "hybridsearch", "--self-test"], env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=240)
     out = proc.stdout
@@ -53,8 +51,7 @@ def test_self_test_passes_from_the_command_line(isolated_home, base_model_dir):
         assert line
     # the sample and its library were temporary: nothing of them is left in the user's data
     assert not (isolated_home / "data" / "library").exists()
-    tmp = Path(tempfile.gettempdir())
-    assert not [p for p in tmp.glob("hybridsearch-selftest-*") if p.stat().st_mtime >= started]
+    assert not list(tmp.glob("hybridsearch-selftest-*"))
 
 
 def test_self_test_fails_with_a_model_that_cannot_search(tiny_model_dir, capsys):

@@ -393,3 +393,22 @@ def test_a_path_longer_than_path_max_is_recorded_as_failed_and_the_scan_goes_on(
         failed = lib.failed_files()
     assert rep.added == 2  # both files beside the deep folder
     assert len(failed) == 1 and "cannot read folder" in failed[0].reason and "too long" in failed[0].reason
+
+
+def test_links_out_of_the_library_folder_are_followed_only_when_asked(tmp_path, tiny_encoder):
+    from hybridsearch.library import Library
+
+    docs, outside = tmp_path / "docs", tmp_path / "etc"
+    docs.mkdir()
+    outside.mkdir()
+    (docs / "mine.txt").write_text(EN)
+    (outside / "passwd.txt").write_text("root:x:0:0:root:/root:/bin/bash " + EN)
+    (docs / "etc").symlink_to(outside, target_is_directory=True)
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        assert {Path(f.path).name for f in lib.folders()} == {"docs"}
+        assert lib.status()["documents"] == 1  # the link to "/etc" was followed before
+        lib.follow_links = True
+        lib.index()
+        assert lib.status()["documents"] == 2

@@ -66,3 +66,24 @@ def test_trained_models_are_named_by_what_they_are(tmp_path):
     assert trained_models()[0][0].startswith("legal Q&A (trained")
     delete_model(str(d))
     assert trained_models() == [] and not d.exists()
+
+
+def test_manage_trained_models_renames_and_deletes(make_window, qtbot):
+    import json
+
+    from hybridsearch import paths
+
+    d = paths.models_dir() / "trained-20261201-101500"
+    d.mkdir(parents=True)
+    (d / "overlay.safetensors").write_bytes(b"x")
+    (d / "hybridsearch.json").write_text(json.dumps({"recipe": {"steps": 50}}))
+    w = make_window()
+    dlg = w.manage_models()
+    qtbot.addWidget(dlg)
+    assert dlg.list.count() == 1 and "50 steps" in dlg.list.item(0).text()
+    dlg.rename(str(d), "medical FAQ")
+    assert dlg.list.item(0).text().startswith("medical FAQ")
+    assert any(w.evaluation_page.models.item(i).text().startswith("medical FAQ")
+               for i in range(w.evaluation_page.models.count()))
+    dlg.delete(str(d))
+    assert dlg.list.count() == 0 and not d.exists()

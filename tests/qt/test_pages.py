@@ -209,3 +209,47 @@ def test_charts_stay_readable_at_1024x700_and_export_at_print_size(make_window, 
     for f in files:
         img = QImage(str(f))
         assert img.width() >= 1600, (f.name, img.width())
+
+
+def test_preferences_switch_to_dark_and_a_larger_font(make_window, qtbot, settings):
+    from PySide6.QtWidgets import QApplication
+
+    from hybridsearch.qt import theme
+
+    app = QApplication.instance()
+    w = make_window()
+    size0 = app.font().pointSizeF()
+    settings.set("preferences/theme", "dark")
+    settings.set("preferences/font_pt", 14)
+    settings.set("search/mode", "dense")
+    try:
+        w.apply_preferences(app)
+        assert theme.is_dark() and app.palette().window().color().lightness() < 128
+        assert app.font().pointSizeF() == 14 and w.search_page.mode.currentData() == "dense"
+    finally:
+        settings.set("preferences/theme", "system")
+        settings.set("preferences/font_pt", 0)
+        w.apply_preferences(app)
+    assert app.font().pointSizeF() == size0
+    assert "strong" in w.help_html() and "hybridsearch" in w.about_html()
+
+
+def test_quitting_does_not_wait_for_busy_background_threads(tmp_path):
+    """Defect 10: the process used to linger 6-8 s after its window closed (a model load or a
+    search still running on a lane); it now ends at once (the library was closed first)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = ("import threading, time\n"
+              "from hybridsearch.qt.workers import lane\n"
+              "from hybridsearch.qt.app import exit_without_waiting_for_threads\n"
+              "lane('model').submit(time.sleep, 20)\n"
+              "time.sleep(0.2)\n"
+              "exit_without_waiting_for_threads(0)\n")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], cwd=str(Path(__file__).resolve().parents[2]),
+                          timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0 and time.monotonic() - t0 < 10

@@ -105,3 +105,95 @@ def test_results_show_a_readable_match_strength_and_nonsense_finds_no_good_match
     assert page.stack.currentWidget() is page.results_view and page.results
     assert all("weak match" in page.list.itemWidget(page.list.item(i)).strength.text()
                for i in range(page.list.count()))
+
+
+def test_recent_searches_are_offered_again(make_window, qtbot, tmp_path, tiny_encoder, settings):
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder,
+                           {"notes.txt": "Quarterly budget notes for the garden club."})
+    page = w.search_page
+    _search(qtbot, page, "budget")
+    _search(qtbot, page, "garden club")
+    _search(qtbot, page, "zzzqqq nothing")  # no results: not remembered
+    assert page.recent_searches() == ["garden club", "budget"]
+    assert settings.get("search/recent", []) == ["garden club", "budget"]
+    page.completer.setCompletionPrefix("gar")
+    assert page.completer.currentCompletion() == "garden club"
+
+
+def test_markdown_heading_marks_are_not_shown_as_text(make_window, qtbot, tmp_path, tiny_encoder):
+    """Defect 10: "## Winter" in a snippet reads "Winter"."""
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder, {
+        "bees.md": "# A beekeeper's year\n\n## Winter\n\nIn winter the bees form a cluster around the queen."})
+    page = w.search_page
+    _search(qtbot, page, "winter cluster")
+    card = page.list.itemWidget(page.list.item(0))
+    import html
+    import re
+
+    shown = html.unescape(re.sub(r"<[^>]+>", "", card.passage.text()))
+    assert "Winter" in shown and "#" not in shown, shown
+    qtbot.waitUntil(lambda: "queen" in page.context_view.toPlainText()
+                    and "Loading" not in page.context_view.toPlainText(), timeout=10000)
+    assert "##" not in page.context_view.toPlainText()
+
+
+def test_the_sentence_that_answers_is_marked_by_meaning_across_languages(make_window, qtbot, tmp_path,
+                                                                         base_encoder):
+    """An English question marks the German sentence that answers it (no shared keyword)."""
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, base_encoder, {
+        "kaffee.txt": "Kaffee wird aus den gerösteten Bohnen des Kaffeestrauchs gebrüht. Die größten "
+                      "Erzeugerländer sind Brasilien, Vietnam und Kolumbien. Im Winter schneit es in den "
+                      "Alpen oft bis in die Täler."})
+    page = w.search_page
+    _search(qtbot, page, "Which countries grow the most coffee?", mode="dense")
+    qtbot.waitUntil(lambda: bool(page.meaning_sentences), timeout=20000)
+    assert "Die größten Erzeugerländer sind Brasilien, Vietnam und Kolumbien." in page.meaning_sentences
+    assert not [s for s in page.meaning_sentences if "Alpen" in s]
+    html_view = page.context_view.toHtml()
+    assert "underline" in html_view
+
+
+def test_date_filter_and_newest_first(make_window, qtbot, tmp_path, tiny_encoder):
+    import os
+    import time
+
+    root = tmp_path / "dated"
+    root.mkdir()
+    old, new = root / "old-minutes.txt", root / "new-minutes.txt"
+    old.write_text("Garden club minutes: the hedge was trimmed.", encoding="utf-8")
+    new.write_text("Garden club minutes: the pond was cleaned.", encoding="utf-8")
+    two_years = time.time() - 2 * 365 * 86400
+    os.utime(old, (two_years, two_years))
+    w = make_window(encoder=tiny_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(root))
+    page = w.search_page
+    _search(qtbot, page, "garden club minutes")
+    assert {Path(r.path).name for r in page.results} == {"old-minutes.txt", "new-minutes.txt"}
+    page.sort.setCurrentIndex(page.sort.findData("newest"))
+    assert [Path(r.path).name for r in page.results] == ["new-minutes.txt", "old-minutes.txt"]
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.date_filter.setCurrentIndex(page.date_filter.findData(365))
+    assert [Path(r.path).name for r in page.results] == ["new-minutes.txt"]
+
+
+def test_document_viewer_shows_every_hit_with_next_previous_and_find(make_window, qtbot, tmp_path, tiny_encoder):
+    body = "\n\n".join(f"Paragraph {i}: " + ("the lighthouse keeper wrote a log. " if i % 3 == 0 else
+                                             "waves and gulls and nothing else. ") * 6 for i in range(30))
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder, {"keeper.txt": body})
+    page = w.search_page
+    _search(qtbot, page, "lighthouse")
+    page.view_btn.click()
+    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
+    v = page.viewer
+    assert len(v.spans) == 60 and "Paragraph 29" in v.view.toPlainText()  # the whole document
+    assert v.hit_label.text().startswith("hit ") and v.hit_label.text().endswith("of 60")
+    first = v.current
+    v.next_btn.click()
+    assert v.current == (first + 1) % 60 and f"hit {v.current + 1} of 60" == v.hit_label.text()
+    v.prev_btn.click()
+    v.prev_btn.click()
+    assert v.current == (first - 1) % 60
+    v.find.setText("gulls")
+    assert v.find_next() and v.selected_text() == "gulls"
+    v.close()

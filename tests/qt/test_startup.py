@@ -84,6 +84,7 @@ def test_restart_searches_the_stored_index_while_the_rescan_runs(qtbot, settings
     qtbot.waitUntil(lambda: service.busy, timeout=10000)
     qtbot.waitUntil(lambda: page._documents > 0, timeout=10000)
     assert page.stack.currentWidget() is page.start_state  # not "Indexing your documents…"
+    assert "search works meanwhile" in w.status_label.text()
     t0 = time.monotonic()
     with qtbot.waitSignal(page.searched, timeout=10000) as sig:
         page.box.setText("Kaffee Brasilien")
