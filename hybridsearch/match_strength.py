@@ -145,8 +145,3 @@ def rate_results(lib, query: str, results, use_vectors: bool = True) -> list[Rat
         share = keyword_share(r.best.text, query)
         out.append(Rating(rate(cos, share, th, gap), cos, share, gap))
     return out
-
-
-def good_enough(ratings: list[Rating]) -> bool:
-    """False when nothing matches better than weakly: the app says "no good match"."""
-    return any(r.level != WEAK for r in ratings)

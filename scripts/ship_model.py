@@ -22,7 +22,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 TARGET = REPO / "resources" / "models" / "hybrid-e5-small"
 LIMIT_BYTES = 50 * 1000 * 1000
-COLUMNS = ["map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate"]
 RECIPE_KEYS = ["alpha", "steps", "batch_size", "lr", "temperature", "max_length", "hard_negatives",
                "all_languages_weight", "device"]
 
@@ -39,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--note", default="", help="appended to the card's evaluation note")
     args = ap.parse_args(argv)
     from hybridsearch.encoder.runtime import read_card, write_card
+    from hybridsearch.records import SUMMARY_KEYS as COLUMNS
 
     overlay = args.run / "overlay.safetensors"
     card = read_card(args.run)

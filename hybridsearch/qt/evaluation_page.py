@@ -11,12 +11,14 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QListWidgetItem, QMenu, QProgressBar, QPushButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from hybridsearch.qt.charts import BiasChart, HeatmapWidget, MetricBarsChart, export_report, legend_html
+from hybridsearch.qt.charts import (METRIC_TITLES, BiasChart, HeatmapWidget, MetricBarsChart, export_report,
+                                    legend_html)
 from hybridsearch.qt.models import model_label, model_options
 from hybridsearch.qt.widgets import Banner
 from hybridsearch.encoder import BUNDLED_NAME
 from hybridsearch.errors import HybridSearchError
 from hybridsearch.progress import Progress
+from hybridsearch.records import SUMMARY_KEYS
 from hybridsearch.qt.workers import Worker, ensure_model_stack
 from trainer.evaluation_run import (HELD_OUT_ARTICLES, evaluate_models, is_xquad_r, load_evaluation_data,
                                     overlap_warning, parse_articles)
@@ -340,9 +342,8 @@ class EvaluationPage(QWidget):
     def set_results(self, results: dict[str, dict]) -> None:
         """Show ``{model name: flat metrics dict}`` in every chart."""
         self.results = {model_label(k) if Path(str(k)).is_absolute() else k: v for k, v in results.items()}
-        for key in ("map", "mono_mrr", "cross_mrr", "qlf_rate"):
+        for key in SUMMARY_KEYS:
             self.charts[key].set_models(self.results)
-        self.rank_chart.set_models(self.results)
         self.legend.setText(legend_html(list(self.results), "unbiased level (bias charts)") if self.results else "")
         self.heat_model.blockSignals(True)
         self.heat_model.clear()
@@ -357,9 +358,9 @@ class EvaluationPage(QWidget):
         self.heatmap.set_metrics(self.results.get(name, {}), name)
 
     def _chart_title(self, name: str) -> str:
-        return {"map": "multilingual mAP", "mono_mrr": "monolingual MRR", "cross_mrr": "cross-lingual MRR",
-                "heatmap": "language × language heatmap", "qlf_rate": "query-language-first rate",
-                "rank_distance": "rank distance"}[name]
+        if name == "heatmap":
+            return "language × language heatmap"
+        return METRIC_TITLES[name][0].lower() + METRIC_TITLES[name][1:]
 
     def _chart_menu(self, name: str, pos) -> None:
         menu = QMenu(self)

@@ -245,9 +245,6 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(i)
         self.stack.setCurrentIndex(i)
 
-    def current_page(self):
-        return self.stack.currentWidget()
-
     def focus_search(self) -> None:
         self.show_page(0)
         self.search_page.focus_search()

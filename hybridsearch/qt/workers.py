@@ -6,9 +6,9 @@ job's return value arrives through ``result``; an exception through ``error`` as
 message (``HybridSearchError`` messages are shown as they are); a cancelled job emits
 ``cancelled``. ``finished`` always comes last. Workers never touch widgets.
 
-Jobs run on *lanes*: each lane is one long-lived thread, so objects that must stay on one
-thread (a SQLite connection, a ``Library``) can be created lazily per lane with
-:func:`lane_local`.
+Jobs run on *lanes*: each lane is one long-lived thread, so jobs sent to the same lane run one
+after another, and an object that must stay on one thread (a SQLite connection) is only used by
+jobs of the lane that created it.
 """
 
 from __future__ import annotations
@@ -153,14 +153,3 @@ class Worker(QObject):
                 self.result.emit(out)
         finally:
             self.finished.emit()
-
-
-def run_in_background(fn, *, lane_name: str = "jobs", on_result=None, on_error=None, on_progress=None,
-                      on_cancelled=None, on_finished=None, parent: QObject | None = None) -> Worker:
-    """Start ``fn(cancel, report)`` on ``lane_name`` and connect the given slots."""
-    w = Worker(fn, lane_name=lane_name, parent=parent)
-    for sig, slot in ((w.result, on_result), (w.error, on_error), (w.progress, on_progress),
-                      (w.cancelled, on_cancelled), (w.finished, on_finished)):
-        if slot is not None:
-            sig.connect(slot)
-    return w.start()
