@@ -589,8 +589,9 @@ _SENT = re.compile(r"(?<=[.!?;…])[\"'”’)\]]*\s+|(?<=[。！？；])[」』
                    r"|(?<=[\u0e00-\u0e7f])\s+(?=[\u0e00-\u0e7f])|\n")
 
 
-def _spans(text: str, pattern: re.Pattern, start: int, end: int) -> list[tuple[int, int]]:
+def split_spans(text: str, pattern: re.Pattern, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Split ``text[start:end]`` at ``pattern``; spans exclude leading/trailing whitespace."""
+    end = len(text) if end is None else end
     out, pos = [], start
     for m in pattern.finditer(text, start, end):
         if m.end() == m.start() and m.start() in (start, end):
@@ -611,7 +612,7 @@ def _spans(text: str, pattern: re.Pattern, start: int, end: int) -> list[tuple[i
 
 def split_sentences(text: str) -> list[str]:
     """``text`` cut at sentence ends (the chunker's rules), without surrounding whitespace."""
-    return [text[s:e] for s, e in _spans(text, _SENT, 0, len(text))]
+    return [text[s:e] for s, e in split_spans(text, _SENT, 0, len(text))]
 
 
 #: Longest stretch of text tokenised in one piece, and sentences tokenised per call.
@@ -627,10 +628,10 @@ def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int 
     ``overlap_tokens``, start the next one within a paragraph. A sentence longer than the budget
     is cut at token boundaries (works for scripts without spaces). Offsets index ``text``.
     """
-    paras = _spans(text, _PARA, 0, len(text))
+    paras = split_spans(text, _PARA, 0, len(text))
     sents: list[tuple[int, int, bool]] = []  # (start, end, ends_paragraph)
     for ps, pe in paras:
-        ss = _spans(text, _SENT, ps, pe)
+        ss = split_spans(text, _SENT, ps, pe)
         for i, (s, e) in enumerate(ss):
             last = i == len(ss) - 1
             # a stretch without sentence ends is tokenised in windows: time stays linear and

@@ -13,6 +13,21 @@ from dataclasses import dataclass, field
 from hybridsearch.errors import Cancelled
 
 
+
+def format_duration(seconds: float | None, whole_minutes_from: float | None = None) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min`` ("?" when unknown); from ``whole_minutes_from``
+    seconds up to an hour, whole minutes only (``12 min``)."""
+    if seconds is None:
+        return "?"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        if whole_minutes_from is not None and s >= whole_minutes_from:
+            return f"{round(s / 60)} min"
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
 @dataclass
 class Progress:
     """One progress report: ``done`` of ``total`` units of ``stage``; ``eta_s`` when known."""
@@ -23,12 +38,6 @@ class Progress:
     message: str = ""
     eta_s: float | None = None
     extra: dict = field(default_factory=dict)
-
-    @property
-    def fraction(self) -> float | None:
-        if not self.total:
-            return None
-        return min(1.0, self.done / self.total)
 
 
 class CancelToken:

@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from hybridsearch.documents import split_spans
+
 #: Sentence ends: Latin/Cyrillic/Greek/Arabic/Devanagari punctuation and the full-width ones of
 #: Chinese and Japanese, or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？؟।॥])\s+|(?<=[。！？])|\n+")
@@ -22,20 +24,7 @@ MAX_SENTENCES = 40
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``text`` (stripped; empty ones dropped)."""
-    out, pos = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        out.append((pos, m.start()))
-        pos = m.end()
-    out.append((pos, len(text)))
-    spans = []
-    for s, e in out:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e - s >= 2:
-            spans.append((s, e))
-    return spans
+    return [(s, e) for s, e in split_spans(text, _SENTENCE_END) if e - s >= 2]
 
 
 def best_sentences(encoder, query: str, text: str, min_cosine: float | None = None) -> list[tuple[int, int]]:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from hybridsearch.errors import DataError, HybridSearchError, InputError
+from hybridsearch.progress import format_duration
 from hybridsearch.records import SUMMARY_COLUMNS
 from trainer.config import DEFAULTS, TrainConfig
 from trainer.qa import detect, load_pair_sets, load_parallel_qa, load_xquad_r, split_selector
@@ -117,16 +118,6 @@ def register(sub) -> None:
 
 
 # ---------------------------------------------------------------------------------------- helpers
-
-def _fmt_duration(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def summary_lines(summary: dict) -> list[str]:
@@ -511,7 +502,7 @@ def cmd_train(args) -> int:
         if device == "cpu" and not estimated and p.eta_s is not None and p.step < p.total_steps \
                 and (measured >= 3 or p.total_steps - first_step < 3):
             estimated = True
-            bar.write(f"CPU time estimate: about {_fmt_duration(p.eta_s)} for the remaining "
+            bar.write(f"CPU time estimate: about {format_duration(p.eta_s)} for the remaining "
                       f"{p.total_steps - p.step} steps (measured over {measured} step"
                       f"{'s' if measured > 1 else ''})")
 

@@ -20,9 +20,9 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 from hybridsearch.qt import theme
+from hybridsearch.records import SUMMARY_KEYS
 
-PER_LANG_SUFFIXES = ("map", "mono_mrr", "cross_mrr", "rank_distance", "qlf_rate",
-                     "mono_r1", "mono_r10", "cross_r1", "cross_r10")
+PER_LANG_SUFFIXES = (*SUMMARY_KEYS, "mono_r1", "mono_r10", "cross_r1", "cross_r10")
 METRIC_TITLES = {
     "map": "Multilingual mAP",
     "mono_mrr": "Monolingual MRR",
@@ -32,13 +32,28 @@ METRIC_TITLES = {
 }
 
 
+
+def add_unbiased_line(chart, ax, ay, ref: float, n_categories: int, label: str) -> None:
+    """The dashed "unbiased (label)" level ``ref`` across a bar chart of ``n_categories`` bars."""
+    line = QLineSeries()
+    line.setName(f"unbiased ({label})")
+    line.append(-0.5, ref)
+    line.append(n_categories - 0.5, ref)
+    pen = QPen(QColor("#D55E00"))
+    pen.setWidthF(2.0)
+    pen.setStyle(Qt.PenStyle.DashLine)
+    line.setPen(pen)
+    chart.addSeries(line)
+    line.attachAxis(ax)
+    line.attachAxis(ay)
+
 def metric_languages(metrics: dict) -> list[str]:
     """Query languages present in ``metrics`` (from ``{lang}_map`` / ``{lang}_mono_mrr`` keys)."""
     langs = set()
     for key in metrics:
-        for suffix in ("_map", "_mono_mrr", "_cross_mrr", "_qlf_rate"):
-            if key.endswith(suffix):
-                lang = key[: -len(suffix)]
+        for suffix in SUMMARY_KEYS:
+            if key.endswith("_" + suffix):
+                lang = key[: -len(suffix) - 1]
                 if lang and lang not in ("mono", "cross") and "_" not in lang:
                     langs.add(lang)
     return sorted(langs)
@@ -269,17 +284,7 @@ class MetricBarsChart(ChartView):
         series.attachAxis(ax)
         series.attachAxis(ay)
         if ref is not None and self.metric_key == "qlf_rate":
-            line = QLineSeries()
-            line.setName(f"unbiased ({ref:.2f})")
-            line.append(-0.5, ref)
-            line.append(len(cats) - 0.5, ref)
-            pen = QPen(QColor("#D55E00"))
-            pen.setWidthF(2.0)
-            pen.setStyle(Qt.PenStyle.DashLine)
-            line.setPen(pen)
-            chart.addSeries(line)
-            line.attachAxis(ax)
-            line.attachAxis(ay)
+            add_unbiased_line(chart, ax, ay, ref, len(cats), f"{ref:.2f}")
         series.hovered.connect(self._hovered)
         self._cats = cats
         self.fit_to_size()
@@ -353,17 +358,7 @@ class BiasChart(ChartView):
         chart.addAxis(ay, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(ax)
         series.attachAxis(ay)
-        line = QLineSeries()
-        line.setName(f"unbiased ({ref:g})")
-        line.append(-0.5, ref)
-        line.append(len(cats) - 0.5, ref)
-        pen = QPen(QColor("#D55E00"))
-        pen.setWidthF(2.0)
-        pen.setStyle(Qt.PenStyle.DashLine)
-        line.setPen(pen)
-        chart.addSeries(line)
-        line.attachAxis(ax)
-        line.attachAxis(ay)
+        add_unbiased_line(chart, ax, ay, ref, len(cats), f"{ref:g}")
         self.fit_to_size()
         self.viewport().update()
 

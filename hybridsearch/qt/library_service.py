@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from hybridsearch.progress import format_duration
 from hybridsearch.qt.workers import Worker, ensure_model_stack
 
 QUERY_LANE = "query"
@@ -337,14 +338,8 @@ def progress_text(p, kind: str = "index") -> str:
 
 
 def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{round(s / 60)} min"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+    """A duration as the app shows it: whole minutes from 10 minutes on."""
+    return format_duration(seconds, whole_minutes_from=600)
 
 
 def passage_context(lib, result, chars: int = 1200, query: str = "", by_meaning: bool = False):
