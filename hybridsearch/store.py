@@ -75,6 +75,9 @@ SQL_LEXICAL = """
     FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
     WHERE chunks_fts MATCH ? {where}
     ORDER BY rank LIMIT ?"""
+#: documents with a chunk matching an FTS5 expression (a required phrase, excluded words)
+SQL_DOCS_MATCHING = ("SELECT m.document_id FROM chunks_fts JOIN chunks m ON m.id = chunks_fts.rowid "
+                     "WHERE chunks_fts MATCH ?")
 SQL_TERM_DOCS = "SELECT doc FROM chunks_vocab WHERE term = ?"
 SQL_FILTERED_CHUNK_IDS = """
     SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE 1 {where}"""

@@ -66,6 +66,33 @@ def test_query_syntax_is_searched_literally(lib, mode):
     assert lib.search("   ", mode=mode) == []
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_desktop_search_syntax_phrase_exclusion_and_or(lib, mode):
+    names = lambda q: [os.path.basename(r.path) for r in lib.search(q, k=10, mode=mode)]  # noqa: E731
+    # a minus word removes every document holding it, dense hits included
+    assert "report.docx" in names("penguin")
+    assert "report.docx" not in names("penguin -census") and names("penguin -census")
+    kept = names("penguin -CENSUS -colony")
+    assert "html.md" in kept and not {"report.docx", "penguins.txt"} & set(kept)
+    if mode == "lexical":
+        assert kept == ["html.md"]
+    # a quoted phrase must appear as written; its words in another order do not count
+    assert names('"penguin census"') == ["report.docx"]
+    assert names('"census penguin"') == []
+    assert names('"penguin colony" -ice') == []
+    # OR: either word; in hybrid search a hit on one alternative counts in full
+    assert {"report.docx", "html.md"} <= set(names("census OR bold"))
+    if mode == "lexical":
+        assert set(names("census OR bold")) == {"report.docx", "html.md"}
+    # alternatives made only of phrases: a document must hold one of them
+    assert set(names('"penguin census" OR "a penguin"')) == {"report.docx", "html.md"}
+    # malformed syntax degrades to plain words, never an error
+    for q in ['"unbalanced', "NEAR(", "*", "-", "OR OR", "penguin OR", "- -", '-"', '""']:
+        lib.search(q, mode=mode)
+    assert names("-") == [] and names("*") == [] and names("-penguin") == []
+    assert "penguins.txt" in names('"penguin colony')  # the lone quote is ignored
+
+
 def test_filters(lib):
     a, b = lib.dirs
     assert {os.path.basename(r.path) for r in lib.search("penguin", mode="lexical", folders=[b])} == {"report.docx"}
