@@ -78,6 +78,13 @@ def fts_body(text: str) -> str:
     return " ".join(t for t, _, _ in lexical_tokens(text))
 
 
+def fts_name(path: str) -> str:
+    """The text given to the file-name index for a document: its file name and its folder's name
+    ("…/Reports/Budget-2024.xlsx.txt" is found by "budget 2024" and by "reports")."""
+    parts = str(path).replace("\\", "/").rstrip("/").split("/")
+    return fts_body(" ".join(parts[-2:]))
+
+
 def fts_terms(query: str) -> list[tuple[str, str]]:
     """(token, safe FTS5 term) per distinct token of user text: each token quoted as a string.
 

@@ -29,7 +29,7 @@ from hybridsearch.ranking import DEFAULT_POLICY, MODES, RankingPolicy, feedback_
 from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html
 from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXTS, SQL_DOCS_MATCHING, SQL_DOCUMENT_CHUNKS,
-                                SQL_FILTERED_CHUNK_IDS, SQL_LEXICAL, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
+                                SQL_FILTERED_CHUNK_IDS, SQL_FIRST_CHUNKS, SQL_LEXICAL, SQL_NAME_MATCHES, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
                                 SQL_TERM_DOCS, Store, path_param)
 from hybridsearch.vectors import VectorIndex
 
@@ -218,6 +218,22 @@ def _holds(term: Term, have: set[str], seq: str) -> bool:
     return term.key in have
 
 
+def name_candidates(store: Store, parsed: ParsedQuery, n: int, where: str,
+                    params: list) -> list[tuple[int, float]]:
+    """(first chunk id, -bm25) of the ``n`` best documents whose file or folder name holds every
+    word of the query (one of each ``OR`` group), passing the filters."""
+    if not parsed.groups:
+        return []
+    match = " AND ".join("(" + " OR ".join(t.fts for t in g) + ")" for g in parsed.groups)
+    with store.lock:
+        docs = store.conn.execute(SQL_NAME_MATCHES, (match, n)).fetchall()
+        if not docs:
+            return []
+        first = dict(store.conn.execute(SQL_FIRST_CHUNKS.format(marks=",".join("?" * len(docs)), where=where),
+                                        [d for d, _ in docs] + params).fetchall())
+    return [(first[d], -float(rank)) for d, rank in docs if d in first]
+
+
 def syntax_filters(parsed: ParsedQuery) -> tuple[str, list]:
     """SQL ``AND …`` conditions over ``c`` for a query's required phrases and excluded words:
     every list (dense, keyword, file name) keeps only documents that hold each required phrase
@@ -282,6 +298,8 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
                                                    policy)))
     if use_lexical:
         lists.append((weights[1], lexical))
+    if mode != "dense" and policy.name_weight > 0:  # file names: one more list
+        lists.append((policy.name_weight, name_candidates(store, parsed, n, where, params)))
     ids = list(dict.fromkeys(cid for _, lst in lists for cid, _ in lst))
     rows = _rows(store, ids)  # ids deleted since the vector index was saved drop out here
     # while the library is still being embedded, a keyword hit without a vector stands in for
@@ -303,7 +321,7 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
                     doc_rank[did] = len(doc_rank) + 1
                     doc_score[did] = doc_score.get(did, 0.0) + policy.rrf(w_here, doc_rank[did])
             else:
-                chunk_score[cid] = s
+                chunk_score[cid] = max(chunk_score.get(cid, float("-inf")), s)
                 doc_score[did] = max(doc_score.get(did, float("-inf")), s)
     by_doc: dict[int, list[int]] = {}
     for cid in sorted(chunk_score, key=chunk_score.get, reverse=True):

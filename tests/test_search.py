@@ -240,3 +240,32 @@ def test_feedback_searches_again_from_the_best_first_hits_of_the_whole_library(l
     assert res and all(r.language == "ru" for r in res)
     assert res[0].score == pytest.approx(best(moved, lambda r: r[1] == "ru"), abs=1e-4)
     assert res[0].score != pytest.approx(best(qv, lambda r: r[1] == "ru"), abs=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_a_file_is_found_by_its_name(tmp_path, tiny_encoder, mode):
+    docs = tmp_path / "docs"
+    (docs / "Reports").mkdir(parents=True)
+    (docs / "Reports" / "Budget-2024.xlsx.txt").write_text("Rent 1200. Salaries 5400. Travel 300.", encoding="utf-8")
+    (docs / "notes.txt").write_text("The budget for 2023 was smaller than planned.", encoding="utf-8")
+    for i in range(8):
+        (docs / f"other{i}.txt").write_text(f"Meeting minutes number {i} about the garden.", encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        names = lambda q, k=3, **kw: [os.path.basename(r.path) for r in lib.search(q, k=k, mode=mode, **kw)]  # noqa: E731
+        found = names("budget 2024")
+        # the file named so is found although its text holds neither word; the passage on the
+        # budget is found too
+        assert "Budget-2024.xlsx.txt" in found and "notes.txt" in found
+        assert names("reports")[0] == "Budget-2024.xlsx.txt"  # its folder's name
+        assert "Budget-2024.xlsx.txt" not in names("budget 2024 -rent")  # syntax applies to names too
+        assert "Budget-2024.xlsx.txt" not in names("budget 2024", file_types=["md"])  # and filters
+        if mode == "lexical":  # a name that holds only some of the words is not a name match
+            assert names("budget 2023", k=10) == ["notes.txt"]
+        # renamed: found by its new name, no more by its old one
+        (docs / "Reports" / "Budget-2024.xlsx.txt").rename(docs / "Reports" / "costs.txt")
+        lib.index()
+        assert names("reports")[0] == "costs.txt" and names("costs")[0] == "costs.txt"
+        if mode == "lexical":
+            assert names("budget 2024", k=10) == ["notes.txt"]
