@@ -278,13 +278,7 @@ def run_index(store: Store, vectors: VectorIndex, enc, folder_paths=None, cancel
             for entry, old in work:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                item = _prepare(enc, entry, old, max_file_bytes)
-                if pending.items and len(item.get("chunks", ())) >= BATCH_CHUNKS:
-                    # a large file is embedded on its own: a kill during its long encode does not
-                    # take the small files read before it along
-                    files_done += _commit(store, vectors, enc, fid, pending, report,
-                                          files_total - files_done - len(pending.items) - 1)
-                pending.add(item)
+                pending.add(_prepare(enc, entry, old, max_file_bytes))
                 if pending.n_chunks >= BATCH_CHUNKS or len(pending.items) >= BATCH_FILES:
                     files_done += _commit(store, vectors, fid, pending, report,
                                           files_total - files_done - len(pending.items))

@@ -17,7 +17,7 @@ from hybridsearch.qt.widgets import Banner
 from hybridsearch.encoder import BUNDLED_NAME
 from hybridsearch.errors import HybridSearchError
 from hybridsearch.progress import Progress
-from hybridsearch.qt.workers import Worker
+from hybridsearch.qt.workers import Worker, ensure_model_stack
 from trainer.evaluation_run import (HELD_OUT_ARTICLES, evaluate_models, is_xquad_r, load_evaluation_data,
                                     overlap_warning, parse_articles)
 
@@ -280,6 +280,7 @@ class EvaluationPage(QWidget):
         labels = {m: model_label(m) for m in models}
 
         def job(cancel, report):
+            ensure_model_stack()
             report(Progress("evaluate", 0, None, "Reading the evaluation data…"))
             data = load_evaluation_data(path, articles, limit)
             return evaluate_models(models, data, labels, cancel, report)

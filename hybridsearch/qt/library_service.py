@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from hybridsearch.qt.workers import Worker
+from hybridsearch.qt.workers import Worker, ensure_model_stack
 
 QUERY_LANE = "query"
 JOB_LANE = "library"
@@ -95,7 +95,10 @@ class LibraryService(QObject):
         self.preparing = model_needs_preparation()
         self.model_loading.emit()
         self.status.emit(self.model_state_text())
-        w = Worker(lambda cancel, report: self.library().encoder, lane_name=MODEL_LANE, parent=self)
+        def job(cancel, report):
+            ensure_model_stack()
+            return self.library().encoder
+        w = Worker(job, lane_name=MODEL_LANE, parent=self)
         w.result.connect(self._model_loaded)
         w.error.connect(self._model_not_loaded)
         w.start()
@@ -133,6 +136,8 @@ class LibraryService(QObject):
         from hybridsearch.match_strength import rate_results
 
         def fn(lib):
+            if kwargs.get("mode") != "lexical":
+                ensure_model_stack()  # the search may load the model: never two imports at once
             results = lib.search(query, **kwargs)
             return results, rate_results(lib, query, results, use_vectors=kwargs.get("mode") != "lexical")
         return self.call(fn, on_result, on_error)
@@ -159,7 +164,10 @@ class LibraryService(QObject):
         if self.busy:
             self.error.emit(f"Please wait: {self.job_kind_text()} is still running.")
             return None
-        w = Worker(lambda cancel, report: fn(self.library(), cancel, report), lane_name=JOB_LANE, parent=self)
+        def job(cancel, report):
+            ensure_model_stack()
+            return fn(self.library(), cancel, report)
+        w = Worker(job, lane_name=JOB_LANE, parent=self)
         self.job, self.job_kind = w, kind
         self.job_status = status
         w.progress.connect(self._on_job_progress)

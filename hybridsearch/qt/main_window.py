@@ -36,7 +36,7 @@ class MainWindow(QMainWindow):
     """Search, Library, Training and Evaluation pages around one :class:`LibraryService`."""
 
     def __init__(self, service: LibraryService | None = None, settings: Settings | None = None,
-                 catch_up: bool = True, parent=None):
+                 catch_up: bool = True, preload_model: bool = True, parent=None):
         super().__init__(parent)
         self.settings = settings or Settings()
         model = self.settings.get("search/model", "default") or "default"
@@ -123,7 +123,8 @@ class MainWindow(QMainWindow):
         self._first_overview = True
         QTimer.singleShot(0, self.service.changed.emit)
         # load the model at once, in the background: a search typed meanwhile waits for it visibly
-        QTimer.singleShot(0, self.service.load_model)
+        if preload_model:
+            QTimer.singleShot(0, self.service.load_model)
         try:
             from PySide6.QtGui import QGuiApplication
 

@@ -17,7 +17,7 @@ from hybridsearch.qt.charts import CurveChart, MetricBarsChart
 from hybridsearch.qt.library_service import format_eta
 from hybridsearch.qt.models import model_label, model_options
 from hybridsearch.qt.widgets import Banner
-from hybridsearch.qt.workers import Worker
+from hybridsearch.qt.workers import Worker, ensure_model_stack
 from trainer import estimate
 from trainer.config import DEFAULTS as TRAIN_DEFAULTS
 
@@ -389,6 +389,7 @@ class TrainingPage(QWidget):
         model, freeze = key
 
         def job(cancel, report):
+            ensure_model_stack()
             return estimate.measure_cpu_rate(model, freeze_embeddings=freeze, cancel=cancel)
 
         def done(rate, key=key):
@@ -558,6 +559,7 @@ class TrainingPage(QWidget):
         def job(cancel, report):
             from trainer.compare import train_and_compare
 
+            ensure_model_stack()
             return train_and_compare(cfg, data, current, model_label(current), on_progress=report, cancel=cancel)
 
         w = Worker(job, lane_name="training", min_interval_s=0.0, parent=self)  # every step is a point

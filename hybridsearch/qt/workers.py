@@ -30,6 +30,31 @@ _lanes_lock = threading.Lock()
 _running: set["Worker"] = set()
 
 
+_model_stack_lock = threading.Lock()
+_model_stack_ready = False
+
+
+def ensure_model_stack() -> None:
+    """Import the model stack (transformers) once, on whichever thread asks first; the others wait.
+
+    Two threads importing it at once fail with "cannot import name 'AutoConfig' from
+    'transformers'" (its lazy module is not thread-safe). The app has several threads that may be
+    first (the model preload, the start-up rescan, a search, the training speed warm-up, an
+    evaluation): each calls this before touching a model.
+    """
+    global _model_stack_ready
+    if _model_stack_ready:
+        return
+    with _model_stack_lock:
+        if not _model_stack_ready:
+            import importlib
+
+            tf = importlib.import_module("transformers")
+            for name in ("AutoConfig", "AutoModel"):  # resolve the lazy attributes here, once
+                getattr(tf, name)
+            _model_stack_ready = True
+
+
 def lane(name: str) -> cf.ThreadPoolExecutor:
     """The single-thread executor called ``name`` (created on first use)."""
     with _lanes_lock:

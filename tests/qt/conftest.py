@@ -72,7 +72,8 @@ def make_window(qtbot, settings, tmp_path):
 
     def make(encoder=None, catch_up=False):
         service = LibraryService(root=tmp_path / "library", model="base", encoder=encoder)
-        w = MainWindow(service=service, settings=settings, catch_up=catch_up)
+        # no encoder: the test does not search, so do not load a real model in the background
+        w = MainWindow(service=service, settings=settings, catch_up=catch_up, preload_model=encoder is not None)
         qtbot.addWidget(w)
         w.show()
         windows.append(w)

@@ -127,3 +127,29 @@ def test_first_indexing_says_the_model_is_being_prepared(qtbot, settings, tmp_pa
         release.set()
     assert sig.args[1] == "done"
     w.close()
+
+
+def test_threads_importing_the_model_stack_at_once_do_not_fail():
+    """Defect 1's cause, in a fresh interpreter: without the guard, 3 of 4 threads importing
+    transformers at once got "cannot import name 'AutoConfig'"; every app thread that may load a
+    model (preload, rescan, search, speed warm-up, evaluation, training) goes through it."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import threading\n"
+              "from hybridsearch.qt.workers import ensure_model_stack\n"
+              "errs = []\n"
+              "def go():\n"
+              "    try:\n"
+              "        ensure_model_stack()\n"
+              "        from transformers import AutoConfig, AutoModel\n"
+              "    except Exception as e:\n"
+              "        errs.append(repr(e))\n"
+              "ts = [threading.Thread(target=go) for _ in range(4)]\n"
+              "[t.start() for t in ts]; [t.join() for t in ts]\n"
+              "print('ERRORS', errs)\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=str(Path(__file__).resolve().parents[2]),
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}).stdout
+    assert "ERRORS []" in out, out

@@ -168,11 +168,11 @@ def load_xquad_r(path: str | Path, articles=None, languages=None) -> ParallelQA:
     problems: list[tuple[int, str]] = []
     for f in files:
         lang = normalize_language(f.stem)
-        if lang is None:
+        if lang is None:  # the shape is still checked, so that every problem shows at once
             problems.append((0, f"{f.name}: an XQuAD-R file is named after its language ({{lang}}.json, "
                                 f'e.g. de.json); "{f.stem}" is not a language code'))
-            continue
-        if languages and lang not in languages:
+            lang = f.stem
+        elif languages and lang not in languages:
             continue
         try:
             found = read_xquad_r_file(f, lang, wanted, rows, pool)
