@@ -134,7 +134,8 @@ class ParsedQuery:
     ``groups``: the positive terms; a group is one term, or alternatives joined by ``OR``.
     ``required``: FTS5 expressions a document must match (groups made only of phrases).
     ``excluded``: an FTS5 expression no result's document may match, or None.
-    ``text``: the positive words as plain text (for the dense encoder and highlighting).
+    ``text``: the positive words as plain text (for highlighting).
+    ``dense_text``: the query less its excluded pieces, otherwise as typed (for the encoder).
     Anything that is not well-formed syntax (an unbalanced quote, a lone ``-``, ``OR`` at an end,
     ``NEAR(``, ``*``) is read as plain words; nothing the user types reaches FTS5 unquoted.
     """
@@ -143,6 +144,7 @@ class ParsedQuery:
     required: tuple[str, ...]
     excluded: str | None
     text: str
+    dense_text: str
 
     @property
     def terms(self) -> list[Term]:
@@ -172,11 +174,13 @@ def parse_query(query: str) -> ParsedQuery:
     items: list = []  # (positive Terms, the piece's text) per piece, or the string "OR"
     excluded: list[Term] = []
     syntax = False
+    cut: list[tuple[int, int]] = []  # spans of excluded pieces
     for m in _PIECE_RE.finditer(query):
         if m.group(3) is None:  # a quoted phrase, maybe negated
             terms = _terms_of(m.group(2), phrase=True)
             if m.group(1):
                 excluded += terms
+                cut.append(m.span())
             elif terms:
                 items.append((terms, m.group(2)))
             syntax = True
@@ -187,6 +191,7 @@ def parse_query(query: str) -> ParsedQuery:
             continue
         if piece.startswith("-") and len(piece) > 1:
             excluded += _terms_of(piece[1:], phrase=False)
+            cut.append(m.span())
             syntax = True
             continue
         terms = _terms_of(piece, phrase=False)
@@ -217,4 +222,9 @@ def parse_query(query: str) -> ParsedQuery:
     required = tuple(" OR ".join(t.fts for t in g) for g in groups if all(t.phrase for t in g))
     excl = " OR ".join(dict.fromkeys(t.fts for t in excluded)) or None
     text = " ".join(words) if syntax else query.strip()  # plain text reaches the encoder as typed
-    return ParsedQuery(tuple(tuple(g) for g in groups), required, excl, text)
+    dense = query.strip()
+    if cut:
+        for s, e in reversed(cut):
+            query = query[:s] + " " + query[e:]
+        dense = " ".join(query.split())
+    return ParsedQuery(tuple(tuple(g) for g in groups), required, excl, text, dense)

@@ -123,7 +123,9 @@ def passage_cosines(lib, query: str, chunk_ids: list[int]) -> list[float] | None
         vecs = ann.get(chunk_ids)
     except RuntimeError:  # a chunk whose vector is not stored yet (indexing, repair pending)
         return None
-    qv = np.asarray(QUERY_VECTORS.get(lib.encoder, query), np.float32)
+    from hybridsearch.lexical import parse_query
+
+    qv = np.asarray(QUERY_VECTORS.get(lib.encoder, parse_query(query).dense_text), np.float32)
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     return [float(x) for x in vecs @ (qv / max(float(np.linalg.norm(qv)), 1e-12))]
 

@@ -234,12 +234,16 @@ def name_candidates(store: Store, parsed: ParsedQuery, n: int, where: str,
     return [(first[d], -float(rank)) for d, rank in docs if d in first]
 
 
-def syntax_filters(parsed: ParsedQuery) -> tuple[str, list]:
-    """SQL ``AND …`` conditions over ``c`` for a query's required phrases and excluded words:
-    every list (dense, keyword, file name) keeps only documents that hold each required phrase
-    and none of the excluded words."""
+def syntax_filters(parsed: ParsedQuery, phrases: bool) -> tuple[str, list]:
+    """SQL ``AND …`` conditions over ``c`` for a query's excluded words and (with ``phrases``)
+    required phrases: every list (dense, keyword, file name) keeps only documents that hold none
+    of the excluded words (and each required phrase).
+
+    Phrases are required in keyword search only: hybrid and semantic search find a passage's
+    translations too, which cannot hold the phrase as typed; there a phrase is one keyword term.
+    """
     where, params = [], []
-    for expr in parsed.required:
+    for expr in parsed.required if phrases else ():
         where.append(f" AND c.document_id IN ({SQL_DOCS_MATCHING})")
         params.append(expr)
     if parsed.excluded:
@@ -284,7 +288,7 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
     if not parsed.groups:  # nothing to look for ("*", "-", only excluded words)
         return []
     where, params = build_filters(languages, folders, file_types, modified_after, modified_before)
-    more_where, more_params = syntax_filters(parsed)
+    more_where, more_params = syntax_filters(parsed, phrases=mode == "lexical")
     where, params = where + more_where, params + more_params
     n = max(50, k * CANDIDATES_PER_DOC)
     weights = policy.weights
@@ -294,7 +298,7 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
     min_share = policy.min_match_share if mode == "hybrid" else 0.0  # keyword mode: every match counts
     lexical = lexical_candidates(store, parsed, n, where, params, min_share) if use_lexical else []
     if use_dense:
-        lists.append((weights[0], dense_candidates(store, vectors, encoder(), parsed.text, n, where, params,
+        lists.append((weights[0], dense_candidates(store, vectors, encoder(), parsed.dense_text, n, where, params,
                                                    policy)))
     if use_lexical:
         lists.append((weights[1], lexical))
@@ -326,7 +330,7 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
     by_doc: dict[int, list[int]] = {}
     for cid in sorted(chunk_score, key=chunk_score.get, reverse=True):
         by_doc.setdefault(rows[cid]["document_id"], []).append(cid)
-    terms = query_terms(parsed.text)
+    terms = query_terms(query)
     results = []
     for did in sorted(doc_score, key=doc_score.get, reverse=True)[:k]:
         cids = by_doc[did]

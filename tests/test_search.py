@@ -68,7 +68,7 @@ def test_query_syntax_is_searched_literally(lib, mode):
 
 @pytest.mark.parametrize("mode", ["hybrid", "lexical"])
 def test_desktop_search_syntax_phrase_exclusion_and_or(lib, mode):
-    names = lambda q: [os.path.basename(r.path) for r in lib.search(q, k=10, mode=mode)]  # noqa: E731
+    names = lambda q, **kw: [os.path.basename(r.path) for r in lib.search(q, k=10, mode=mode, **kw)]  # noqa: E731
     # a minus word removes every document holding it, dense hits included
     assert "report.docx" in names("penguin")
     assert "report.docx" not in names("penguin -census") and names("penguin -census")
@@ -76,16 +76,19 @@ def test_desktop_search_syntax_phrase_exclusion_and_or(lib, mode):
     assert "html.md" in kept and not {"report.docx", "penguins.txt"} & set(kept)
     if mode == "lexical":
         assert kept == ["html.md"]
-    # a quoted phrase must appear as written; its words in another order do not count
-    assert names('"penguin census"') == ["report.docx"]
-    assert names('"census penguin"') == []
-    assert names('"penguin colony" -ice') == []
+    # a quoted phrase must appear as written; its words in another order do not count (hybrid
+    # search: on its keyword side; its meaning side finds translations, which cannot hold it)
+    keyword_side = {"weights": (0.0, 1.0)} if mode == "hybrid" else {}
+    assert names('"penguin census"', **keyword_side) == ["report.docx"]
+    assert names('"census penguin"', **keyword_side) == []
+    if mode == "lexical":
+        assert names('"penguin colony" -ice') == []
     # OR: either word; in hybrid search a hit on one alternative counts in full
     assert {"report.docx", "html.md"} <= set(names("census OR bold"))
     if mode == "lexical":
         assert set(names("census OR bold")) == {"report.docx", "html.md"}
     # alternatives made only of phrases: a document must hold one of them
-    assert set(names('"penguin census" OR "a penguin"')) == {"report.docx", "html.md"}
+    assert set(names('"penguin census" OR "a penguin"', **keyword_side)) == {"report.docx", "html.md"}
     # malformed syntax degrades to plain words, never an error
     for q in ['"unbalanced', "NEAR(", "*", "-", "OR OR", "penguin OR", "- -", '-"', '""']:
         lib.search(q, mode=mode)
@@ -165,6 +168,11 @@ def test_hybrid_keyword_side_ignores_hits_on_a_question_s_small_words(tmp_path, 
         # a short query keeps its one-word hits, and so does a query with a single term
         assert names(library.search("Berlin in", weights=(0.0, 1.0))) == ["de.txt"]
         assert set(names(library.search("Privatschulen", weights=(0.0, 1.0)))) == {"en.txt", "ru.txt"}
+        # OR: a passage holding one of the alternatives holds the whole group (weighing as its
+        # rarest word), so a Berlin passage is a hit for "Berlin OR Moskau" and not for both words
+        assert names(library.search("Berlin Moskau secondary schools", weights=(0.0, 1.0))) == ["en.txt"]
+        assert set(names(library.search("Berlin OR Moskau secondary schools", weights=(0.0, 1.0)))) == {
+            "en.txt", "de.txt"}
 
 
 def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encoder, monkeypatch):
