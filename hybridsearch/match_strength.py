@@ -144,7 +144,9 @@ def rate_results(lib, query: str, results, use_vectors: bool = True) -> list[Rat
         # small library several unrelated documents stand above a low median)
         if cosines is not None and len(cosines) > MIN_OTHERS and cos == max(cosines):
             gap = cos - float(np.median(cosines[:i] + cosines[i + 1:]))
-        share = keyword_share(r.best.text, query)
+        # a file whose name (or folder's name) holds the keywords matches them too
+        name = " ".join(str(r.path).replace("\\", "/").split("/")[-2:])
+        share = max(keyword_share(r.best.text, query), keyword_share(name, query))
         out.append(Rating(rate(cos, share, th, gap), cos, share, gap))
     return out
 
