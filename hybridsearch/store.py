@@ -180,17 +180,35 @@ class Store:
             # file names need not be UTF-8: their bytes are stored as they are (see path_param) and
             # read back with surrogateescape, so the str is the one os.fsdecode gives, losslessly
             conn.text_factory = _text
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
             self.lock = threading.RLock()
             self.raw = conn
             self.conn = _LockedConnection(conn, self.lock)
-            self.migrate()
+            self._set_up(timeout)
         except sqlite3.OperationalError as exc:
             raise translate(exc, self.path) from exc
         except sqlite3.DatabaseError as exc:
             raise HybridSearchError(f"the library database {self.path} is damaged: {exc}") from exc
+
+    def _set_up(self, timeout: float) -> None:
+        """WAL mode and migrations, retried while another process sets up the same new library.
+
+        Switching a new database to WAL, and a reader upgrading to a writer, can be refused as
+        "locked" at once, without SQLite's busy wait: two processes opening one new library at
+        the same instant then failed although neither held it for long.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.raw.execute("PRAGMA journal_mode=WAL")
+                self.raw.execute("PRAGMA synchronous=NORMAL")
+                self.raw.execute("PRAGMA foreign_keys=ON")
+                self.migrate()
+                return
+            except (sqlite3.OperationalError, LibraryLockedError) as exc:
+                locked = isinstance(exc, LibraryLockedError) or "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.conn.close()
