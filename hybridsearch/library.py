@@ -362,7 +362,7 @@ class Library:
     def _embedding_figures(self, chunks: int, missing: int) -> dict:
         rate = float(self.store.get("passages_per_s", 0) or 0)
         return {"keyword_indexed": chunks, "embedded": chunks - missing, "not_embedded": missing,
-                "embedding_eta_s": round(missing / rate, 1) if missing and rate > 0 else None}
+                "embedding_eta_s": max(0.1, round(missing / rate, 1)) if missing and rate > 0 else None}
 
     # -- watching ---------------------------------------------------------------------------
     def watch(self, on_change: Callable[[IndexReport], None] | None = None,
