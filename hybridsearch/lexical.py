@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from dataclasses import dataclass
 
 #: Scripts written without spaces between words: indexed as character bigrams.
 _NOSPACE = (
@@ -77,6 +78,13 @@ def fts_body(text: str) -> str:
     return " ".join(t for t, _, _ in lexical_tokens(text))
 
 
+def fts_name(path: str) -> str:
+    """The text given to the file-name index for a document: its file name and its folder's name
+    ("…/Reports/Budget-2024.xlsx.txt" is found by "budget 2024" and by "reports")."""
+    parts = str(path).replace("\\", "/").rstrip("/").split("/")
+    return fts_body(" ".join(parts[-2:]))
+
+
 def fts_terms(query: str) -> list[tuple[str, str]]:
     """(token, safe FTS5 term) per distinct token of user text: each token quoted as a string.
 
@@ -96,3 +104,127 @@ def fts_query(query: str) -> str | None:
     """Turn user text into a safe FTS5 query: every token quoted, OR-ed; no syntax gets through."""
     terms = [q for _, q in fts_terms(query)]
     return " OR ".join(terms) if terms else None
+
+
+# -- query syntax -----------------------------------------------------------------------------------
+#: A piece of a query: an optionally negated "quoted phrase", or a run of non-space characters.
+_PIECE_RE = re.compile(r'(-?)"([^"]*)"|(\S+)')
+
+
+@dataclass(frozen=True)
+class Term:
+    """One thing to match: a word (or no-space bigram), or a phrase of several keys."""
+
+    key: str  #: match key(s), space-separated for a phrase
+    fts: str  #: the quoted FTS5 term
+
+    @property
+    def phrase(self) -> bool:
+        return " " in self.key
+
+    @property
+    def prefix(self) -> bool:
+        return self.fts.endswith("*")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query in desktop-search syntax: ``"exact phrase"``, ``-excluded``, ``a OR b``.
+
+    ``groups``: the positive terms; a group is one term, or alternatives joined by ``OR``.
+    ``required``: FTS5 expressions a document must match (groups made only of phrases).
+    ``excluded``: an FTS5 expression no result's document may match, or None.
+    ``text``: the positive words as plain text (for highlighting).
+    ``dense_text``: the query less its excluded pieces, otherwise as typed (for the encoder).
+    Anything that is not well-formed syntax (an unbalanced quote, a lone ``-``, ``OR`` at an end,
+    ``NEAR(``, ``*``) is read as plain words; nothing the user types reaches FTS5 unquoted.
+    """
+
+    groups: tuple[tuple[Term, ...], ...]
+    required: tuple[str, ...]
+    excluded: str | None
+    text: str
+    dense_text: str
+
+    @property
+    def terms(self) -> list[Term]:
+        return [t for g in self.groups for t in g]
+
+
+def _quote(key: str) -> str:
+    return '"' + key.replace('"', '""') + '"'
+
+
+def _terms_of(text: str, phrase: bool) -> list[Term]:
+    toks = lexical_tokens(text)
+    if phrase and len(toks) > 1:
+        key = " ".join(t for t, _, _ in toks)
+        return [Term(key, _quote(key))]
+    out = []
+    for tok, s, e in toks:
+        quoted = _quote(tok)
+        if e - s == 1 and is_nospace(tok):
+            quoted += " *"  # a lone no-space character: a prefix query over its bigrams
+        out.append(Term(tok, quoted))
+    return out
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Read ``query`` in desktop-search syntax (see :class:`ParsedQuery`)."""
+    items: list = []  # (positive Terms, the piece's text) per piece, or the string "OR"
+    excluded: list[Term] = []
+    syntax = False
+    cut: list[tuple[int, int]] = []  # spans of excluded pieces
+    for m in _PIECE_RE.finditer(query):
+        if m.group(3) is None:  # a quoted phrase, maybe negated
+            terms = _terms_of(m.group(2), phrase=True)
+            if m.group(1):
+                excluded += terms
+                cut.append(m.span())
+            elif terms:
+                items.append((terms, m.group(2)))
+            syntax = True
+            continue
+        piece = m.group(3)
+        if piece == "OR":
+            items.append("OR")
+            continue
+        if piece.startswith("-") and len(piece) > 1:
+            excluded += _terms_of(piece[1:], phrase=False)
+            cut.append(m.span())
+            syntax = True
+            continue
+        terms = _terms_of(piece, phrase=False)
+        if terms:
+            items.append((terms, piece))
+    groups: list[list[Term]] = []
+    words: list[str] = []
+    seen: set[str] = set()
+    join = False
+    for i, item in enumerate(items):
+        if item == "OR":
+            # an operator only between two terms; elsewhere ("OR OR", "a OR") the word "or"
+            if groups and i + 1 < len(items) and items[i + 1] != "OR" and not join:
+                join = syntax = True
+                continue
+            item = (_terms_of("or", phrase=False), "OR")
+        words.append(item[1])
+        for j, term in enumerate(item[0]):
+            if term.key in seen:
+                join = False
+                continue
+            seen.add(term.key)
+            if join and j == 0:
+                groups[-1].append(term)
+            else:
+                groups.append([term])
+            join = False
+    required = tuple(" OR ".join(t.fts for t in g) for g in groups if all(t.phrase for t in g))
+    excl = " OR ".join(dict.fromkeys(t.fts for t in excluded)) or None
+    text = " ".join(words) if syntax else query.strip()  # plain text reaches the encoder as typed
+    dense = query.strip()
+    if cut:
+        for s, e in reversed(cut):
+            query = query[:s] + " " + query[e:]
+        dense = " ".join(query.split())
+    return ParsedQuery(tuple(tuple(g) for g in groups), required, excl, text, dense)

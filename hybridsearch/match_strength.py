@@ -123,7 +123,9 @@ def passage_cosines(lib, query: str, chunk_ids: list[int]) -> list[float] | None
         vecs = ann.get(chunk_ids)
     except RuntimeError:  # a chunk whose vector is not stored yet (indexing, repair pending)
         return None
-    qv = np.asarray(QUERY_VECTORS.get(lib.encoder, query), np.float32)
+    from hybridsearch.lexical import parse_query
+
+    qv = np.asarray(QUERY_VECTORS.get(lib.encoder, parse_query(query).dense_text), np.float32)
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     return [float(x) for x in vecs @ (qv / max(float(np.linalg.norm(qv)), 1e-12))]
 
@@ -142,7 +144,9 @@ def rate_results(lib, query: str, results, use_vectors: bool = True) -> list[Rat
         # small library several unrelated documents stand above a low median)
         if cosines is not None and len(cosines) > MIN_OTHERS and cos == max(cosines):
             gap = cos - float(np.median(cosines[:i] + cosines[i + 1:]))
-        share = keyword_share(r.best.text, query)
+        # a file whose name (or folder's name) holds the keywords matches them too
+        name = " ".join(str(r.path).replace("\\", "/").split("/")[-2:])
+        share = max(keyword_share(r.best.text, query), keyword_share(name, query))
         out.append(Rating(rate(cos, share, th, gap), cos, share, gap))
     return out
 

@@ -26,6 +26,9 @@ class RankingPolicy:
     - ``weights``: reciprocal-rank-fusion weights (dense, lexical) of hybrid search; a document
       scores ``sum(w / (rrf_k + rank))`` over the lists it is in. Keyword matches are all in the
       query's language, so a full lexical weight buries the other languages' answers.
+    - ``name_weight``: weight of the file-name list: documents whose file or folder name holds
+      every query word, fused with the dense and keyword lists in hybrid search (in keyword
+      search its BM25 scores compete with the passages'). 0 leaves file names out.
     - ``min_match_share``: in hybrid search a keyword hit counts only when the query terms it holds
       carry this share of the query's IDF weight (one-word hits on "in", "what" are noise).
     - ``language_offset``: dense scores of passages in the query's language are lowered by this
@@ -39,6 +42,7 @@ class RankingPolicy:
     """
 
     weights: tuple[float, float] = (1.0, 0.3)
+    name_weight: float = 0.5
     rrf_k: int = 60
     min_match_share: float = 0.3
     language_offset: float | None = None

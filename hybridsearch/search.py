@@ -24,12 +24,12 @@ import numpy as np
 
 from hybridsearch.documents import detect_language
 from hybridsearch.errors import InputError
-from hybridsearch.lexical import fts_terms, lexical_tokens
+from hybridsearch.lexical import ParsedQuery, Term, lexical_tokens, parse_query
 from hybridsearch.ranking import DEFAULT_POLICY, MODES, RankingPolicy, feedback_vectors, offset_scores
 from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html
-from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXTS, SQL_DOCUMENT_CHUNKS,
-                                SQL_FILTERED_CHUNK_IDS, SQL_LEXICAL, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
+from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXTS, SQL_DOCS_MATCHING, SQL_DOCUMENT_CHUNKS,
+                                SQL_FILTERED_CHUNK_IDS, SQL_FIRST_CHUNKS, SQL_LEXICAL, SQL_NAME_MATCHES, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
                                 SQL_TERM_DOCS, Store, path_param)
 from hybridsearch.vectors import VectorIndex
 
@@ -161,7 +161,7 @@ def _dense_hits(store: Store, ann, vector, n: int, allowed, lang: str | None,
 
 
 # -- lexical --------------------------------------------------------------------------------------------
-def lexical_candidates(store: Store, query: str, n: int, where: str, params: list,
+def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: str, params: list,
                        min_share: float = 0.0) -> list[tuple[int, float]]:
     """(chunk id, -bm25) for the ``n`` best FTS5 matches passing the filters.
 
@@ -169,39 +169,87 @@ def lexical_candidates(store: Store, query: str, n: int, where: str, params: lis
     out, rarest first, as long as another term remains: they add little to BM25 but make FTS5
     score most of the table (hundreds of ms at 100,000 chunks). At most ``MAX_TERMS`` are kept.
     With ``min_share`` > 0, a chunk is dropped unless the terms it holds carry at least that share
-    of the kept terms' IDF weight (a term no chunk holds weighs as much as the rarest can).
+    of the kept terms' IDF weight (a term no chunk holds weighs as much as the rarest can); words
+    joined by ``OR`` count as one term, held when any of them is, weighing as the rarest.
     """
-    terms = fts_terms(query)
-    if not terms:
+    parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
+    group_of = {t: i for i, g in enumerate(parsed.groups) for t in g}
+    if not group_of:
         return []
     with store.lock:
         total = max(1, store.count(SQL_MAX_CHUNK_ID))
         dfs = []
-        for tok, quoted in terms:
-            row = store.conn.execute(SQL_TERM_DOCS, (tok,)).fetchone() if " " not in tok else None
-            dfs.append((row[0] if row else 0, quoted, tok))
-    dfs.sort()
+        for t in group_of:
+            row = store.conn.execute(SQL_TERM_DOCS, (t.key,)).fetchone() if not t.phrase else None
+            dfs.append((row[0] if row else 0, t.fts, t))
+    dfs.sort(key=lambda x: x[:2])
     limit = max(COMMON_MIN_DOCS, COMMON_SHARE * total)  # small libraries keep every term
-    kept = ([t for t in dfs if t[0] <= limit] or dfs[:2])[:MAX_TERMS]
+    kept = ([x for x in dfs if x[0] <= limit] or dfs[:2])[:MAX_TERMS]
     match = " OR ".join(q for _, q, _ in kept)
     with store.lock:
         rows = store.conn.execute(SQL_LEXICAL.format(where=where), [match, *params, n]).fetchall()
     hits = [(int(cid), -float(rank)) for cid, rank in rows]
     if min_share <= 0 or len(kept) < 2 or not hits:
         return hits
-    idf = {(tok, quoted.endswith("*")): math.log(1 + (total - df + 0.5) / (df + 0.5)) for df, quoted, tok in kept}
-    whole = sum(idf.values())
+    weight: dict[int, float] = {}  # per group: the IDF of its rarest kept term
+    for df, _, t in kept:
+        g = group_of[t]
+        weight[g] = max(weight.get(g, 0.0), math.log(1 + (total - df + 0.5) / (df + 0.5)))
+    whole = sum(weight.values())
     with store.lock:
         texts = dict(store.conn.execute(SQL_CHUNK_TEXTS.format(marks=",".join("?" * len(hits))),
                                         [c for c, _ in hits]))
     out = []
     for cid, score in hits:
-        have = {t for t, _, _ in lexical_tokens(texts.get(cid, ""))}
-        held = sum(w for (tok, prefix), w in idf.items()  # a lone no-space character is a prefix term
-                   if tok in have or (prefix and any(h.startswith(tok) for h in have)))
-        if held >= min_share * whole:
+        keys = [k for k, _, _ in lexical_tokens(texts.get(cid, ""))]
+        seq, have = " " + " ".join(keys) + " ", set(keys)
+        held_groups = {group_of[t] for _, _, t in kept if _holds(t, have, seq)}
+        if sum(weight[g] for g in held_groups) >= min_share * whole:
             out.append((cid, score))
     return out
+
+
+def _holds(term: Term, have: set[str], seq: str) -> bool:
+    """Whether a chunk with match keys ``have`` (in order: ``seq``) holds ``term``."""
+    if term.phrase:
+        return f" {term.key} " in seq
+    if term.prefix:  # a lone no-space character is a prefix term
+        return any(h.startswith(term.key) for h in have)
+    return term.key in have
+
+
+def name_candidates(store: Store, parsed: ParsedQuery, n: int, where: str,
+                    params: list) -> list[tuple[int, float]]:
+    """(first chunk id, -bm25) of the ``n`` best documents whose file or folder name holds every
+    word of the query (one of each ``OR`` group), passing the filters."""
+    if not parsed.groups:
+        return []
+    match = " AND ".join("(" + " OR ".join(t.fts for t in g) + ")" for g in parsed.groups)
+    with store.lock:
+        docs = store.conn.execute(SQL_NAME_MATCHES, (match, n)).fetchall()
+        if not docs:
+            return []
+        first = dict(store.conn.execute(SQL_FIRST_CHUNKS.format(marks=",".join("?" * len(docs)), where=where),
+                                        [d for d, _ in docs] + params).fetchall())
+    return [(first[d], -float(rank)) for d, rank in docs if d in first]
+
+
+def syntax_filters(parsed: ParsedQuery, phrases: bool) -> tuple[str, list]:
+    """SQL ``AND …`` conditions over ``c`` for a query's excluded words and (with ``phrases``)
+    required phrases: every list (dense, keyword, file name) keeps only documents that hold none
+    of the excluded words (and each required phrase).
+
+    Phrases are required in keyword search only: hybrid and semantic search find a passage's
+    translations too, which cannot hold the phrase as typed; there a phrase is one keyword term.
+    """
+    where, params = [], []
+    for expr in parsed.required if phrases else ():
+        where.append(f" AND c.document_id IN ({SQL_DOCS_MATCHING})")
+        params.append(expr)
+    if parsed.excluded:
+        where.append(f" AND c.document_id NOT IN ({SQL_DOCS_MATCHING})")
+        params.append(parsed.excluded)
+    return "".join(where), params
 
 
 def _rows(store: Store, ids: list[int]) -> dict[int, dict]:
@@ -236,19 +284,26 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
     query = query.strip()
     if not query or k <= 0:
         return []
+    parsed = parse_query(query)
+    if not parsed.groups:  # nothing to look for ("*", "-", only excluded words)
+        return []
     where, params = build_filters(languages, folders, file_types, modified_after, modified_before)
+    more_where, more_params = syntax_filters(parsed, phrases=mode == "lexical")
+    where, params = where + more_where, params + more_params
     n = max(50, k * CANDIDATES_PER_DOC)
     weights = policy.weights
     lists: list[tuple[float, list[tuple[int, float]]]] = []
     use_dense = mode == "dense" or (mode == "hybrid" and weights[0] > 0)
     use_lexical = mode == "lexical" or (mode == "hybrid" and weights[1] > 0)
     min_share = policy.min_match_share if mode == "hybrid" else 0.0  # keyword mode: every match counts
-    lexical = lexical_candidates(store, query, n, where, params, min_share) if use_lexical else []
+    lexical = lexical_candidates(store, parsed, n, where, params, min_share) if use_lexical else []
     if use_dense:
-        lists.append((weights[0], dense_candidates(store, vectors, encoder(), query, n, where, params,
+        lists.append((weights[0], dense_candidates(store, vectors, encoder(), parsed.dense_text, n, where, params,
                                                    policy)))
     if use_lexical:
         lists.append((weights[1], lexical))
+    if mode != "dense" and policy.name_weight > 0:  # file names: one more list
+        lists.append((policy.name_weight, name_candidates(store, parsed, n, where, params)))
     ids = list(dict.fromkeys(cid for _, lst in lists for cid, _ in lst))
     rows = _rows(store, ids)  # ids deleted since the vector index was saved drop out here
     # while the library is still being embedded, a keyword hit without a vector stands in for
@@ -270,7 +325,7 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
                     doc_rank[did] = len(doc_rank) + 1
                     doc_score[did] = doc_score.get(did, 0.0) + policy.rrf(w_here, doc_rank[did])
             else:
-                chunk_score[cid] = s
+                chunk_score[cid] = max(chunk_score.get(cid, float("-inf")), s)
                 doc_score[did] = max(doc_score.get(did, float("-inf")), s)
     by_doc: dict[int, list[int]] = {}
     for cid in sorted(chunk_score, key=chunk_score.get, reverse=True):

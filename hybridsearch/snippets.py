@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-from hybridsearch.lexical import TOKEN_RE, fold, is_nospace, lexical_tokens
+from hybridsearch.lexical import TOKEN_RE, fold, is_nospace, lexical_tokens, parse_query
 from hybridsearch.records import Snippet
 
 #: characters of a passage shown in a result list
@@ -26,6 +26,7 @@ def query_terms(query: str) -> set[str]:
     bold on every "in" of a passage hides the words that matter and pulls the excerpt toward the
     passage's first small word. Capitals (EU, AI) and numbers (42) are kept.
     """
+    query = parse_query(query).text  # excluded words and OR are not highlighted
     keys, small = set(), set()
     for t, s, e in lexical_tokens(query):
         word = query[s:e]

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from hybridsearch.errors import HybridSearchError, LibraryLockedError
-from hybridsearch.lexical import MARKS, fts_body
+from hybridsearch.lexical import MARKS, fts_body, fts_name
 
 SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", [
@@ -58,6 +58,13 @@ SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
             tokenize="unicode61 remove_diacritics 0 tokenchars '{MARKS}'")""",
         lambda conn: _refill_fts(conn),
     ]),
+    # file-name search: each document's file and folder name, rowid = document id
+    ("0004_document_names", [
+        f"""CREATE VIRTUAL TABLE IF NOT EXISTS names_fts USING fts5(name,
+            tokenize="unicode61 remove_diacritics 0 tokenchars '{MARKS}'")""",
+        lambda conn: conn.executemany(SQL_NAME_INSERT, [(did, fts_name(path)) for did, path in
+                                                        conn.execute("SELECT id, path FROM documents")]),
+    ]),
 ]
 
 
@@ -66,6 +73,13 @@ def _refill_fts(conn) -> None:
     rows = conn.execute("SELECT id, text FROM chunks").fetchall()
     conn.executemany(SQL_FTS_INSERT, [(cid, fts_body(text)) for cid, text in rows])
 
+SQL_NAME_INSERT = "INSERT INTO names_fts(rowid, name) VALUES (?, ?)"
+SQL_NAME_DELETE = "DELETE FROM names_fts WHERE rowid = ?"
+#: documents whose file or folder name matches an FTS5 expression, best first
+SQL_NAME_MATCHES = "SELECT rowid, bm25(names_fts) AS rank FROM names_fts WHERE names_fts MATCH ? ORDER BY rank LIMIT ?"
+#: the first chunk of each of some documents that pass the filters (a file-name hit's passage)
+SQL_FIRST_CHUNKS = """SELECT c.document_id, min(c.id) FROM chunks c JOIN documents d ON d.id = c.document_id
+    WHERE c.document_id IN ({marks}) {where} GROUP BY c.document_id"""
 SQL_FTS_INSERT = "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)"
 #: Contentless FTS5 deletes need the indexed text again; it is recomputed from chunks.text.
 SQL_FTS_DELETE = "INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', ?, ?)"
@@ -75,6 +89,9 @@ SQL_LEXICAL = """
     FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
     WHERE chunks_fts MATCH ? {where}
     ORDER BY rank LIMIT ?"""
+#: documents with a chunk matching an FTS5 expression (a required phrase, excluded words)
+SQL_DOCS_MATCHING = ("SELECT m.document_id FROM chunks_fts JOIN chunks m ON m.id = chunks_fts.rowid "
+                     "WHERE chunks_fts MATCH ?")
 SQL_TERM_DOCS = "SELECT doc FROM chunks_vocab WHERE term = ?"
 SQL_FILTERED_CHUNK_IDS = """
     SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE 1 {where}"""
@@ -163,17 +180,35 @@ class Store:
             # file names need not be UTF-8: their bytes are stored as they are (see path_param) and
             # read back with surrogateescape, so the str is the one os.fsdecode gives, losslessly
             conn.text_factory = _text
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
             self.lock = threading.RLock()
             self.raw = conn
             self.conn = _LockedConnection(conn, self.lock)
-            self.migrate()
+            self._set_up(timeout)
         except sqlite3.OperationalError as exc:
             raise translate(exc, self.path) from exc
         except sqlite3.DatabaseError as exc:
             raise HybridSearchError(f"the library database {self.path} is damaged: {exc}") from exc
+
+    def _set_up(self, timeout: float) -> None:
+        """WAL mode and migrations, retried while another process sets up the same new library.
+
+        Switching a new database to WAL, and a reader upgrading to a writer, can be refused as
+        "locked" at once, without SQLite's busy wait: two processes opening one new library at
+        the same instant then failed although neither held it for long.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.raw.execute("PRAGMA journal_mode=WAL")
+                self.raw.execute("PRAGMA synchronous=NORMAL")
+                self.raw.execute("PRAGMA foreign_keys=ON")
+                self.migrate()
+                return
+            except (sqlite3.OperationalError, LibraryLockedError) as exc:
+                locked = isinstance(exc, LibraryLockedError) or "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.conn.close()
@@ -237,6 +272,7 @@ class Store:
 
     def delete_document(self, document_id: int) -> list[int]:
         ids = self.delete_chunks_of(document_id)
+        self.conn.execute(SQL_NAME_DELETE, (document_id,))
         self.conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
         return ids
 
@@ -257,10 +293,14 @@ class Store:
         if document_id is not None:
             sets = ", ".join(f"{k} = {value[k]}" for k in row)
             self.conn.execute(f"UPDATE documents SET {sets} WHERE id = :id", {**row, "id": document_id})
-            return document_id
-        return self.conn.execute(
-            f"INSERT INTO documents ({', '.join(row)}) VALUES ({', '.join(value.values())})",
-            row).lastrowid
+        else:
+            document_id = self.conn.execute(
+                f"INSERT INTO documents ({', '.join(row)}) VALUES ({', '.join(value.values())})",
+                row).lastrowid
+        path = self.conn.execute("SELECT path FROM documents WHERE id = ?", (document_id,)).fetchone()[0]
+        self.conn.execute(SQL_NAME_DELETE, (document_id,))
+        self.conn.execute(SQL_NAME_INSERT, (document_id, fts_name(path)))
+        return document_id
 
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}

@@ -66,6 +66,36 @@ def test_query_syntax_is_searched_literally(lib, mode):
     assert lib.search("   ", mode=mode) == []
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_desktop_search_syntax_phrase_exclusion_and_or(lib, mode):
+    names = lambda q, **kw: [os.path.basename(r.path) for r in lib.search(q, k=10, mode=mode, **kw)]  # noqa: E731
+    # a minus word removes every document holding it, dense hits included
+    assert "report.docx" in names("penguin")
+    assert "report.docx" not in names("penguin -census") and names("penguin -census")
+    kept = names("penguin -CENSUS -colony")
+    assert "html.md" in kept and not {"report.docx", "penguins.txt"} & set(kept)
+    if mode == "lexical":
+        assert kept == ["html.md"]
+    # a quoted phrase must appear as written; its words in another order do not count (hybrid
+    # search: on its keyword side; its meaning side finds translations, which cannot hold it)
+    keyword_side = {"weights": (0.0, 1.0)} if mode == "hybrid" else {}
+    assert names('"penguin census"', **keyword_side) == ["report.docx"]
+    assert names('"census penguin"', **keyword_side) == []
+    if mode == "lexical":
+        assert names('"penguin colony" -ice') == []
+    # OR: either word; in hybrid search a hit on one alternative counts in full
+    assert {"report.docx", "html.md"} <= set(names("census OR bold"))
+    if mode == "lexical":
+        assert set(names("census OR bold")) == {"report.docx", "html.md"}
+    # alternatives made only of phrases: a document must hold one of them
+    assert set(names('"penguin census" OR "a penguin"', **keyword_side)) == {"report.docx", "html.md"}
+    # malformed syntax degrades to plain words, never an error
+    for q in ['"unbalanced', "NEAR(", "*", "-", "OR OR", "penguin OR", "- -", '-"', '""']:
+        lib.search(q, mode=mode)
+    assert names("-") == [] and names("*") == [] and names("-penguin") == []
+    assert "penguins.txt" in names('"penguin colony')  # the lone quote is ignored
+
+
 def test_filters(lib):
     a, b = lib.dirs
     assert {os.path.basename(r.path) for r in lib.search("penguin", mode="lexical", folders=[b])} == {"report.docx"}
@@ -138,6 +168,11 @@ def test_hybrid_keyword_side_ignores_hits_on_a_question_s_small_words(tmp_path, 
         # a short query keeps its one-word hits, and so does a query with a single term
         assert names(library.search("Berlin in", weights=(0.0, 1.0))) == ["de.txt"]
         assert set(names(library.search("Privatschulen", weights=(0.0, 1.0)))) == {"en.txt", "ru.txt"}
+        # OR: a passage holding one of the alternatives holds the whole group (weighing as its
+        # rarest word), so a Berlin passage is a hit for "Berlin OR Moskau" and not for both words
+        assert names(library.search("Berlin Moskau secondary schools", weights=(0.0, 1.0))) == ["en.txt"]
+        assert set(names(library.search("Berlin OR Moskau secondary schools", weights=(0.0, 1.0)))) == {
+            "en.txt", "de.txt"}
 
 
 def test_same_language_offset_lets_translations_rank_fairly(tmp_path, tiny_encoder, monkeypatch):
@@ -213,3 +248,32 @@ def test_feedback_searches_again_from_the_best_first_hits_of_the_whole_library(l
     assert res and all(r.language == "ru" for r in res)
     assert res[0].score == pytest.approx(best(moved, lambda r: r[1] == "ru"), abs=1e-4)
     assert res[0].score != pytest.approx(best(qv, lambda r: r[1] == "ru"), abs=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_a_file_is_found_by_its_name(tmp_path, tiny_encoder, mode):
+    docs = tmp_path / "docs"
+    (docs / "Reports").mkdir(parents=True)
+    (docs / "Reports" / "Budget-2024.xlsx.txt").write_text("Rent 1200. Salaries 5400. Travel 300.", encoding="utf-8")
+    (docs / "notes.txt").write_text("The budget for 2023 was smaller than planned.", encoding="utf-8")
+    for i in range(8):
+        (docs / f"other{i}.txt").write_text(f"Meeting minutes number {i} about the garden.", encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        names = lambda q, k=3, **kw: [os.path.basename(r.path) for r in lib.search(q, k=k, mode=mode, **kw)]  # noqa: E731
+        found = names("budget 2024")
+        # the file named so is found although its text holds neither word; the passage on the
+        # budget is found too
+        assert "Budget-2024.xlsx.txt" in found and "notes.txt" in found
+        assert names("reports")[0] == "Budget-2024.xlsx.txt"  # its folder's name
+        assert "Budget-2024.xlsx.txt" not in names("budget 2024 -rent")  # syntax applies to names too
+        assert "Budget-2024.xlsx.txt" not in names("budget 2024", file_types=["md"])  # and filters
+        if mode == "lexical":  # a name that holds only some of the words is not a name match
+            assert names("budget 2023", k=10) == ["notes.txt"]
+        # renamed: found by its new name, no more by its old one
+        (docs / "Reports" / "Budget-2024.xlsx.txt").rename(docs / "Reports" / "costs.txt")
+        lib.index()
+        assert names("reports")[0] == "costs.txt" and names("costs")[0] == "costs.txt"
+        if mode == "lexical":
+            assert names("budget 2024", k=10) == ["notes.txt"]

@@ -20,7 +20,11 @@ PAGES = ["Search", "Library", "Training", "Evaluation"]
 HELP_HTML = """<h3>Searching</h3>
 <p>Type a question or a few words in any language; results come from documents in every language.
 <b>Hybrid</b> ranks by meaning and keywords, <b>Semantic</b> by meaning only (best across languages),
-<b>Keyword</b> by the words themselves.</p>
+<b>Keyword</b> by the words themselves. A file is also found by its name or its folder's name
+(<i>budget 2024</i> finds Budget-2024.xlsx).</p>
+<p><b>"exact phrase"</b> these words in this order (Keyword mode shows only documents holding it;
+Hybrid and Semantic still find its translations) · <b>-word</b> leave out every document holding
+the word (also <b>-"a phrase"</b>) · <b>cats OR dogs</b> either word.</p>
 <p>Each result says how well it matches: <b>strong</b>, <b>good</b> or <b>weak</b>. Weak matches are
 held back; "No good match" means nothing in the library is close to the question.</p>
 <h3>Keys</h3>

@@ -232,6 +232,7 @@ def test_preferences_switch_to_dark_and_a_larger_font(make_window, qtbot, settin
         w.apply_preferences(app)
     assert app.font().pointSizeF() == size0
     assert "strong" in w.help_html() and "hybridsearch" in w.about_html()
+    assert '"exact phrase"' in w.help_html() and "-word" in w.help_html()  # the query syntax
 
 
 def test_quitting_does_not_wait_for_busy_background_threads(tmp_path):

@@ -57,6 +57,28 @@ def test_keywords_are_marked_as_whole_words_in_the_document_view(make_window, qt
     assert sorted(m.lower() for m in marked) == ["burg", "burg", "die", "die"], marked
 
 
+def test_search_box_syntax_and_file_names(make_window, qtbot, tmp_path, tiny_encoder):
+    """Typed in the search box: -word leaves documents out (and is not marked), "a phrase" keeps
+    the word order, and a file is found by its name."""
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, tiny_encoder, {
+        "castle.txt": "The castle served as a prison. Today the castle is a museum.",
+        "prison.txt": "A prison castle in the north, closed since 1990.",
+        "Reports/Budget-2024.txt": "Rent 1200. Salaries 5400."})
+    page = w.search_page
+    names = lambda: [Path(r.path).name for r in page.results]  # noqa: E731
+    _search(qtbot, page, "castle -north")
+    assert names() == ["castle.txt"]
+    qtbot.waitUntil(lambda: "museum" in page.context_view.toPlainText()
+                    and "Loading" not in page.context_view.toPlainText(), timeout=10000)
+    assert sorted(m.lower() for m in _marked_words(page.context_view.document())) == ["castle", "castle"]
+    _search(qtbot, page, '"prison castle"')
+    assert names() == ["prison.txt"]
+    _search(qtbot, page, "budget 2024")
+    assert names() == ["Budget-2024.txt"]
+    _search(qtbot, page, "budget 2024", mode="hybrid")
+    assert "Budget-2024.txt" in names()
+
+
 def test_open_without_a_handler_says_so_with_the_path_and_a_copy_button(make_window, qtbot, tmp_path,
                                                                         tiny_encoder, monkeypatch):
     """Defect 6: the open call's failure is shown, not ignored."""
