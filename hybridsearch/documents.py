@@ -19,6 +19,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybridsearch import language
+
 #: Extensions indexed, mapped to the file type stored (``htm`` is ``html``).
 FILE_TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
               ".pdf": "pdf", ".docx": "docx", ".odt": "odt", ".epub": "epub", ".rtf": "rtf"}
@@ -696,20 +698,12 @@ def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int 
 
 
 # -- language identification ----------------------------------------------------------------------
-_langid = None
-
-
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text`` (py3langid), or None for text with too few letters."""
-    global _langid
     sample = text[:5000]
     if sum(ch.isalpha() for ch in sample[:400]) < 3:
         return None
-    if _langid is None:
-        import py3langid
-
-        _langid = py3langid.classify
-    return _langid(sample)[0]
+    return language.classify(sample)
 
 
 def detect_document_language(text: str, chunks: list[Chunk]) -> str | None:

@@ -25,6 +25,12 @@ def data_dir() -> Path:
     return home / "data" if home else Path(platformdirs.user_data_dir(APP, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """Files rebuilt from others when missing (e.g. py3langid's decompressed model)."""
+    home = _home()
+    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP, appauthor=False))
+
+
 def models_dir() -> Path:
     """Converted and trained models (large; kept in the cache directory)."""
     home = _home()
