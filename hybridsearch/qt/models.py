@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hybridsearch.encoder.card import has_card, read_card
+from hybridsearch.errors import ModelError
+
 
 def trained_models() -> list[tuple[str, str]]:
     """(label, directory) for models trained in this app (overlays or full models with a card)."""
@@ -18,13 +21,12 @@ def trained_models() -> list[tuple[str, str]]:
         try:
             if not d.is_dir() or d.name.startswith((".", "multilingual-e5")):
                 continue
-            card_path = d / "hybridsearch.json"
-            if not card_path.is_file():
+            if not has_card(d):
                 continue
             if not ((d / "overlay.safetensors").is_file() or (d / "model.safetensors").is_file()):
                 continue
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            card = read_card(d)
+        except (OSError, ModelError):
             continue
         note = read_note(d)
         label = note.get("name") or card.get("name") or d.name
@@ -77,7 +79,7 @@ def delete_model(model_dir: str) -> None:
     from hybridsearch import paths
 
     d = Path(model_dir).resolve()
-    if paths.models_dir().resolve() not in d.parents or not (d / "hybridsearch.json").is_file():
+    if paths.models_dir().resolve() not in d.parents or not has_card(d):
         raise ValueError(f"{d} is not a model trained in this app")
     shutil.rmtree(d)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import trainer.qa.checks as checks
 import trainer.qa.languages as languages
 import trainer.qa.qafile as qafile
 from hybridsearch.errors import DataError
@@ -162,7 +163,7 @@ def test_empty_and_blank_files(tmp_path):
 
 def test_size_cap(tmp_path, monkeypatch):
     p = write(tmp_path, "qa.jsonl", "\n".join(GOOD) + "\n")
-    monkeypatch.setattr(qafile, "MAX_BYTES", 100)
+    monkeypatch.setattr(checks, "MAX_BYTES", 100)
     with pytest.raises(DataError, match="at most"):
         read_qa_file(p)
 

@@ -49,14 +49,15 @@ def text_problem(field: str, value: str) -> str | None:
             f"{m.start() + 1} (half of an emoji or character, often cut by a tool); remove or fix it")
 
 
-def read_bytes(path: Path, what: str = "QA files") -> bytes:
-    """A file's bytes, refused when missing or larger than MAX_BYTES; a UTF-8 BOM is dropped."""
+def read_bytes(path: Path, what: str = "QA files", hint: str = "split it") -> bytes:
+    """A file's bytes, refused when missing or larger than MAX_BYTES (``hint`` says what to do);
+    a UTF-8 BOM is dropped."""
     if not path.is_file():
         raise DataError(f"no such file: {path}")
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise DataError(f"{path.name} is {size / 2**20:.0f} MB; {what} may be at most "
-                        f"{MAX_BYTES / 2**20:.0f} MB (split it)")
+                        f"{MAX_BYTES / 2**20:.0f} MB ({hint})")
     raw = path.read_bytes()
     return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from hybridsearch.errors import DataError
-from trainer.qa.checks import MAX_BYTES, format_problems, raise_problems, text_problem
+from trainer.qa.checks import MAX_BYTES, format_problems, raise_problems, read_bytes, text_problem
 from trainer.qa.languages import normalize_language, unknown_language
 from trainer.qa.records import ParallelQA, QARow
 
@@ -26,15 +26,7 @@ def read_qa_file(path: str | Path) -> ParallelQA:
     Raises DataError(summary, problems) listing every problem found, each with its line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise DataError(f"{path.name} is {size / 2**20:.0f} MB; QA files may be at most "
-                        f"{MAX_BYTES / 2**20:.0f} MB (split it, or drop the optional context column)")
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+    raw = read_bytes(path, hint="split it, or drop the optional context column")
     if not raw.strip():
         raise DataError(f"{path.name} is empty: it holds no QA rows")
     lines, problems = _decode_lines(raw)
