@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from hybridsearch.encoder import resolve_model
-from hybridsearch.encoder.runtime import PREFIXES, embed_ids, load_bert, model_files, pick_device, token_limit
+from hybridsearch.encoder.runtime import PREFIXES, embed_ids, load_bert, model_files, pick_device, token_limit, truncate_ids
 from hybridsearch.errors import Cancelled, HybridSearchError
 from hybridsearch.progress import CancelToken
 from hybridsearch.records import SUMMARY_KEYS
@@ -171,7 +171,7 @@ def _train(cfg, data, eval_data, sampler, hard, total, on_progress, cancel, dist
 
     def tok(texts, limit=train_length):
         encs = tokenizer.encode_batch(texts)
-        return [e.ids if len(e.ids) <= limit else e.ids[:limit - 1] + e.ids[-1:] for e in encs]
+        return [truncate_ids(e.ids, limit) for e in encs]
 
     def encode_texts(texts, prefix: str, stop=None) -> np.ndarray:
         """Vectors of whole texts, as search encodes them (training truncates at max_length);

@@ -247,6 +247,11 @@ def model_identity(files: ModelFiles) -> str:
     return f"{files.name}-{h.hexdigest()[:12]}"
 
 
+def truncate_ids(ids: list[int], limit: int) -> list[int]:
+    """Token ids cut to ``limit``, keeping the closing special token (search and training alike)."""
+    return ids if len(ids) <= limit else ids[:limit - 1] + ids[-1:]
+
+
 def clean_texts(texts, max_chars: int) -> list[str]:
     """Validate ``texts`` and make each one safe to tokenise; raise InputError on wrong types."""
     if texts is None:
@@ -315,14 +320,7 @@ class TextEncoder:
         limit = min(max_length or self.max_length, self.max_length)
         prefix = PREFIXES[kind]
         items = clean_texts(texts, limit * MAX_CHARS_PER_TOKEN)
-        encs = self.tokenizer.encode_batch([prefix + t for t in items])
-        out = []
-        for e in encs:
-            ids = e.ids
-            if len(ids) > limit:  # keep the closing special token
-                ids = ids[:limit - 1] + ids[-1:]
-            out.append(ids)
-        return out
+        return [truncate_ids(e.ids, limit) for e in self.tokenizer.encode_batch([prefix + t for t in items])]
 
     def count_tokens(self, texts: Sequence[str], kind: str = "passage") -> list[int]:
         return [len(i) for i in self.tokenize(texts, kind)]
