@@ -7,6 +7,7 @@ search with it does not wait for the export.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from hybridsearch.encoder.runtime import ModelFiles, load_bert
@@ -42,7 +43,10 @@ def export_onnx(files: ModelFiles, out_dir: Path) -> None:
     raw = out_dir / "raw.onnx"
     ids = torch.tensor([[0, 10, 11, 12, 2], [0, 13, 2, 1, 1]], dtype=torch.long)
     mask = (ids != 1).long()
-    with torch.inference_mode():
+    # the tracer's warnings (data-dependent branches it records as constants, advanced indexing)
+    # are about shapes this BERT never takes; a user would only read them as errors
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(Hidden(model), (ids, mask), str(raw), input_names=["input_ids", "attention_mask"],
                           output_names=["hidden"], opset_version=OPSET, dynamo=False,
                           dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
