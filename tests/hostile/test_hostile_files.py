@@ -265,15 +265,20 @@ def _peak_rss_mib(path: Path) -> tuple[float, str]:
     return int(kib) / 1024, outcome
 
 
+def _write_bomb(tmp_path, kind: str, part: str, size: int) -> Path:
+    """A small real ``kind`` document whose ``part`` claims to unpack to ``size`` bytes."""
+    maker = {"docx": make_docx, "odt": make_odt, "epub": make_epub}[kind]
+    template = maker(tmp_path / f"t.{kind}", [EN]).read_bytes()
+    bomb = tmp_path / f"bomb.{kind}"
+    bomb.write_bytes(_bomb(template, part, size))
+    return bomb
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for the peak RSS")
 @pytest.mark.parametrize("kind,part", [("docx", "word/document.xml"), ("odt", "content.xml"),
                                        ("epub", "EPUB/one.xhtml")])
 def test_a_zip_bomb_is_refused_from_its_directory_within_bounded_memory(tmp_path, kind, part):
-    maker = {"docx": lambda p: make_docx(p, [EN]), "odt": lambda p: make_odt(p, [EN]),
-             "epub": lambda p: make_epub(p, [EN])}[kind]
-    template = maker(tmp_path / f"t.{kind}").read_bytes()
-    bomb = tmp_path / f"bomb.{kind}"
-    bomb.write_bytes(_bomb(template, part, 256 * MIB))
+    bomb = _write_bomb(tmp_path, kind, part, 256 * MIB)
     assert bomb.stat().st_size < 2 * MIB
     rss, out = _peak_rss_mib(bomb)
     assert out.startswith("failed") and "256 MiB" in out and "limit" in out, out
@@ -284,11 +289,7 @@ def test_a_zip_bomb_is_refused_from_its_directory_within_bounded_memory(tmp_path
 @pytest.mark.parametrize("kind,part", [("docx", "word/document.xml"), ("odt", "content.xml"),
                                        ("epub", "EPUB/one.xhtml")])
 def test_gib_zip_bombs_stay_under_500_mb(tmp_path, kind, part):
-    maker = {"docx": lambda p: make_docx(p, [EN]), "odt": lambda p: make_odt(p, [EN]),
-             "epub": lambda p: make_epub(p, [EN])}[kind]
-    template = maker(tmp_path / f"t.{kind}").read_bytes()
-    bomb = tmp_path / f"bomb.{kind}"
-    bomb.write_bytes(_bomb(template, part, 2048 * MIB))
+    bomb = _write_bomb(tmp_path, kind, part, 2048 * MIB)
     rss, out = _peak_rss_mib(bomb)
     assert out.startswith("failed") and rss < 500
 
