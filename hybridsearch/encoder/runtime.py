@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from hybridsearch.encoder import query_tokenizer
 from hybridsearch.encoder.card import CARD_FILE as CARD, ModelCard, load_card, read_card, write_card  # noqa: F401
 from hybridsearch.errors import InputError, ModelError
 
@@ -284,8 +285,6 @@ class TextEncoder:
     engine = "?"
 
     def __init__(self, files: ModelFiles, model_dir: Path, max_length: int, batch_size: int):
-        from tokenizers import Tokenizer
-
         self.files = files
         self.model_dir = Path(model_dir)
         #: the card's same-language offset: search takes it from the cosine of every passage in
@@ -296,14 +295,29 @@ class TextEncoder:
         self.batch_size = int(batch_size)
         self.dim = int(config["hidden_size"])
         self.pad_id = int(config.get("pad_token_id") or 0)
-        try:
-            self.tokenizer = Tokenizer.from_file(str(files.weights_dir / "tokenizer.json"))
-        except Exception as exc:
-            raise ModelError(f"the tokenizer in {files.weights_dir} is unreadable: {exc}") from exc
-        self.tokenizer.no_padding()
-        self.tokenizer.no_truncation()
+        #: queries: the same ids from a tokenizer that loads in milliseconds (None: this model's
+        #: tokenizer has another shape, and the ``tokenizers`` one answers)
+        self.query_tokenizer = query_tokenizer.load(files.weights_dir / "tokenizer.json")
+        self._tokenizer = None
+        if self.query_tokenizer is None:
+            self.tokenizer  # load it now: a damaged tokenizer file is reported when the model loads
         #: fp32 engines give the same vectors (cosine >= 0.9999), so they share the identity
         self.identity = model_identity(files)
+
+    @property
+    def tokenizer(self):
+        """The ``tokenizers`` tokenizer (passages, chunking), loaded on first use: it takes 1-2 s."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            try:
+                tok = Tokenizer.from_file(str(self.files.weights_dir / "tokenizer.json"))
+            except Exception as exc:
+                raise ModelError(f"the tokenizer in {self.files.weights_dir} is unreadable: {exc}") from exc
+            tok.no_padding()
+            tok.no_truncation()
+            self._tokenizer = tok
+        return self._tokenizer
 
     @property
     def name(self) -> str:
@@ -320,6 +334,8 @@ class TextEncoder:
         limit = min(max_length or self.max_length, self.max_length)
         prefix = PREFIXES[kind]
         items = clean_texts(texts, limit * MAX_CHARS_PER_TOKEN)
+        if kind == "query" and self.query_tokenizer is not None:
+            return [truncate_ids(self.query_tokenizer.encode(prefix + t), limit) for t in items]
         return [truncate_ids(e.ids, limit) for e in self.tokenizer.encode_batch([prefix + t for t in items])]
 
     def count_tokens(self, texts: Sequence[str], kind: str = "passage") -> list[int]:

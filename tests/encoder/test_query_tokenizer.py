@@ -1,0 +1,102 @@
+"""The fast-loading query tokenizer gives the ``tokenizers`` library's ids, and says when it cannot."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers
+
+from hybridsearch.encoder import query_tokenizer
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+TRICKY = ["", " ", "x", "  double  space ", "tab\there\nnew line", "emoji 😀🙈 and ½ ﬁ Ⅻ", "\u200bzero width",
+          "<s>query</s> <unk><pad>", "a<s>b", "end ", "▁▁lead", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ﷽ ᚠᛇᚻ 🂡🂢", "\x00\x01ctrl",
+          "日本語のテキスト", "ﾊﾝｶｸ", "Ǆemo", "\u202ertl", "     x", "ꙮꙮꙮ 𓀀𓀁 unknown runs",
+          "когда была построена башня?", "Wann wurde der Turm gebaut?", "برج إيفل", "หอไอเฟล", "एफिल टावर"]
+
+
+def xquad_texts(limit_per_file: int | None = None) -> list[str]:
+    texts = []
+    for f in sorted((DATA / "xquad-r").glob("*.json")):
+        got = []
+        for article in json.loads(f.read_text(encoding="utf-8"))["data"]:
+            for para in article["paragraphs"]:
+                got.append(para["context"])
+                got += [q["question"] for q in para["qas"]]
+        texts += got[:limit_per_file]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def pair(base_model_dir):
+    path = base_model_dir / "tokenizer.json"
+    lib = Tokenizer.from_file(str(path))
+    lib.no_padding()
+    lib.no_truncation()
+    return lib, query_tokenizer.load(path)
+
+
+def assert_same_ids(pair, texts):
+    lib, fast = pair
+    assert fast is not None
+    for text in texts:
+        for t in (text, "query: " + text):
+            assert fast.encode(t) == lib.encode(t).ids, repr(t[:80])
+
+
+def test_same_ids_as_the_library_on_tricky_text(pair):
+    assert_same_ids(pair, TRICKY)
+
+
+def test_same_ids_on_a_sample_of_xquad_in_eleven_languages(pair):
+    texts = xquad_texts(limit_per_file=150)
+    assert len(texts) > 1000
+    assert_same_ids(pair, texts)
+
+
+@pytest.mark.slow
+def test_same_ids_on_every_xquad_and_flores_text(pair):
+    texts = xquad_texts()
+    for f in sorted((DATA / "parallel" / "flores").glob("*/*.tsv")):
+        texts += f.read_text(encoding="utf-8").splitlines()
+    assert_same_ids(pair, texts)
+
+
+def test_the_cache_is_built_once_and_rebuilt_when_the_tokenizer_changes(tmp_path, base_model_dir):
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes((base_model_dir / "tokenizer.json").read_bytes())
+    root = tmp_path / "cache"
+    first = query_tokenizer.load(path, root)
+    built = query_tokenizer.cache_dir(path, root)
+    assert first is not None and (built / query_tokenizer.META).is_file()
+    assert [p.name for p in root.iterdir()] == [built.name]  # no temporary leftovers
+    stamp = (built / query_tokenizer.META).stat().st_mtime_ns
+    assert query_tokenizer.load(path, root).encode("hello") == first.encode("hello")
+    assert (built / query_tokenizer.META).stat().st_mtime_ns == stamp  # read, not rebuilt
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))  # the model's tokenizer was replaced
+    assert query_tokenizer.cache_dir(path, root) != built
+    assert query_tokenizer.load(path, root) is not None
+
+
+def test_a_half_written_cache_is_not_used(tmp_path, base_model_dir):
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes((base_model_dir / "tokenizer.json").read_bytes())
+    root = tmp_path / "cache"
+    target = query_tokenizer.cache_dir(path, root)
+    target.mkdir(parents=True)
+    (target / query_tokenizer.PIECES).write_text("half", encoding="utf-8")  # killed before the marker
+    fast = query_tokenizer.load(path, root)
+    assert fast is not None and fast.encode("hello world") == Tokenizer.from_file(str(path)).encode("hello world").ids
+
+
+def test_a_tokenizer_of_another_shape_is_left_to_the_library(tmp_path):
+    wordpiece = Tokenizer(models.WordPiece({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    wordpiece.pre_tokenizer = pre_tokenizers.Whitespace()
+    path = tmp_path / "tokenizer.json"
+    wordpiece.save(str(path))
+    assert query_tokenizer.load(path, tmp_path / "cache") is None
+    path.write_text("{ not json", encoding="utf-8")
+    assert query_tokenizer.load(path, tmp_path / "cache") is None
