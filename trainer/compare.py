@@ -24,8 +24,14 @@ def train_and_compare(cfg, data, current_model: str, current_label: str, on_prog
     from trainer.evaluate import evaluate_model
     from trainer.train import train
 
+    from trainer.export import prepare_for_search
+
     res = train(cfg, data, on_progress=on_progress, cancel=cancel)
     comparison: dict = {}
+    if not res.cancelled:
+        if on_progress:
+            on_progress(Progress("prepare", 0, None, "preparing the new model for search (once, about a minute)"))
+        res.note = prepare_for_search(res.out_dir)
     if res.cancelled or cfg.dev_share <= 0 or not res.best_metrics:
         return res, comparison
     _, dev = data.split(cfg.dev_share, cfg.seed)

@@ -47,3 +47,20 @@ def save_overlay(model, trainable, files, out_dir: Path, cfg, metrics, state) ->
     }
     card = {k: v for k, v in card.items() if v is not None}
     write_card(out_dir, card)
+
+
+def prepare_for_search(out_dir: Path, note=None) -> str | None:
+    """Export the trained model for the search engine now, so its first search does not wait for it.
+
+    Returns None when done, or a one-line reason when the export failed: the model is still
+    good, and the export is tried again when it is first used (torch answers if it fails again).
+    """
+    from hybridsearch.encoder.onnx_engine import ensure_exported
+    from hybridsearch.encoder.runtime import model_files
+    from hybridsearch.errors import HybridSearchError
+
+    try:
+        ensure_exported(model_files(out_dir), note=note)
+    except (HybridSearchError, OSError, RuntimeError, ValueError) as exc:
+        return f"the model could not be prepared for search now ({exc}); it will be at its first use"
+    return None

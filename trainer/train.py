@@ -65,6 +65,8 @@ class TrainResult:
     best_step: int
     history: list[dict] = field(default_factory=list)
     cancelled: bool = False
+    #: a one-line remark for the user (e.g. the model could not be prepared for search yet)
+    note: str | None = None
 
 
 def cpu_has_bf16() -> bool:

@@ -392,6 +392,7 @@ def cmd_train(args) -> int:
     from trainer.checkpoint import checkpoint_state  # torch loads only when training
     from trainer.devices import available_devices
     from trainer.distributed import Dist
+    from trainer.export import prepare_for_search
     from trainer.train import train
 
     cfg = _config_from_args(args)
@@ -534,6 +535,9 @@ def cmd_train(args) -> int:
         return 130
     print(f"Model written to {out_dir} (overlay.safetensors + hybridsearch.json); "
           f"use it with --model {out_dir}")
+    problem = prepare_for_search(out_dir, note=lambda msg: print(msg, flush=True))
+    if problem:
+        print(f"note: {problem}")
     if result.best_metrics:
         print(f"Dev metrics of the saved model (step {result.best_step}):")
         if "bitext_acc" in result.best_metrics:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -299,6 +300,7 @@ class TextEncoder:
         #: tokenizer has another shape, and the ``tokenizers`` one answers)
         self.query_tokenizer = query_tokenizer.load(files.weights_dir / "tokenizer.json")
         self._tokenizer = None
+        self._tokenizer_lock = threading.Lock()  # indexing and sentence marking may both ask first
         if self.query_tokenizer is None:
             self.tokenizer  # load it now: a damaged tokenizer file is reported when the model loads
         #: fp32 engines give the same vectors (cosine >= 0.9999), so they share the identity
@@ -307,17 +309,18 @@ class TextEncoder:
     @property
     def tokenizer(self):
         """The ``tokenizers`` tokenizer (passages, chunking), loaded on first use: it takes 1-2 s."""
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                from tokenizers import Tokenizer
 
-            try:
-                tok = Tokenizer.from_file(str(self.files.weights_dir / "tokenizer.json"))
-            except Exception as exc:
-                raise ModelError(f"the tokenizer in {self.files.weights_dir} is unreadable: {exc}") from exc
-            tok.no_padding()
-            tok.no_truncation()
-            self._tokenizer = tok
-        return self._tokenizer
+                try:
+                    tok = Tokenizer.from_file(str(self.files.weights_dir / "tokenizer.json"))
+                except Exception as exc:
+                    raise ModelError(f"the tokenizer in {self.files.weights_dir} is unreadable: {exc}") from exc
+                tok.no_padding()
+                tok.no_truncation()
+                self._tokenizer = tok
+            return self._tokenizer
 
     @property
     def name(self) -> str:

@@ -619,6 +619,8 @@ class TrainingPage(QWidget):
         if problem:
             self.banner.show_message("warning", f"The current model could not be evaluated for the comparison: "
                                      f"{problem}")
+        if getattr(res, "note", None):
+            self.banner.show_message("info", f"The model is saved; {res.note}.")
         took = format_eta(time.monotonic() - self._started_at)
         best = res.best_metrics or {}
         txt = f"Done in {took}. Saved to {res.out_dir}."

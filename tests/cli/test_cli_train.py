@@ -67,6 +67,11 @@ def test_train_writes_overlay(tmp_path, tiny_model_dir, capsys):
     assert (out / "overlay.safetensors").is_file()
     card = json.loads((out / "hybridsearch.json").read_text())
     assert card["recipe"]["steps"] == 3 and card["recipe"]["batch_size"] == 4
+    # the model is ready for search: its first search does not wait for the one-time export
+    from hybridsearch.encoder.onnx_engine import engine_dir, is_exported
+    from hybridsearch.encoder.runtime import model_files
+
+    assert is_exported(engine_dir(model_files(out)))
 
 
 def test_train_with_the_all_languages_term_warns_about_cpu_memory(tmp_path, tiny_model_dir, capsys):

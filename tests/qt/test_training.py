@@ -60,6 +60,10 @@ def test_tiny_training_run_completes_and_fills_the_charts(page, qtbot, qa_file):
     # the same-language offset chosen on the dev split is in the card, and said when there is one
     assert card["language_offset"] == page.result.best_metrics["calibrated_offset"]
     assert ("Search will take" in page.result_label.text()) == (card["language_offset"] > 0)
+    from hybridsearch.encoder.onnx_engine import engine_dir, is_exported
+    from hybridsearch.encoder.runtime import model_files
+
+    assert is_exported(engine_dir(model_files(page.result.out_dir)))  # ready for its first search
 
 
 def test_training_can_be_cancelled(page, qtbot, qa_file):
