@@ -71,10 +71,36 @@ def check_same_vectors(a: Path, b: Path) -> float:
     return worst
 
 
+def ship_engine(models: Path, base: Path, overlay_dir: Path | None) -> None:
+    """Export the package's default model for ONNX Runtime into ``models/engine/``.
+
+    The exported files are the ones the packaged app would make at its first search (a minute,
+    with torch); shipped, the first search loads them at once. They are found by the weights'
+    identity, which the package's copies keep.
+    """
+    from hybridsearch.encoder.card import load_card
+    from hybridsearch.encoder.onnx_engine import shipped_name, write_export
+    from hybridsearch.encoder.runtime import ModelFiles, model_files
+
+    if overlay_dir is not None:
+        files = ModelFiles(base, overlay_dir / "overlay.safetensors", load_card(overlay_dir).to_dict())
+    else:
+        files = model_files(base)
+    engine = models / "engine"
+    shutil.rmtree(engine, ignore_errors=True)
+    t = time.perf_counter()
+    target = engine / shipped_name(files)
+    write_export(files, target)
+    size = sum(f.stat().st_size for f in target.iterdir())
+    print(f"ONNX Runtime export of {files.name}: {target} ({size / 1e6:.0f} MB, {time.perf_counter() - t:.0f} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", type=Path, help="the build's resources folder")
     p.add_argument("--no-overlay", action="store_true", help="do not ship the fine-tuned model")
+    p.add_argument("--no-engine", action="store_true",
+                   help="do not ship the ONNX Runtime export of the default model (it is then made at first use)")
     a = p.parse_args(argv)
     from hybridsearch.cli import quiet_libraries
     from hybridsearch.encoder.convert import converted_base_dir
@@ -104,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fine-tuned model: {overlay} -> {target}")
     else:
         print("fine-tuned model: none in resources/models/hybrid-e5-small; the package uses the base model")
+    if not a.no_engine:
+        ship_engine(models, dst, target if (target / "hybridsearch.json").is_file() else None)
     print(f"models ready in {time.perf_counter() - t0:.0f} s")
     return 0
 

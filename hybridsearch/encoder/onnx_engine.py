@@ -50,19 +50,30 @@ def is_exported(target: Path) -> bool:
     return (target / META).is_file() and (target / GRAPH).is_file() and (target / WEIGHTS).is_file()
 
 
-def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> Path:
-    """Return the engine directory of ``files``, exporting the model first if it is not there.
+def shipped_name(files: ModelFiles) -> str:
+    """Directory name of an export shipped with a packaged build: the weights' identity alone
+    (paths and times differ on every install; the identity does not)."""
+    return f"{model_identity(files)}-onnx-fp32-v{EXPORT_VERSION}"
 
-    The export is written into a temporary sibling and renamed into place; ``engine.json`` is the
-    last file written, so a directory without it is never used.
+
+def shipped_dir(files: ModelFiles) -> Path | None:
+    """The export a packaged build ships for exactly these weights, if there is one.
+
+    The package's first search then needs neither torch nor a minute of export.
     """
-    target = engine_dir(files, root)
-    if is_exported(target):
-        return target
-    if note is not None:
-        note(f"note: preparing the model {files.name} for ONNX Runtime (once per model, about a minute)")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = paths.resources_dir() / "models" / "engine" / shipped_name(files)
+    if not is_exported(target):
+        return None
+    try:
+        meta = json.loads((target / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = meta.get("identity") == model_identity(files) and meta.get("export_version") == EXPORT_VERSION
+    return target if ok else None
 
+
+def write_export(files: ModelFiles, target: Path) -> None:
+    """Export ``files`` into ``target`` (a directory swapped in whole; ``engine.json`` written last)."""
     def write(tmp: Path) -> None:
         t0 = time.perf_counter()
         export.export_onnx(files, tmp)
@@ -72,7 +83,26 @@ def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> P
                 "export_seconds": round(time.perf_counter() - t0, 1)}
         (tmp / META).write_text(json.dumps(meta, indent=2))
 
+    target.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_dir(target, write)  # replaces an incomplete leftover of a killed export
+
+
+def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> Path:
+    """Return the engine directory of ``files``, exporting the model first if it is not there.
+
+    The export is written into a temporary sibling and renamed into place; ``engine.json`` is the
+    last file written, so a directory without it is never used.
+    """
+    if root is None:
+        shipped = shipped_dir(files)
+        if shipped is not None:
+            return shipped
+    target = engine_dir(files, root)
+    if is_exported(target):
+        return target
+    if note is not None:
+        note(f"note: preparing the model {files.name} for ONNX Runtime (once per model, about a minute)")
+    write_export(files, target)
     _drop_stale(target)
     return target
 

@@ -54,6 +54,30 @@ def test_the_export_is_reused_and_never_repeated(tiny_model_dir, engine_root, ti
     assert meta["identity"] == tiny_onnx.identity and meta["precision"] == "fp32"
 
 
+def test_a_packaged_build_uses_the_export_it_ships(tiny_model_dir, tmp_path, tiny_onnx, monkeypatch):
+    """A package ships the default model's export under resources/models/engine: its first search
+    neither exports (a minute, with torch) nor writes to the cache; another model is exported."""
+    from hybridsearch import paths
+
+    resources = tmp_path / "resources"
+    files = model_files(tiny_model_dir)
+    shipped = resources / "models" / "engine" / onnx_engine.shipped_name(files)
+    shutil.copytree(tiny_onnx.engine_dir, shipped)
+    monkeypatch.setattr(paths, "resources_dir", lambda: resources)
+
+    def no_export(*a):
+        raise AssertionError("exported although the package ships the export")
+
+    monkeypatch.setattr(export, "export_onnx", no_export)
+    enc = OnnxEncoder(tiny_model_dir, max_length=128)
+    assert enc.engine_dir == shipped
+    assert np.allclose(enc.encode(TEXTS[:3], "query"), tiny_onnx.encode(TEXTS[:3], "query"), atol=1e-6)
+    # an export shipped for other weights (another identity in engine.json) is not used
+    meta = json.loads((shipped / onnx_engine.META).read_text())
+    (shipped / onnx_engine.META).write_text(json.dumps({**meta, "identity": "other-123"}))
+    assert onnx_engine.shipped_dir(files) is None
+
+
 def test_a_half_written_export_is_never_used(tiny_model_dir, tmp_path, tiny_encoder, monkeypatch):
     files = model_files(tiny_model_dir)
     target = engine_dir(files, tmp_path)
