@@ -275,11 +275,67 @@ def _md(data: bytes, path: Path) -> Extracted:
     return Extracted(text, m.group(1).strip() if m else "")
 
 
+#: HTML elements that end a paragraph or a line: their text never runs into the next element's
+#: ("<h1>Title</h1><p>Body" is "Title", a blank line, "Body"); inline ones (b, i, a, span) join
+#: as written ("<b>bold</b>er" is "bolder").
+_HTML_PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "header",
+                    "footer", "nav", "aside", "blockquote", "pre", "ul", "ol", "dl", "table", "form",
+                    "fieldset", "figure", "figcaption", "address", "details", "summary", "hr"}
+_HTML_LINES = {"li", "dt", "dd", "tr", "caption", "option", "legend"}
+_HTML_CELLS = {"td", "th"}
+#: Private-use characters that stand for the boundaries while the text is put together (any in
+#: the document itself are removed first).
+_HTML_PARA, _HTML_LINE, _HTML_BR, _HTML_CELL = "\ue000", "\ue001", "\ue002", "\ue003"
+_HTML_MARKS = re.compile("[\ue000-\ue003]")
+_HTML_SPACE = re.compile("[ \t\r\n\f\v]+")
+_BOUNDARY = re.compile("[ \ue000-\ue003]*[\ue000-\ue003][ \ue000-\ue003]*")
+
+
+def _boundary(m: re.Match) -> str:
+    run = m.group()
+    if _HTML_PARA in run or run.count(_HTML_BR) >= 2:
+        return "\n\n"
+    if _HTML_LINE in run or _HTML_BR in run:
+        return "\n"
+    return "\t"
+
+
 def _html_text(soup) -> str:
+    """The text of an HTML document as a reader sees it: paragraphs and headings apart (a blank
+    line), list items, table rows and ``<br>`` on lines of their own, table cells apart (a tab),
+    the source's white space collapsed (line breaks kept in ``<pre>``)."""
+    from bs4 import NavigableString
+    from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
-    body = soup.body or soup
-    return body.get_text("\n")
+    skip = (Comment, Declaration, Doctype, ProcessingInstruction)
+    parts: list[str] = []
+    # a walk with its own stack (entering and leaving each element), not recursion: documents
+    # nest elements 50,000 deep
+    stack = [(soup.body or soup, 0, "", False)]
+    while stack:
+        node, i, mark, pre = stack.pop()
+        if i >= len(node.contents):
+            parts.append(mark)
+            continue
+        stack.append((node, i + 1, mark, pre))
+        child = node.contents[i]
+        if isinstance(child, NavigableString):
+            if not isinstance(child, skip):
+                text = _HTML_MARKS.sub("", str(child))
+                parts.append(text.replace("\r", "").replace("\n", _HTML_BR) if pre else text)
+            continue
+        name = (child.name or "").lower()
+        if name == "br":
+            parts.append(_HTML_BR)
+            continue
+        mark = _HTML_PARA if name in _HTML_PARAGRAPHS else _HTML_LINE if name in _HTML_LINES else (
+            _HTML_CELL if name in _HTML_CELLS else "")
+        parts.append(mark)
+        stack.append((child, 0, mark, pre or name == "pre"))
+    text = _HTML_SPACE.sub(" ", "".join(parts))
+    return _BOUNDARY.sub(_boundary, text)
 
 
 def _html(data: bytes, path: Path) -> Extracted:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hybridsearch.documents import (ExtractError, chunk_text, decode_text, detect_language, extract,
-                                    walk)
+                                    split_sentences, walk)
 
 RU = ("Москва является столицей России и крупнейшим городом страны. В городе находится Кремль, "
       "Красная площадь и множество музеев. Река Москва протекает через центр города.")
@@ -87,7 +87,8 @@ def make_odt(path: Path, paragraphs: list[str]) -> Path:
     return path
 
 
-def make_epub(path: Path, paragraphs: list[str], title: str = "A Book") -> Path:
+def make_epub(path: Path, paragraphs: list[str], title: str = "A Book", body: str | None = None) -> Path:
+    """An EPUB with one chapter: ``paragraphs`` as <p> elements, or the XHTML ``body`` as given."""
     from ebooklib import epub
 
     book = epub.EpubBook()
@@ -95,7 +96,8 @@ def make_epub(path: Path, paragraphs: list[str], title: str = "A Book") -> Path:
     book.set_title(title)
     book.set_language("en")
     ch = epub.EpubHtml(title="One", file_name="one.xhtml", lang="en")
-    ch.content = "<html><body>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body></html>"
+    ch.content = "<html><body>" + (body if body is not None else "".join(f"<p>{p}</p>" for p in paragraphs)) + \
+        "</body></html>"
     book.add_item(ch)
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
@@ -149,6 +151,25 @@ def test_each_format_extracts_text_and_title(tmp_path):
     assert RU in got["f.html"].text and "var x" not in got["f.html"].text
     assert got["f.html"].title == "Заголовок"
     assert got["g.md"].title == "Notes"
+
+
+HEADED = ("<h1>Winter Storms</h1><p>Heavy <b>snow</b>fall closed the pass.</p><h2>Roads</h2>"
+          "<ul><li>North road</li><li>South road</li></ul><div>Ferries<br>ran late</div>"
+          "<table><tr><td>Monday</td><td>closed</td></tr></table>")
+
+
+def test_html_and_epub_blocks_do_not_run_together(tmp_path):
+    (tmp_path / "a.html").write_text(f"<html><body>{HEADED}</body></html>", encoding="utf-8")
+    make_epub(tmp_path / "b.epub", [], body=HEADED)
+    for name in ("a.html", "b.epub"):
+        text = extract(tmp_path / name).text
+        # a heading is a paragraph of its own, list items and <br> end lines, cells stay apart
+        assert "Winter Storms\n\nHeavy snowfall closed the pass.\n\nRoads" in text, (name, text)
+        assert "North road\nSouth road" in text and "Ferries\nran late" in text, (name, text)
+        assert "Monday\tclosed" in text, (name, text)
+        # inline elements join as written, and the chunker's sentences do not straddle the heading
+        assert "StormsHeavy" not in text and "RoadsNorth" not in text
+        assert "Winter Storms" in split_sentences(text)
 
 
 def test_unreadable_files_give_reasons(tmp_path):
