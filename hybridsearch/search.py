@@ -269,7 +269,7 @@ def _passage(row: dict, score: float, terms: set[str]) -> Passage:
     snippet = make_snippet(row["text"], spans)
     return Passage(chunk_id=row["id"], text=row["text"], start=row["start"], end=row["end"],
                    language=row["language"], score=score, snippet_html=render_html(snippet),
-                   spans=spans, snippet=snippet)
+                   spans=spans, snippet=snippet, page=row.get("page"))
 
 
 # -- search ---------------------------------------------------------------------------------------------

@@ -22,16 +22,22 @@ TH = "กรุงเทพมหานครเป็นเมืองหล�
 EN = "The lighthouse keeper climbed the spiral staircase every evening to light the lamp."
 
 
-def make_pdf(path: Path, text: str = EN, title: str = "") -> Path:
-    """A one-page PDF with ``text`` (ASCII) written by hand: objects, content stream, xref."""
-    esc = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    stream = f"BT /F1 12 Tf 72 720 Td ({esc}) Tj ET".encode("latin-1")
+def make_pdf(path: Path, text: str = EN, title: str = "", pages: list[str] | None = None) -> Path:
+    """A PDF with ``text`` (ASCII) on one page, or one page per item of ``pages`` (an empty item is
+    a page without text), written by hand: objects, content streams, xref."""
+    pages = [text] if pages is None else pages
+    n = len(pages)
+    font = 3 + 2 * n  # objects: catalog, page tree, (page, content) per page, font, info
     objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >>"
-            b" /Contents 5 0 R >>",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(n)), n)]
+    for i, page_text in enumerate(pages):
+        lines = [ln.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for ln in page_text.split("\n")]
+        shown = " ".join(f"({ln}) Tj 0 -14 Td" for ln in lines if ln)
+        stream = (f"BT /F1 12 Tf 72 720 Td {shown} ET" if shown else "").encode("latin-1")
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R >> >>"
+                    b" /Contents %d 0 R >>" % (font, 4 + 2 * i))
+        objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     if title:
         objs.append(b"<< /Title (" + title.encode("latin-1") + b") >>")
     out = bytearray(b"%PDF-1.4\n")

@@ -104,9 +104,13 @@ class ResultCard(QFrame):
         title = result.title or Path(result.path).name
         muted = theme.muted_color().name()
         # \u2068…\u2069 isolate the title, so a right-to-left title does not reorder the line
+        kind = html.escape((result.file_type or "").lstrip("."))
+        page = getattr(result.best, "page", None)
+        if page:  # where the passage is in a PDF: the page to turn to
+            kind += f" · p.&nbsp;{int(page)}"
         head = QLabel(f'\u200e<span style="font-size:11pt; font-weight:600">\u2068{html.escape(title)}\u2069</span>&nbsp;&nbsp;'
-                      f'{badge_html(result.language)}&nbsp;&nbsp;<span style="color:{muted}">'
-                      f'{html.escape((result.file_type or "").lstrip("."))}</span>')
+                      f'{badge_html(result.language)}&nbsp;&nbsp;<span style="color:{muted}">{kind}</span>')
+        self.head = head
         head.setTextFormat(Qt.TextFormat.RichText)
         head.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         score = QLabel(strength_html(rating) if rating is not None else "")
@@ -816,7 +820,7 @@ class SearchPage(QWidget):
 
             text, spans = res
             self.viewer = DocumentViewer(r.title or Path(r.path).name, str(r.path), text, spans,
-                                         start_at=int(r.best.start), parent=self)
+                                         start_at=int(r.best.start), parent=self, page=r.best.page)
             self.viewer.show()
         self.service.call(fn, show, on_error=lambda msg: self.banner.show_message("error", msg))
 

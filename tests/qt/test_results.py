@@ -219,3 +219,39 @@ def test_document_viewer_shows_every_hit_with_next_previous_and_find(make_window
     v.find.setText("gulls")
     assert v.find_next() and v.selected_text() == "gulls"
     v.close()
+
+
+def test_a_pdf_result_names_its_page_and_the_viewer_opens_there(make_window, qtbot, tmp_path, tiny_encoder,
+                                                                 monkeypatch):
+    from test_documents import make_pdf
+    from test_indexer import PDF_PAGES
+
+    from hybridsearch.qt import viewer
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    make_pdf(root / "keeper.pdf", pages=PDF_PAGES)
+    w = make_window(encoder=tiny_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(root))
+    page = w.search_page
+    _search(qtbot, page, "walrus")
+    card = page.list.itemWidget(page.list.item(0))
+    assert "p.&nbsp;3" in card.head.text()
+    page.view_btn.click()
+    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
+    v = page.viewer
+    assert v.tabs.currentWidget() is v.pdf_view  # the PDF itself, at the passage's page
+    qtbot.waitUntil(lambda: v.shown_page() == 3, timeout=5000)
+    assert "page 3" in v.header.text()
+    v.next_hit()  # F3: the hits are in the text, as before
+    assert v.tabs.currentWidget() is v.view and v.hit_label.text() == "hit 1 of 1"
+    v.close()
+    # without Qt PDF the viewer shows the text and says which page the passage is on
+    monkeypatch.setattr(viewer, "pdf_support", lambda: False)
+    page.viewer = None
+    page.view_btn.click()
+    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
+    assert page.viewer.pdf_view is None and "page 3" in page.viewer.header.text()
+    assert "walrus" in page.viewer.view.toPlainText()
+    page.viewer.close()
