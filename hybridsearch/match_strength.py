@@ -2,15 +2,16 @@
 
 Fused rank scores (reciprocal rank fusion: 0.015-0.021 for every result) say nothing about how well
 a document answers; a nonsense query still gets 20 "results". Strength comes instead from two
-pieces of evidence about the result's best passage:
+pieces of absolute evidence about the result's best passage:
 
 * the dense cosine between the query and the passage (its stored vector), against thresholds
   chosen per model on XQuAD-R articles 0-27 and read on articles 28-35 by
-  ``python -m benchmarks.match_strength`` (the numbers are in :data:`CALIBRATED`); a cosine below the
-  weak line still counts as good when it stands out from the search's other results by the
-  calibrated margin (a small library holds few near misses, so its right answer scores lower
-  than the pool's best wrong one);
+  ``python -m benchmarks.match_strength`` (the numbers are in :data:`CALIBRATED`);
 * keyword evidence: the share of the query's keywords that the passage holds as whole words.
+
+Neither depends on the other results: a result is rated the same in a library of 5 documents as
+in one of 50,000. (How far a cosine stands out from the other results is no such evidence: in a
+small library every other document is unrelated, so an unrelated best one stands out too.)
 
 In: the library, the query, the results of ``Library.search``. Out: one :class:`Rating` per result.
 No Qt here; the desktop app renders the ratings.
@@ -27,24 +28,21 @@ STRONG, GOOD, WEAK = "strong", "good", "weak"
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Cosine lines of one model: below ``weak`` a match is weak unless it stands ``margin`` above
-    the median of the other results; from ``strong`` on it is strong."""
+    """Cosine lines of one model: below ``weak`` a match is weak; from ``strong`` on it is strong."""
 
     weak: float
     strong: float
-    margin: float
 
 
 #: ``python -m benchmarks.match_strength --model NAME``: ``weak`` best separates questions whose
 #: answer is in the library from questions whose answer is not (Youden's J on articles 0-27);
-#: ``strong`` is the 99th percentile of the best cosine when the answer is not there.
-#: ``margin``: the 99th percentile of how far an absent answer's best cosine stands above the median
-#: of the next 19. Held out (articles 28-35, 600 questions in en/de/zh over passages in 6 languages):
-#: bundled model: 88.0 % of present answers good or strong, 96.0 % of absent ones "no good match",
-#: 0.3 % of absent ones strong; base model: 90.2 %, 92.7 %, 0.8 %. Nonsense queries stay weak.
+#: ``strong`` is the 99th percentile of the best cosine when the answer is not there. Held out
+#: (articles 28-35, 600 questions in en/de/zh over passages in 6 languages), bundled model: 81.2 %
+#: of present answers good or strong, 97.2 % of absent ones "no good match" (also in libraries of
+#: 5 documents), 0.3 % of absent ones strong. Nonsense queries stay weak.
 CALIBRATED = {
-    "hybrid-e5-small": Thresholds(weak=0.866, strong=0.879, margin=0.043),
-    "multilingual-e5-small": Thresholds(weak=0.863, strong=0.876, margin=0.054),
+    "hybrid-e5-small": Thresholds(weak=0.866, strong=0.879),
+    "multilingual-e5-small": Thresholds(weak=0.863, strong=0.876),
 }
 #: A model without its own calibration (one trained here) uses the bundled model's lines.
 FALLBACK = CALIBRATED["hybrid-e5-small"]
@@ -57,7 +55,6 @@ class Rating:
     level: str
     cosine: float | None          # None when no vector was available (keyword search, no model)
     keyword_share: float          # share of the query's keywords found in the passage, 0..1
-    stands_out: float | None = None  # cosine less the median of the other results' cosines
 
     @property
     def label(self) -> str:
@@ -68,8 +65,6 @@ class Rating:
         parts = []
         if self.cosine is not None:
             parts.append(f"meaning similarity {self.cosine:.2f}")
-        if self.stands_out is not None:
-            parts.append(f"{self.stands_out:+.2f} against the other results")
         parts.append(f"{round(100 * self.keyword_share)} % of the keywords")
         return " · ".join(parts)
 
@@ -78,18 +73,12 @@ def thresholds_for(model_name: str | None) -> Thresholds:
     return CALIBRATED.get(model_name or "", FALLBACK)
 
 
-#: Fewer other results than this and "stands out from the rest" is not measured.
-MIN_OTHERS = 4
-
-
-def rate(cosine: float | None, keyword_share: float, th: Thresholds, stands_out: float | None = None) -> str:
-    """strong / good / weak from the cosine (or how far it stands out from the other results);
-    every keyword present lifts a result one level."""
+def rate(cosine: float | None, keyword_share: float, th: Thresholds) -> str:
+    """strong / good / weak from the cosine against the model's lines; every keyword present
+    lifts a result one level."""
     if cosine is None:
         return GOOD if keyword_share >= 1.0 else WEAK
     level = STRONG if cosine >= th.strong else GOOD if cosine >= th.weak else WEAK
-    if level == WEAK and stands_out is not None and stands_out >= th.margin:
-        level = GOOD
     if keyword_share >= 1.0 and level != STRONG:
         level = GOOD if level == WEAK else STRONG
     return level
@@ -139,13 +128,8 @@ def rate_results(lib, query: str, results, use_vectors: bool = True) -> list[Rat
     out = []
     for i, r in enumerate(results):
         cos = cosines[i] if cosines is not None else None
-        gap = None
-        # as calibrated: the best cosine against the median of the rest (only the top hit; in a
-        # small library several unrelated documents stand above a low median)
-        if cosines is not None and len(cosines) > MIN_OTHERS and cos == max(cosines):
-            gap = cos - float(np.median(cosines[:i] + cosines[i + 1:]))
         # a file whose name (or folder's name) holds the keywords matches them too
         name = " ".join(str(r.path).replace("\\", "/").split("/")[-2:])
         share = max(keyword_share(r.best.text, query), keyword_share(name, query))
-        out.append(Rating(rate(cos, share, th, gap), cos, share, gap))
+        out.append(Rating(rate(cos, share, th), cos, share))
     return out
