@@ -141,6 +141,9 @@ SQL_DOCUMENT_LANGUAGES = """
     ORDER BY count(*) DESC"""
 SQL_LIVE_CHUNK_IDS = "SELECT id FROM chunks WHERE id IN ({marks})"
 SQL_CHUNK_TEXTS = "SELECT id, text FROM chunks WHERE id IN ({marks}) ORDER BY id"
+#: chunks' texts with their language (the document's where the chunk has none of its own)
+SQL_CHUNK_TEXT_LANGUAGES = """SELECT c.id, c.text, coalesce(c.language, d.language) FROM chunks c
+    JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})"""
 SQL_CHUNK_TEXTS_AFTER = "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?"
 #: chunk ids, those of the most recently modified documents first (the order vectors are made in)
 SQL_CHUNK_IDS_BY_RECENCY = ("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
