@@ -256,3 +256,43 @@ def test_a_pdf_result_names_its_page_and_the_viewer_opens_there(make_window, qtb
     assert page.viewer.pdf_view is None and "page 3" in page.viewer.header.text()
     assert "walrus" in page.viewer.view.toPlainText()
     page.viewer.close()
+
+
+def test_result_cards_mark_the_sentence_that_answers_once_computed(make_window, qtbot, tmp_path, base_encoder):
+    """The cards appear first; the sentence closest to the question by meaning is marked in them
+    when ready, for the newest query only."""
+    import html
+    import re
+
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, base_encoder, {
+        "kaffee.txt": "Kaffee wird aus den gerösteten Bohnen des Kaffeestrauchs gebrüht. Die größten "
+                      "Erzeugerländer sind Brasilien, Vietnam und Kolumbien. Im Winter schneit es in den "
+                      "Alpen oft bis in die Täler."})
+    page = w.search_page
+    # the marks' worker is busy (a slow machine): the first query's marks are still to come when
+    # the second query's cards are shown
+    import threading
+
+    from hybridsearch.qt.search_page import MARKS_LANE
+    from hybridsearch.qt.workers import lane
+
+    busy = threading.Event()
+    lane(MARKS_LANE).submit(busy.wait, 30)
+    _search(qtbot, page, "Schneit es im Winter in den Alpen?", mode="dense")
+    qtbot.wait(200)  # its marks are asked for (after the cards are laid out), then wait in line
+    assert page.list.itemWidget(page.list.item(0)).meaning == []  # the card came without them
+    _search(qtbot, page, "Which countries grow the most coffee?", mode="dense")
+    busy.set()
+    card = page.list.itemWidget(page.list.item(0))
+    qtbot.waitUntil(lambda: bool(card.meaning), timeout=20000)
+    assert "Die größten Erzeugerländer sind Brasilien, Vietnam und Kolumbien." in card.meaning
+    assert not [s for s in card.meaning if "Alpen" in s]  # the snow sentence is the first query's
+    shown = card.passage.text()
+    marked = re.findall(r"<span style='font-weight:600; text-decoration:underline'[^>]*>(.*?)</span>", shown)
+    assert any("Brasilien" in html.unescape(re.sub(r"<[^>]+>", "", m)) for m in marked), shown
+    qtbot.wait(300)  # the first query's marks, if they come late, are not applied
+    assert "Alpen" not in "".join(card.meaning) and shown == card.passage.text()
+    # keyword search: no model, no meaning marks
+    _search(qtbot, page, "Kaffee")
+    qtbot.wait(300)
+    assert page.list.itemWidget(page.list.item(0)).meaning == []
