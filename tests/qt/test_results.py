@@ -111,7 +111,7 @@ def test_results_show_a_readable_match_strength_and_nonsense_finds_no_good_match
         w.library_page.add_folder(str(docs_dir))
     page = w.search_page
     # an English question, the answer in German
-    _search(qtbot, page, "How fast is the ICE between Berlin and München?", mode="hybrid")
+    _search(qtbot, page, "How fast is the ICE between Berlin and Munich?", mode="hybrid")
     assert Path(page.results[0].path).name == "bahn.txt"
     card = page.list.itemWidget(page.list.item(0))
     assert card.strength.text().count("strong match") or card.strength.text().count("good match")
