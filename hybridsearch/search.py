@@ -41,6 +41,8 @@ MAX_MORE = 3
 COMMON_SHARE = 0.05
 COMMON_MIN_DOCS = 2000
 MAX_TERMS = 16
+#: Chunks fetched per one wanted when the query holds function words of other languages.
+FOREIGN_FETCH = 3
 
 
 def _ts(value) -> float | None:
@@ -191,10 +193,13 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
     limit = max(COMMON_MIN_DOCS, COMMON_SHARE * total)  # small libraries keep every term
     kept = ([x for x in dfs if x[0] <= limit] or dfs[:2])[:MAX_TERMS]
     match = " OR ".join(q for _, q, _ in kept)
-    with store.lock:
-        rows = store.conn.execute(SQL_LEXICAL.format(where=where), [match, *params, n]).fetchall()
-    hits = [(int(cid), -float(rank)) for cid, rank in rows]
     shared = _foreign_function_words(parsed)
+    # chunks matched only through another language's function words are dropped below: fetch
+    # more, so that they do not crowd the real matches out of the first n
+    fetch = n * FOREIGN_FETCH if shared else n
+    with store.lock:
+        rows = store.conn.execute(SQL_LEXICAL.format(where=where), [match, *params, fetch]).fetchall()
+    hits = [(int(cid), -float(rank)) for cid, rank in rows]
     by_share = min_share > 0 and len(kept) >= 2
     if not hits or not (by_share or shared):
         return hits
@@ -208,7 +213,12 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
             SQL_CHUNK_TEXT_LANGUAGES.format(marks=",".join("?" * len(hits))), [c for c, _ in hits])}
     out = []
     for cid, score in hits:
+        if len(out) >= n:
+            break
         text, lang = found.get(cid, ("", None))
+        if not by_share and lang not in shared:
+            out.append((cid, score))  # nothing to check: spare the tokenising
+            continue
         keys = [k for k, _, _ in lexical_tokens(text)]
         seq, have = " " + " ".join(keys) + " ", set(keys)
         held = [t for _, _, t in kept if _holds(t, have, seq)]

@@ -4,7 +4,6 @@ next / previous hit, and find in the document; a PDF also as its pages, opened a
 from __future__ import annotations
 
 import html
-
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, QTimer
@@ -30,9 +29,10 @@ class DocumentViewer(QDialog):
     """Shows ``text`` (a document's indexed text) with the hits at ``spans`` marked; for a PDF with
     a known ``page`` (1-based) also the document's pages, opened at that one.
 
-    The text and its hit navigation are on the "Text" tab; a PDF's pages on the "Pages" tab,
-    shown first. Without Qt PDF (or when the file cannot be opened) the header says which page
-    the passage is on, and why the pages are not shown.
+    A PDF's pages are on the first tab, the text with its hit navigation and find on the second
+    (hit navigation and find switch to it). Without Qt PDF (or when the file cannot be opened)
+    the text is shown alone and the header says which page the passage is on, and why the pages
+    are not shown.
     """
 
     def __init__(self, title: str, path: str, text: str, spans, start_at: int = 0, parent=None,
@@ -46,6 +46,7 @@ class DocumentViewer(QDialog):
         self.page = page
         self.pdf_view = None
         self.pdf_document = None
+        self._page_shown = False
         lay = QVBoxLayout(self)
         where = ""
         pages_note = ""
@@ -112,8 +113,10 @@ class DocumentViewer(QDialog):
 
     def showEvent(self, event):  # noqa: N802
         super().showEvent(event)
-        if self.pdf_view is not None and self.page:
-            # once the view is laid out: a jump before that is undone by the first layout
+        if self.pdf_view is not None and self.page and not self._page_shown:
+            # once the view is laid out (a jump before that is undone by the first layout), and
+            # only on opening: shown again after being minimised, it stays where the reader was
+            self._page_shown = True
             QTimer.singleShot(0, self.show_page)
 
     def show_page(self, page: int | None = None) -> None:
@@ -169,6 +172,8 @@ class DocumentViewer(QDialog):
         needle = self.find.text()
         if not needle:
             return False
+        if self.tabs is not None:
+            self.tabs.setCurrentWidget(self.view)
         if self.view.find(needle):
             return True
         self.view.moveCursor(QTextCursor.MoveOperation.Start)
