@@ -796,8 +796,14 @@ class SearchPage(QWidget):
         w = Worker(job, lane_name=MARKS_LANE, min_interval_s=0.0, parent=self)
         w.progress.connect(self._apply_marks)
         w.error.connect(lambda msg: None)  # marks are an aid: the cards stay as they are
+        w.finished.connect(lambda w=w: self._marks_done(w))
         self._marks_worker = w
         w.start()
+
+    def _marks_done(self, worker) -> None:
+        if self._marks_worker is worker:
+            self._marks_worker = None
+        worker.deleteLater()  # one per result list: not kept for the life of the window
 
     def _apply_marks(self, payload) -> None:
         gen, row, spans = payload
