@@ -10,6 +10,7 @@ BeautifulSoup (HTML), striprtf (RTF), charset-normalizer (legacy encodings), py3
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import fnmatch
 import io
@@ -61,6 +62,9 @@ class Extracted:
     title: str
     #: characters of text dropped past :data:`MAX_TEXT_CHARS` (0: the whole text is kept)
     truncated: int = 0
+    #: paged formats (PDF): where each page's text starts in ``text`` (page 1 at index 0; a page
+    #: without text starts where the next one does); None for formats without pages
+    page_starts: list[int] | None = None
 
 
 @dataclass
@@ -72,6 +76,8 @@ class Chunk:
     end: int
     n_tokens: int
     language: str | None = None
+    #: the page the chunk starts on (paged formats), else None
+    page: int | None = None
 
 
 def readable(name: str) -> str:
@@ -275,11 +281,67 @@ def _md(data: bytes, path: Path) -> Extracted:
     return Extracted(text, m.group(1).strip() if m else "")
 
 
+#: HTML elements that end a paragraph or a line: their text never runs into the next element's
+#: ("<h1>Title</h1><p>Body" is "Title", a blank line, "Body"); inline ones (b, i, a, span) join
+#: as written ("<b>bold</b>er" is "bolder").
+_HTML_PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "header",
+                    "footer", "nav", "aside", "blockquote", "pre", "ul", "ol", "dl", "table", "form",
+                    "fieldset", "figure", "figcaption", "address", "details", "summary", "hr"}
+_HTML_LINES = {"li", "dt", "dd", "tr", "caption", "option", "legend"}
+_HTML_CELLS = {"td", "th"}
+#: Private-use characters that stand for the boundaries while the text is put together (any in
+#: the document itself are removed first).
+_HTML_PARA, _HTML_LINE, _HTML_BR, _HTML_CELL = "\ue000", "\ue001", "\ue002", "\ue003"
+_HTML_MARKS = re.compile("[\ue000-\ue003]")
+_HTML_SPACE = re.compile("[ \t\r\n\f\v]+")
+_BOUNDARY = re.compile("[ \ue000-\ue003]*[\ue000-\ue003][ \ue000-\ue003]*")
+
+
+def _boundary(m: re.Match) -> str:
+    run = m.group()
+    if _HTML_PARA in run or run.count(_HTML_BR) >= 2:
+        return "\n\n"
+    if _HTML_LINE in run or _HTML_BR in run:
+        return "\n"
+    return "\t"
+
+
 def _html_text(soup) -> str:
+    """The text of an HTML document as a reader sees it: paragraphs and headings apart (a blank
+    line), list items, table rows and ``<br>`` on lines of their own, table cells apart (a tab),
+    the source's white space collapsed (line breaks kept in ``<pre>``)."""
+    from bs4 import NavigableString
+    from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
-    body = soup.body or soup
-    return body.get_text("\n")
+    skip = (Comment, Declaration, Doctype, ProcessingInstruction)
+    parts: list[str] = []
+    # a walk with its own stack (entering and leaving each element), not recursion: documents
+    # nest elements 50,000 deep
+    stack = [(soup.body or soup, 0, "", False)]
+    while stack:
+        node, i, mark, pre = stack.pop()
+        if i >= len(node.contents):
+            parts.append(mark)
+            continue
+        stack.append((node, i + 1, mark, pre))
+        child = node.contents[i]
+        if isinstance(child, NavigableString):
+            if not isinstance(child, skip):
+                text = _HTML_MARKS.sub("", str(child))
+                parts.append(text.replace("\r", "").replace("\n", _HTML_BR) if pre else text)
+            continue
+        name = (child.name or "").lower()
+        if name == "br":
+            parts.append(_HTML_BR)
+            continue
+        mark = _HTML_PARA if name in _HTML_PARAGRAPHS else _HTML_LINE if name in _HTML_LINES else (
+            _HTML_CELL if name in _HTML_CELLS else "")
+        parts.append(mark)
+        stack.append((child, 0, mark, pre or name == "pre"))
+    text = _HTML_SPACE.sub(" ", "".join(parts))
+    return _BOUNDARY.sub(_boundary, text)
 
 
 def _html(data: bytes, path: Path) -> Extracted:
@@ -392,10 +454,38 @@ def _pdf(data: bytes, path: Path) -> Extracted:
         if "decrypt" in str(exc).lower() or "encrypt" in str(exc).lower():
             raise ExtractError("encrypted PDF (password-protected)") from exc
         raise ExtractError(f"damaged or unreadable PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
-    text = "\n\n".join(pages)
-    if not text.strip():
+    text, starts = _join_pages(pages)
+    if not text:
         raise ExtractError("no text in PDF (scanned images?)")
-    return Extracted(text, str(title))
+    return Extracted(text, str(title), page_starts=starts)
+
+
+def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
+    """Pages' texts, each normalised, joined by a blank line -> (text, start of each page).
+
+    Normalised here, page by page, so that :func:`extract`'s normalising of the whole text
+    changes nothing and the page starts stay true.
+    """
+    parts, starts, pos = [], [], 0
+    for page in pages:
+        page = _norm(page)
+        if page and parts:
+            pos += 2  # the blank line between pages
+        starts.append(pos)
+        if page:
+            parts.append(page)
+            pos += len(page)
+    for i in range(len(starts) - 2, -1, -1):  # a page without text starts where the next one does
+        if not _norm(pages[i]) and i + 1 < len(starts):
+            starts[i] = starts[i + 1]
+    return "\n\n".join(parts), starts
+
+
+def page_at(page_starts: list[int] | None, offset: int) -> int | None:
+    """The page (1-based) holding character ``offset`` of a paged document's text, else None."""
+    if not page_starts:
+        return None
+    return max(1, bisect.bisect_right(page_starts, offset))
 
 
 def _docx(data: bytes, path: Path) -> Extracted:
@@ -537,13 +627,16 @@ def extract(path: str | Path, file_type: str | None = None, max_bytes: int = DEF
     text = _norm(out.text)
     if not text:
         raise ExtractError("no text")
+    starts = out.page_starts if text == out.text else None  # offsets hold only for text as given
     dropped = 0
     if len(text) > MAX_TEXT_CHARS:  # keep whole words: cut at the last space before the limit
         cut = text.rfind(" ", MAX_TEXT_CHARS - 1000, MAX_TEXT_CHARS)
         cut = cut if cut > 0 else MAX_TEXT_CHARS
         text, dropped = text[:cut].rstrip(), len(text) - cut
+        if starts:
+            starts = [s for s in starts if s < len(text)] or [0]
     title = (out.title or "").strip()[:200] or readable(path.stem)
-    return Extracted(text, title, dropped)
+    return Extracted(text, title, dropped, starts)
 
 
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -622,13 +715,16 @@ WINDOW_CHARS = 2000
 TOKENIZE_BATCH = 256
 
 
-def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int = 32) -> list[Chunk]:
+def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int = 32,
+               breaks: list[int] | None = None) -> list[Chunk]:
     """Split ``text`` into chunks of at most ``max_tokens`` tokens at sentence/paragraph ends.
 
     Sentences are packed until the budget is full; a paragraph end closes a chunk that is at
     least half full (so chunks follow paragraphs); the last sentence(s) of a chunk, up to
     ``overlap_tokens``, start the next one within a paragraph. A sentence longer than the budget
     is cut at token boundaries (works for scripts without spaces). Offsets index ``text``.
+    ``breaks``: offsets no chunk reaches across (a PDF's page starts: a passage is on one page,
+    the page a result names).
     """
     paras = split_spans(text, _PARA, 0, len(text))
     sents: list[tuple[int, int, bool]] = []  # (start, end, ends_paragraph)
@@ -666,6 +762,12 @@ def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int 
                 while ue > us and text[ue - 1].isspace():
                     ue -= 1
                 units.append((us, ue, len(part), pend and i + max_tokens >= len(offs)))
+    cuts = sorted(b for b in (breaks or ()) if b > 0)
+    hard = []  # per unit: a break lies between it and the next unit
+    for j, u in enumerate(units):
+        nxt = units[j + 1][0] if j + 1 < len(units) else len(text)
+        k = bisect.bisect_left(cuts, u[1])
+        hard.append(k < len(cuts) and cuts[k] <= nxt)
     chunks: list[Chunk] = []
     cur: list[tuple[int, int, int, bool]] = []
     fresh = 0  # units in cur that are not overlap from the previous chunk
@@ -674,7 +776,7 @@ def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int 
         s, e = cur[0][0], cur[-1][1]
         chunks.append(Chunk(text[s:e], s, e, sum(u[2] for u in cur)))
 
-    for u in units:
+    for u, at_break in zip(units, hard):
         total = sum(x[2] for x in cur)
         if cur and total + u[2] > max_tokens:
             emit()
@@ -689,7 +791,7 @@ def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int 
             cur, fresh = keep, 0
         cur.append(u)
         fresh += 1
-        if u[3] and sum(x[2] for x in cur) >= max_tokens // 2:
+        if at_break or (u[3] and sum(x[2] for x in cur) >= max_tokens // 2):
             emit()
             cur, fresh = [], 0
     if cur and fresh:

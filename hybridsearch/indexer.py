@@ -28,7 +28,7 @@ from pathlib import Path
 
 from hybridsearch.ann import HnswIndex
 from hybridsearch.documents import (ExtractError, FileEntry, chunk_text, detect_document_language,
-                                    detect_language, extract, read_bytes, readable, walk)
+                                    detect_language, extract, page_at, read_bytes, readable, walk)
 from hybridsearch.errors import Cancelled
 from hybridsearch.progress import EtaClock, Progress
 from hybridsearch.records import FailedFile, IndexReport
@@ -170,9 +170,10 @@ def _prepare(enc, entry: FileEntry, old: dict | None, max_file_bytes: int) -> di
         item.update(status="failed", error=f"cannot extract text ({type(exc).__name__}: {str(exc)[:160]})")
         return item
     max_tokens = max(32, min(CHUNK_TOKENS, enc.max_length - 8))
-    chunks = chunk_text(ext.text, enc.tokenizer, max_tokens, OVERLAP_TOKENS)
+    chunks = chunk_text(ext.text, enc.tokenizer, max_tokens, OVERLAP_TOKENS, breaks=ext.page_starts)
     for ch in chunks:
         ch.language = detect_language(ch.text)
+        ch.page = page_at(ext.page_starts, ch.start)  # PDFs: the page the chunk starts on
     item.update(status="ok", title=ext.title, n_chars=len(ext.text), chunks=chunks,
                 language=detect_document_language(ext.text, chunks))
     if not chunks:

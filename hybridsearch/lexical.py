@@ -228,3 +228,42 @@ def parse_query(query: str) -> ParsedQuery:
             query = query[:s] + " " + query[e:]
         dense = " ".join(query.split())
     return ParsedQuery(tuple(tuple(g) for g in groups), required, excl, text, dense)
+
+
+# -- function words -----------------------------------------------------------------------------------
+#: The most frequent function words (articles, pronouns, prepositions, conjunctions, auxiliaries)
+#: of languages written with the Latin alphabet, where one language's function word is often
+#: another's word ("die": a German article, an English verb; "also", "in", "an", "son", "de").
+#: Search uses them so that such a word alone is no keyword match for a document in the language
+#: where it is a function word, when the query is in another language. Match keys (folded).
+_FUNCTION_WORDS_TEXT = {
+    "en": "the a an and or but of to in on at by for with from as is are was were be been being it its this "
+          "that these those he she they we you i his her their our your not no do does did have has had will "
+          "would can could so if then than there what which who when where how",
+    "de": "der die das den dem des ein eine einer einen einem eines und oder aber in im an am auf aus bei mit "
+          "nach von vom zu zum zur fur uber unter vor ist sind war waren wird werden hat haben sich er sie es "
+          "wir ihr ich nicht kein keine auch also als wie so da dass wenn noch nur schon",
+    "fr": "le la les l un une des du de d et ou mais en dans sur sous par pour avec sans au aux ce cet cette "
+          "ces il elle ils elles on nous vous je est sont etait ont a pas ne que qui se son sa ses leur plus",
+    "es": "el la los las lo un una unos unas y o pero de del en con por para sin sobre a al es son fue era "
+          "ha han que se su sus le les no mas como este esta ese esa muy ya",
+    "it": "il lo la i gli le un uno una e o ma di del della dei delle in nel nella con per su da dal alla al "
+          "a è e sono era ha hanno che si non come anche piu suo sua",
+    "pt": "o a os as um uma uns umas e ou mas de do da dos das em no na nos nas com por para sem ao aos a e "
+          "sao foi era tem que se seu sua nao mais como",
+    "nl": "de het een en of maar van in op aan bij met naar uit voor door over onder te is zijn was waren "
+          "wordt worden heeft hebben hij zij ze wij we ik je niet geen ook als dat die dit wat er om",
+    "sv": "en ett och eller men av i pa till med for fran om under vid ar var har hade den det de som han "
+          "hon vi jag inte ocksa",
+    "da": "en et og eller men af i pa til med for fra om under ved er var har havde den det de som han hun "
+          "vi jeg ikke ogsa",
+    "no": "en et ei og eller men av i pa til med for fra om under ved er var har hadde den det de som han "
+          "hun vi jeg ikke ogsa",
+}
+FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    lang: frozenset(fold_token(w) for w in words.split()) for lang, words in _FUNCTION_WORDS_TEXT.items()}
+
+
+def function_words(language: str | None) -> frozenset[str]:
+    """The function words (match keys) of ``language``; empty for languages without a list."""
+    return FUNCTION_WORDS.get(language or "", frozenset())

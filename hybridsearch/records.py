@@ -55,7 +55,8 @@ class Passage:
     ``spans``: (start, end) offsets in ``text`` of the query's terms, merged (what a view marks).
     ``snippet``: an excerpt of ``text`` around the first term, whitespace collapsed, with its
     own spans (a :class:`Snippet`). ``snippet_html`` is the same excerpt
-    as HTML-escaped text with the spans wrapped in ``<b>…</b>``.
+    as HTML-escaped text with the spans wrapped in ``<b>…</b>``. ``page``: where a PDF passage
+    starts (1-based), for "p. 12" in result lists and to open the document at that page.
     """
 
     chunk_id: int
@@ -67,6 +68,8 @@ class Passage:
     snippet_html: str = ""
     spans: list[tuple[int, int]] = field(default_factory=list)
     snippet: Snippet | None = None
+    #: the page the passage starts on, in paged documents (PDF); None for other formats
+    page: int | None = None
 
 
 @dataclass

@@ -24,11 +24,11 @@ import numpy as np
 
 from hybridsearch.documents import detect_language
 from hybridsearch.errors import InputError
-from hybridsearch.lexical import ParsedQuery, Term, lexical_tokens, parse_query
+from hybridsearch.lexical import FUNCTION_WORDS, ParsedQuery, Term, lexical_tokens, parse_query
 from hybridsearch.ranking import DEFAULT_POLICY, MODES, RankingPolicy, feedback_vectors, offset_scores
 from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html
-from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXTS, SQL_DOCS_MATCHING, SQL_DOCUMENT_CHUNKS,
+from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXT_LANGUAGES, SQL_DOCS_MATCHING, SQL_DOCUMENT_CHUNKS,
                                 SQL_FILTERED_CHUNK_IDS, SQL_FIRST_CHUNKS, SQL_LEXICAL, SQL_NAME_MATCHES, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
                                 SQL_TERM_DOCS, Store, path_param)
 from hybridsearch.vectors import VectorIndex
@@ -41,6 +41,8 @@ MAX_MORE = 3
 COMMON_SHARE = 0.05
 COMMON_MIN_DOCS = 2000
 MAX_TERMS = 16
+#: Chunks fetched per one wanted when the query holds function words of other languages.
+FOREIGN_FETCH = 3
 
 
 def _ts(value) -> float | None:
@@ -171,6 +173,11 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
     With ``min_share`` > 0, a chunk is dropped unless the terms it holds carry at least that share
     of the kept terms' IDF weight (a term no chunk holds weighs as much as the rarest can); words
     joined by ``OR`` count as one term, held when any of them is, weighing as the rarest.
+
+    A chunk in another language than the query's is dropped when the only query words it holds
+    are function words of its language (an English "when did the king die" does not match German
+    text through the article "die"), unless the query is made of nothing else (a German "die",
+    whose language one word cannot tell, still finds German text). Phrases are never dropped so.
     """
     parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
     group_of = {t: i for i, g in enumerate(parsed.groups) for t in g}
@@ -186,10 +193,15 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
     limit = max(COMMON_MIN_DOCS, COMMON_SHARE * total)  # small libraries keep every term
     kept = ([x for x in dfs if x[0] <= limit] or dfs[:2])[:MAX_TERMS]
     match = " OR ".join(q for _, q, _ in kept)
+    shared = _foreign_function_words(parsed)
+    # chunks matched only through another language's function words are dropped below: fetch
+    # more, so that they do not crowd the real matches out of the first n
+    fetch = n * FOREIGN_FETCH if shared else n
     with store.lock:
-        rows = store.conn.execute(SQL_LEXICAL.format(where=where), [match, *params, n]).fetchall()
+        rows = store.conn.execute(SQL_LEXICAL.format(where=where), [match, *params, fetch]).fetchall()
     hits = [(int(cid), -float(rank)) for cid, rank in rows]
-    if min_share <= 0 or len(kept) < 2 or not hits:
+    by_share = min_share > 0 and len(kept) >= 2
+    if not hits or not (by_share or shared):
         return hits
     weight: dict[int, float] = {}  # per group: the IDF of its rarest kept term
     for df, _, t in kept:
@@ -197,15 +209,39 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
         weight[g] = max(weight.get(g, 0.0), math.log(1 + (total - df + 0.5) / (df + 0.5)))
     whole = sum(weight.values())
     with store.lock:
-        texts = dict(store.conn.execute(SQL_CHUNK_TEXTS.format(marks=",".join("?" * len(hits))),
-                                        [c for c, _ in hits]))
+        found = {r[0]: (r[1], r[2]) for r in store.conn.execute(
+            SQL_CHUNK_TEXT_LANGUAGES.format(marks=",".join("?" * len(hits))), [c for c, _ in hits])}
     out = []
     for cid, score in hits:
-        keys = [k for k, _, _ in lexical_tokens(texts.get(cid, ""))]
+        if len(out) >= n:
+            break
+        text, lang = found.get(cid, ("", None))
+        if not by_share and lang not in shared:
+            out.append((cid, score))  # nothing to check: spare the tokenising
+            continue
+        keys = [k for k, _, _ in lexical_tokens(text)]
         seq, have = " " + " ".join(keys) + " ", set(keys)
-        held_groups = {group_of[t] for _, _, t in kept if _holds(t, have, seq)}
-        if sum(weight[g] for g in held_groups) >= min_share * whole:
+        held = [t for _, _, t in kept if _holds(t, have, seq)]
+        if lang in shared and held and all(not t.phrase and t.key in shared[lang] for t in held):
+            continue  # only another language's function words: no keyword match
+        if not by_share or sum(weight[g] for g in {group_of[t] for t in held}) >= min_share * whole:
             out.append((cid, score))
+    return out
+
+
+def _foreign_function_words(parsed: ParsedQuery) -> dict[str, frozenset[str]]:
+    """{language: its function words among the query's words}, for the languages other than the
+    query's own in which some of the query's words are function words and others are not."""
+    terms = parsed.terms
+    keys = {t.key for t in terms if not t.phrase}
+    if not keys:
+        return {}
+    query_language = detect_language(parsed.text)
+    out = {}
+    for lang, words in FUNCTION_WORDS.items():
+        common = keys & words
+        if lang != query_language and common and any(t.phrase or t.key not in words for t in terms):
+            out[lang] = frozenset(common)
     return out
 
 
@@ -269,7 +305,7 @@ def _passage(row: dict, score: float, terms: set[str]) -> Passage:
     snippet = make_snippet(row["text"], spans)
     return Passage(chunk_id=row["id"], text=row["text"], start=row["start"], end=row["end"],
                    language=row["language"], score=score, snippet_html=render_html(snippet),
-                   spans=spans, snippet=snippet)
+                   spans=spans, snippet=snippet, page=row.get("page"))
 
 
 # -- search ---------------------------------------------------------------------------------------------

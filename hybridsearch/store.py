@@ -65,6 +65,11 @@ SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
         lambda conn: conn.executemany(SQL_NAME_INSERT, [(did, fts_name(path)) for did, path in
                                                         conn.execute("SELECT id, path FROM documents")]),
     ]),
+    # the page a chunk starts on, in paged documents (PDF); NULL for other formats and for chunks
+    # indexed before pages were recorded (a changed file gets its pages when indexed again)
+    ("0005_chunk_page", [
+        """ALTER TABLE chunks ADD COLUMN page INTEGER""",
+    ]),
 ]
 
 
@@ -81,6 +86,11 @@ SQL_NAME_MATCHES = "SELECT rowid, bm25(names_fts) AS rank FROM names_fts WHERE n
 SQL_FIRST_CHUNKS = """SELECT c.document_id, min(c.id) FROM chunks c JOIN documents d ON d.id = c.document_id
     WHERE c.document_id IN ({marks}) {where} GROUP BY c.document_id"""
 SQL_FTS_INSERT = "INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)"
+SQL_CHUNK_INSERT = """INSERT INTO chunks (document_id, ordinal, start, "end", text, language, n_tokens)
+    VALUES (?, ?, ?, ?, ?, ?, ?)"""
+#: a chunk of a paged document (PDF), with the page it starts on
+SQL_PAGED_CHUNK_INSERT = """INSERT INTO chunks (document_id, ordinal, start, "end", text, language, n_tokens, page)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
 #: Contentless FTS5 deletes need the indexed text again; it is recomputed from chunks.text.
 SQL_FTS_DELETE = "INSERT INTO chunks_fts(chunks_fts, rowid, body) VALUES ('delete', ?, ?)"
 SQL_CHUNKS_OF_DOC = "SELECT id, text FROM chunks WHERE document_id = ?"
@@ -96,7 +106,7 @@ SQL_TERM_DOCS = "SELECT doc FROM chunks_vocab WHERE term = ?"
 SQL_FILTERED_CHUNK_IDS = """
     SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE 1 {where}"""
 SQL_CHUNK_ROWS = """
-    SELECT c.id, c.document_id, c.ordinal, c.start, c."end", c.text, c.language,
+    SELECT c.id, c.document_id, c.ordinal, c.start, c."end", c.text, c.language, c.page,
            d.path, d.title, d.file_type, d.language AS doc_language, d.mtime, f.path AS folder
     FROM chunks c JOIN documents d ON d.id = c.document_id JOIN folders f ON f.id = d.folder_id
     WHERE c.id IN ({marks})"""
@@ -131,6 +141,9 @@ SQL_DOCUMENT_LANGUAGES = """
     ORDER BY count(*) DESC"""
 SQL_LIVE_CHUNK_IDS = "SELECT id FROM chunks WHERE id IN ({marks})"
 SQL_CHUNK_TEXTS = "SELECT id, text FROM chunks WHERE id IN ({marks}) ORDER BY id"
+#: chunks' texts with their language (the document's where the chunk has none of its own)
+SQL_CHUNK_TEXT_LANGUAGES = """SELECT c.id, c.text, coalesce(c.language, d.language) FROM chunks c
+    JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})"""
 SQL_CHUNK_TEXTS_AFTER = "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?"
 #: chunk ids, those of the most recently modified documents first (the order vectors are made in)
 SQL_CHUNK_IDS_BY_RECENCY = ("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
@@ -254,10 +267,11 @@ class Store:
         """Insert a document's chunks and their FTS rows; return the new chunk ids."""
         ids = []
         for i, ch in enumerate(chunks):
+            page = getattr(ch, "page", None)
             cur = self.conn.execute(
-                'INSERT INTO chunks (document_id, ordinal, start, "end", text, language, n_tokens)'
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (document_id, i, ch.start, ch.end, ch.text, ch.language, ch.n_tokens))
+                SQL_CHUNK_INSERT if page is None else SQL_PAGED_CHUNK_INSERT,
+                (document_id, i, ch.start, ch.end, ch.text, ch.language, ch.n_tokens)
+                + (() if page is None else (page,)))
             ids.append(cur.lastrowid)
             self.conn.execute(SQL_FTS_INSERT, (cur.lastrowid, fts_body(ch.text)))
         return ids

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hybridsearch.documents import (ExtractError, chunk_text, decode_text, detect_language, extract,
-                                    walk)
+                                    split_sentences, walk)
 
 RU = ("Москва является столицей России и крупнейшим городом страны. В городе находится Кремль, "
       "Красная площадь и множество музеев. Река Москва протекает через центр города.")
@@ -22,16 +22,22 @@ TH = "กรุงเทพมหานครเป็นเมืองหล�
 EN = "The lighthouse keeper climbed the spiral staircase every evening to light the lamp."
 
 
-def make_pdf(path: Path, text: str = EN, title: str = "") -> Path:
-    """A one-page PDF with ``text`` (ASCII) written by hand: objects, content stream, xref."""
-    esc = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    stream = f"BT /F1 12 Tf 72 720 Td ({esc}) Tj ET".encode("latin-1")
+def make_pdf(path: Path, text: str = EN, title: str = "", pages: list[str] | None = None) -> Path:
+    """A PDF with ``text`` (ASCII) on one page, or one page per item of ``pages`` (an empty item is
+    a page without text), written by hand: objects, content streams, xref."""
+    pages = [text] if pages is None else pages
+    n = len(pages)
+    font = 3 + 2 * n  # objects: catalog, page tree, (page, content) per page, font, info
     objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >>"
-            b" /Contents 5 0 R >>",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(n)), n)]
+    for i, page_text in enumerate(pages):
+        lines = [ln.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for ln in page_text.split("\n")]
+        shown = " ".join(f"({ln}) Tj 0 -14 Td" for ln in lines if ln)
+        stream = (f"BT /F1 12 Tf 72 720 Td {shown} ET" if shown else "").encode("latin-1")
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R >> >>"
+                    b" /Contents %d 0 R >>" % (font, 4 + 2 * i))
+        objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     if title:
         objs.append(b"<< /Title (" + title.encode("latin-1") + b") >>")
     out = bytearray(b"%PDF-1.4\n")
@@ -87,7 +93,8 @@ def make_odt(path: Path, paragraphs: list[str]) -> Path:
     return path
 
 
-def make_epub(path: Path, paragraphs: list[str], title: str = "A Book") -> Path:
+def make_epub(path: Path, paragraphs: list[str], title: str = "A Book", body: str | None = None) -> Path:
+    """An EPUB with one chapter: ``paragraphs`` as <p> elements, or the XHTML ``body`` as given."""
     from ebooklib import epub
 
     book = epub.EpubBook()
@@ -95,7 +102,8 @@ def make_epub(path: Path, paragraphs: list[str], title: str = "A Book") -> Path:
     book.set_title(title)
     book.set_language("en")
     ch = epub.EpubHtml(title="One", file_name="one.xhtml", lang="en")
-    ch.content = "<html><body>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body></html>"
+    ch.content = "<html><body>" + (body if body is not None else "".join(f"<p>{p}</p>" for p in paragraphs)) + \
+        "</body></html>"
     book.add_item(ch)
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
@@ -149,6 +157,25 @@ def test_each_format_extracts_text_and_title(tmp_path):
     assert RU in got["f.html"].text and "var x" not in got["f.html"].text
     assert got["f.html"].title == "Заголовок"
     assert got["g.md"].title == "Notes"
+
+
+HEADED = ("<h1>Winter Storms</h1><p>Heavy <b>snow</b>fall closed the pass.</p><h2>Roads</h2>"
+          "<ul><li>North road</li><li>South road</li></ul><div>Ferries<br>ran late</div>"
+          "<table><tr><td>Monday</td><td>closed</td></tr></table>")
+
+
+def test_html_and_epub_blocks_do_not_run_together(tmp_path):
+    (tmp_path / "a.html").write_text(f"<html><body>{HEADED}</body></html>", encoding="utf-8")
+    make_epub(tmp_path / "b.epub", [], body=HEADED)
+    for name in ("a.html", "b.epub"):
+        text = extract(tmp_path / name).text
+        # a heading is a paragraph of its own, list items and <br> end lines, cells stay apart
+        assert "Winter Storms\n\nHeavy snowfall closed the pass.\n\nRoads" in text, (name, text)
+        assert "North road\nSouth road" in text and "Ferries\nran late" in text, (name, text)
+        assert "Monday\tclosed" in text, (name, text)
+        # inline elements join as written, and the chunker's sentences do not straddle the heading
+        assert "StormsHeavy" not in text and "RoadsNorth" not in text
+        assert "Winter Storms" in split_sentences(text)
 
 
 def test_unreadable_files_give_reasons(tmp_path):

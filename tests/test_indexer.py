@@ -232,3 +232,53 @@ def test_search_while_indexing_in_another_thread(tmp_path, tiny_encoder):
         assert not errors and searches >= 3
         assert lib.status()["documents"] == 120
         _consistent(lib)
+
+
+#: A three-page PDF's pages: each a paragraph of its own, about one thing.
+PDF_PAGES = [
+    "The lighthouse keeper climbed the spiral staircase every evening. He trimmed the wick and polished the "
+    "great lens until it shone. Ships far out at sea watched for its beam through the fog and the rain.",
+    "The walled garden behind the cottage grew beans, onions and tall sunflowers. Every spring the keeper's "
+    "wife planted rows of lettuce and kept the rabbits out with a low fence of woven willow.",
+    "A walrus hauled itself onto the rocks below the tower one winter. It slept there for three days while "
+    "the gulls complained, then slid back into the grey water and was never seen again.",
+]
+
+
+def test_pdf_passages_know_their_page(tmp_path, tiny_encoder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "keeper.pdf", pages=PDF_PAGES[:1] + [""] + PDF_PAGES[1:])  # page 2 has no text
+    (docs / "notes.txt").write_text("The walrus notes of a text file have no pages.", encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        found = {}
+        for word in ("lighthouse", "sunflowers", "walrus"):
+            [hit] = [r for r in lib.search(word, mode="lexical") if r.path.endswith(".pdf")]
+            found[word] = hit.best.page
+        assert found == {"lighthouse": 1, "sunflowers": 3, "walrus": 4}
+        [txt] = [r for r in lib.search("walrus", mode="lexical") if r.path.endswith(".txt")]
+        assert txt.best.page is None
+
+
+def test_a_library_indexed_before_pages_keeps_working(tmp_path, tiny_encoder, monkeypatch):
+    import hybridsearch.store as store_mod
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("The walrus slept on the rocks for three days.", encoding="utf-8")
+    migrations = store_mod.SCHEMA_MIGRATIONS
+    monkeypatch.setattr(store_mod, "SCHEMA_MIGRATIONS", [m for m in migrations if m[0] != "0005_chunk_page"])
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        assert "page" not in [r[1] for r in lib.store.conn.execute("PRAGMA table_info(chunks)")]
+    monkeypatch.setattr(store_mod, "SCHEMA_MIGRATIONS", migrations)
+    make_pdf(docs / "keeper.pdf", pages=PDF_PAGES)
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:  # the page column is added on open
+        [old] = lib.search("slept", mode="lexical")
+        assert old.path.endswith("notes.txt") and old.best.page is None
+        lib.index()
+        [new] = [r for r in lib.search("walrus", mode="hybrid") if r.path.endswith(".pdf")]
+        assert new.best.page == 3

@@ -149,9 +149,9 @@ def test_dense_and_hybrid_return_documents_and_forget_deleted_ones(lib):
 
 
 def test_hybrid_keyword_side_ignores_hits_on_a_question_s_small_words(tmp_path, tiny_encoder):
-    """A German passage that shares only "in" with an English question is a keyword hit in keyword
-    mode, but does not get the keyword bonus in hybrid search; a passage holding the question's
-    rare words does."""
+    """A German passage that shares only "in" with an English question is no keyword hit ("in" is a
+    German function word), and does not get the keyword bonus in hybrid search; a passage holding
+    the question's rare words does."""
     d = tmp_path / "docs"
     d.mkdir()
     (d / "de.txt").write_text("Die Schule liegt in Berlin, in der Nähe des Flusses.", encoding="utf-8")
@@ -162,7 +162,7 @@ def test_hybrid_keyword_side_ignores_hits_on_a_question_s_small_words(tmp_path, 
         library.add_folder(d)
         library.index()
         names = lambda res: [os.path.basename(r.path) for r in res]  # noqa: E731
-        assert set(names(library.search(q, mode="lexical"))) == {"de.txt", "en.txt"}
+        assert set(names(library.search(q, mode="lexical"))) == {"en.txt"}
         # dense weight 0: what hybrid search takes from the keyword side alone
         assert names(library.search(q, weights=(0.0, 1.0))) == ["en.txt"]
         # a short query keeps its one-word hits, and so does a query with a single term
@@ -277,3 +277,32 @@ def test_a_file_is_found_by_its_name(tmp_path, tiny_encoder, mode):
         assert names("reports")[0] == "costs.txt" and names("costs")[0] == "costs.txt"
         if mode == "lexical":
             assert names("budget 2024", k=10) == ["notes.txt"]
+
+
+def test_an_english_query_does_not_match_german_text_through_its_articles(tmp_path, tiny_encoder):
+    """"die" is an English verb and a German article: an English question about a king's death is
+    no keyword match for German text that only shares the article; a German "die" still finds it."""
+    from hybridsearch.search import lexical_candidates
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "king.txt").write_text("King Henry the Eighth of England died in January 1547 at the palace of "
+                                   "Whitehall, after a long illness.", encoding="utf-8")
+    (docs / "garten.txt").write_text("Die Katze und die Maus spielen im Garten, während die Sonne scheint. "
+                                     "Die Kinder sehen zu, und die Nachbarin bringt Kuchen.", encoding="utf-8")
+    (docs / "also.txt").write_text("Also, the garden party was moved to the village hall.", encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        names = lambda results: {os.path.basename(r.path) for r in results}  # noqa: E731
+        assert names(lib.search("when did the king die", mode="lexical")) == {"king.txt", "also.txt"}
+        # the keyword list hybrid search fuses holds no German chunk either
+        hits = lexical_candidates(lib.store, "when did the king die", 50, "", [])
+        languages = {r[0] for r in lib.store.conn.execute(
+            f"SELECT language FROM chunks WHERE id IN ({','.join(str(c) for c, _ in hits)})")}
+        assert hits and languages == {"en"}
+        # a German query finds the German text through the same word
+        assert names(lib.search("die", mode="lexical")) == {"garten.txt"}
+        assert "garten.txt" in names(lib.search("die Katze", mode="lexical"))
+        # and a phrase is matched as typed
+        assert names(lib.search('"die Maus"', mode="lexical")) == {"garten.txt"}

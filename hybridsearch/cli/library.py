@@ -202,9 +202,10 @@ def cmd_search(args) -> int:
             out.append({"path": r.path, "title": r.title, "language": r.language, "score": r.score,
                         "file_type": r.file_type, "modified": r.modified.isoformat(),
                         "passage": {"chunk_id": r.best.chunk_id, "start": r.best.start, "end": r.best.end,
-                                    "language": r.best.language, "text": r.best.text,
+                                    "language": r.best.language, "text": r.best.text, "page": r.best.page,
                                     "spans": r.best.spans, "snippet_html": r.best.snippet_html},
-                        "more": [{"chunk_id": m.chunk_id, "start": m.start, "end": m.end} for m in r.more]})
+                        "more": [{"chunk_id": m.chunk_id, "start": m.start, "end": m.end, "page": m.page}
+                                 for m in r.more]})
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     if not results:
@@ -212,7 +213,8 @@ def cmd_search(args) -> int:
         return 0
     for i, r in enumerate(results, 1):
         snippet = render(r.best.snippet, "*", "*")
-        print(f"{i:>2}. {r.title}  [{r.language or '?'}, {r.file_type}]  {r.score:.4f}\n    {r.path}\n"
+        page = f"  (p. {r.best.page})" if r.best.page else ""
+        print(f"{i:>2}. {r.title}  [{r.language or '?'}, {r.file_type}]  {r.score:.4f}\n    {r.path}{page}\n"
               f"    {snippet}")
     return 0
 

@@ -20,6 +20,8 @@ MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
          ("Keyword", "lexical", "Exact words only")]
 DEBOUNCE_MS = 300
+#: the worker lane of the meaning marks in result cards (searches keep their own lane)
+MARKS_LANE = "marks"
 #: The date filter: (label, days back; None = any time)
 DATE_RANGES = [("Any time", None), ("Past day", 1), ("Past week", 7), ("Past month", 31), ("Past year", 365)]
 #: How many searches the box offers again (most recent first)
@@ -29,13 +31,14 @@ RECENT_MAX = 20
 SNIPPET_MARK = "background-color:#ffe066; color:#000000; font-weight:600"
 
 
-def passage_html(passage) -> str:
+def passage_html(passage, meaning=()) -> str:
     """A passage's excerpt as HTML with the engine's term spans highlighted (never parsed back
-    out of HTML); "…" where the excerpt is cut."""
+    out of HTML) and the ``meaning`` sentences ((start, end) in the excerpt: closest to the query
+    by meaning) marked; "…" where the excerpt is cut."""
     snip = getattr(passage, "snippet", None)
     if snip is None:
         return html.escape(passage.text)
-    body = mark_spans(snip.text, snip.spans, 0, SNIPPET_MARK)
+    body = mark_meaning(snip.text, snip.spans, meaning, 0, SNIPPET_MARK)
     return ("…" if snip.cut_before else "") + body + ("…" if snip.cut_after else "")
 
 
@@ -104,9 +107,13 @@ class ResultCard(QFrame):
         title = result.title or Path(result.path).name
         muted = theme.muted_color().name()
         # \u2068…\u2069 isolate the title, so a right-to-left title does not reorder the line
+        kind = html.escape((result.file_type or "").lstrip("."))
+        page = getattr(result.best, "page", None)
+        if page:  # where the passage is in a PDF: the page to turn to
+            kind += f" · p.&nbsp;{int(page)}"
         head = QLabel(f'\u200e<span style="font-size:11pt; font-weight:600">\u2068{html.escape(title)}\u2069</span>&nbsp;&nbsp;'
-                      f'{badge_html(result.language)}&nbsp;&nbsp;<span style="color:{muted}">'
-                      f'{html.escape((result.file_type or "").lstrip("."))}</span>')
+                      f'{badge_html(result.language)}&nbsp;&nbsp;<span style="color:{muted}">{kind}</span>')
+        self.head = head
         head.setTextFormat(Qt.TextFormat.RichText)
         head.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         score = QLabel(strength_html(rating) if rating is not None else "")
@@ -121,6 +128,8 @@ class ResultCard(QFrame):
         folder.setTextFormat(Qt.TextFormat.RichText)
         folder.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         lay.addWidget(folder)
+        #: the excerpt's sentences marked as closest to the query by meaning (added when computed)
+        self.meaning: list[str] = []
         self.passage = QLabel(passage_html(result.best))
         self.passage.setTextFormat(Qt.TextFormat.RichText)
         self.passage.setWordWrap(True)
@@ -144,6 +153,14 @@ class ResultCard(QFrame):
             self.more_button.setStyleSheet("text-align:left; color:palette(link); padding:0")
             self.more_button.clicked.connect(self.toggle_more)
             lay.addWidget(self.more_button)
+
+    def set_meaning(self, spans) -> None:
+        """Mark the excerpt's sentences at ``spans`` ((start, end) in the snippet's text)."""
+        snip = self.result.best.snippet
+        if snip is None:
+            return
+        self.meaning = [snip.text[s:e] for s, e in spans]
+        self.passage.setText(passage_html(self.result.best, spans))
 
     def _more_text(self) -> str:
         n = len(self.result.more)
@@ -245,6 +262,11 @@ class SearchPage(QWidget):
         #: a search typed while the model loads runs when it is ready
         self._waiting_for_model = False
         self.last_query = ""
+        #: meaning marks in the result cards: computed after the results are shown, for the cards
+        #: in view; a newer result list makes older marks stale (its number no longer matches)
+        self._marks_gen = 0
+        self._marks_asked: set[int] = set()
+        self._marks_worker = None
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(12, 12, 12, 6)
@@ -375,6 +397,11 @@ class SearchPage(QWidget):
         self.list.itemDoubleClicked.connect(lambda *_: self.open_current())
         self.list.installEventFilter(self)
         self.list.viewport().installEventFilter(self)
+        self._marks_timer = QTimer(self)  # scrolling brings other cards into view: mark them too
+        self._marks_timer.setSingleShot(True)
+        self._marks_timer.setInterval(150)
+        self._marks_timer.timeout.connect(self._request_marks)
+        self.list.verticalScrollBar().valueChanged.connect(lambda _: self._marks_timer.start())
         self.list.setStyleSheet(
             "QListWidget::item { border-left: 4px solid transparent; }"
             "QListWidget::item:selected { background: rgba(0, 114, 178, 45); border-left: 4px solid #0072B2; }"
@@ -685,6 +712,7 @@ class SearchPage(QWidget):
             self.list.addItem(item)
             self.list.setItemWidget(item, card)
             self._resize_item(item, card)
+        self._restart_marks()
         self.weak_btn.setVisible(bool(self.hidden_weak) and bool(results))
         self.weak_btn.setText(f"Show {len(self.hidden_weak)} weak match{'es' if len(self.hidden_weak) != 1 else ''}")
         if results:
@@ -715,6 +743,77 @@ class SearchPage(QWidget):
                     self.summary.setText("0 documents")
                 self.show_weak_btn.setVisible(bool(self.hidden_weak))
         self._update_state()
+
+    # meaning marks in the cards -------------------------------------------------------------------
+    def _restart_marks(self) -> None:
+        """New cards: drop the marks still being computed for the old ones, mark the new ones once
+        they are laid out (the results are painted first, without waiting for the model)."""
+        self._marks_gen += 1
+        self._marks_asked = set()
+        if self._marks_worker is not None:
+            self._marks_worker.cancel()
+            self._marks_worker = None
+        if self.results:
+            QTimer.singleShot(0, self._request_marks)
+
+    def _visible_rows(self) -> list[int]:
+        area = self.list.viewport().rect()
+        rows = [i for i in range(self.list.count())
+                if self.list.visualItemRect(self.list.item(i)).intersects(area)]
+        return rows or list(range(min(self.list.count(), 5)))  # not laid out yet: the first few
+
+    def _request_marks(self) -> None:
+        """Compute the meaning marks of the cards in view that have none yet, off the UI thread."""
+        query = self.last_query
+        if (not self.results or not query or self.mode.currentData() == "lexical"
+                or self.service.model_state != "ready"):
+            return
+        todo = []
+        for row in self._visible_rows():
+            card = self.list.itemWidget(self.list.item(row))
+            if row in self._marks_asked or card is None or card.result.best.snippet is None:
+                continue
+            self._marks_asked.add(row)
+            todo.append((row, card.result.best.snippet.text))
+        if not todo:
+            return
+        gen = self._marks_gen
+        service = self.service
+
+        def job(cancel, report):
+            from hybridsearch.lexical import parse_query
+            from hybridsearch.sentence_match import best_sentences
+
+            encoder = service.library().encoder
+            dense_query = parse_query(query).dense_text
+            for row, text in todo:
+                cancel.raise_if_cancelled()
+                report((gen, row, best_sentences(encoder, dense_query, text)))
+            return gen
+
+        from hybridsearch.qt.workers import Worker
+
+        w = Worker(job, lane_name=MARKS_LANE, min_interval_s=0.0, parent=self)
+        w.progress.connect(self._apply_marks)
+        w.error.connect(lambda msg: None)  # marks are an aid: the cards stay as they are
+        w.finished.connect(lambda w=w: self._marks_done(w))
+        self._marks_worker = w
+        w.start()
+
+    def _marks_done(self, worker) -> None:
+        if self._marks_worker is worker:
+            self._marks_worker = None
+        worker.deleteLater()  # one per result list: not kept for the life of the window
+
+    def _apply_marks(self, payload) -> None:
+        gen, row, spans = payload
+        if gen != self._marks_gen or not spans:
+            return  # marks of an older result list, or nothing to single out
+        item = self.list.item(row)
+        card = self.list.itemWidget(item) if item is not None else None
+        if card is not None:
+            card.set_meaning(spans)
+            self._resize_item(item, card)
 
     def _resize_item(self, item: QListWidgetItem, card: ResultCard) -> None:
         width = max(200, self.list.viewport().width() - 8)
@@ -816,7 +915,7 @@ class SearchPage(QWidget):
 
             text, spans = res
             self.viewer = DocumentViewer(r.title or Path(r.path).name, str(r.path), text, spans,
-                                         start_at=int(r.best.start), parent=self)
+                                         start_at=int(r.best.start), parent=self, page=r.best.page)
             self.viewer.show()
         self.service.call(fn, show, on_error=lambda msg: self.banner.show_message("error", msg))
 
@@ -878,19 +977,21 @@ class SearchPage(QWidget):
 MEANING_STYLE = "font-weight:600; text-decoration:underline"
 
 
-def mark_meaning(text: str, spans, meaning, offset: int = 0) -> str:
-    """``text`` with keyword ``spans`` highlighted and the ``meaning`` sentences (closest to the
-    query by meaning, in any language) in bold and underlined; offsets count from ``offset``."""
+def mark_meaning(text: str, spans, meaning, offset: int = 0, style: str | None = None) -> str:
+    """``text`` with keyword ``spans`` highlighted (in ``style``) and the ``meaning`` sentences
+    (closest to the query by meaning, in any language) in bold and underlined; offsets count
+    from ``offset``."""
+    style = style or MARK_STYLE
     out, pos = [], 0
     for s, e in sorted(meaning):
         s, e = max(s - offset, pos), min(e - offset, len(text))
         if e <= s:
             continue
-        out.append(mark_spans(text[pos:s], spans, offset + pos))
+        out.append(mark_spans(text[pos:s], spans, offset + pos, style))
         out.append(f"<span style='{MEANING_STYLE}' title='closest to your question by meaning'>"
-                   f"{mark_spans(text[s:e], spans, offset + s)}</span>")
+                   f"{mark_spans(text[s:e], spans, offset + s, style)}</span>")
         pos = e
-    out.append(mark_spans(text[pos:], spans, offset + pos))
+    out.append(mark_spans(text[pos:], spans, offset + pos, style))
     return "".join(out)
 
 

@@ -112,3 +112,21 @@ def test_search_of_an_empty_library_says_what_to_do(tmp_path, tiny_model_dir, ca
     assert main(["search", "anything", "--json", *lib]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out) == [] and "has no documents yet" in out.err and "hybridsearch index" in out.err
+
+
+def test_search_prints_the_page_of_a_pdf_passage(tmp_path, tiny_model_dir, capsys):
+    from test_documents import make_pdf
+    from test_indexer import PDF_PAGES
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "keeper.pdf", pages=PDF_PAGES)
+    lib = ["--library", str(tmp_path / "lib")]
+    model = ["--model", str(tiny_model_dir), "--device", "cpu"]
+    assert main(["index", str(docs), *lib, *model]) == 0
+    capsys.readouterr()
+    assert main(["search", "walrus", "--mode", "lexical", *lib, *model]) == 0
+    out = capsys.readouterr().out
+    assert f"{docs / 'keeper.pdf'}  (p. 3)" in out, out
+    assert main(["search", "sunflowers", "--mode", "lexical", "--json", *lib, *model]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["passage"]["page"] == 2

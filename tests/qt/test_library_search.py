@@ -32,7 +32,7 @@ def test_add_folder_index_search_and_open(make_window, qtbot, docs_dir, base_enc
     qtbot.waitUntil(lambda: "de" in (page.lang_filter.actions_ or {}), timeout=10000)
     page.mode.setCurrentIndex(page.mode.findData("dense"))
     with qtbot.waitSignal(page.searched, timeout=60000):
-        qtbot.keyClicks(page.box, "high-speed trains between Berlin and Munich")
+        qtbot.keyClicks(page.box, "How fast is the ICE between Berlin and Munich?")
         qtbot.keyClick(page.box, Qt.Key.Key_Return)
     assert page.stack.currentWidget() is page.results_view
     top = page.results[0]

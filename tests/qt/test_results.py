@@ -110,7 +110,8 @@ def test_results_show_a_readable_match_strength_and_nonsense_finds_no_good_match
     with qtbot.waitSignal(w.service.job_finished, timeout=180000):
         w.library_page.add_folder(str(docs_dir))
     page = w.search_page
-    _search(qtbot, page, "high-speed trains between Berlin and Munich", mode="hybrid")
+    # an English question, the answer in German
+    _search(qtbot, page, "How fast is the ICE between Berlin and Munich?", mode="hybrid")
     assert Path(page.results[0].path).name == "bahn.txt"
     card = page.list.itemWidget(page.list.item(0))
     assert card.strength.text().count("strong match") or card.strength.text().count("good match")
@@ -219,3 +220,79 @@ def test_document_viewer_shows_every_hit_with_next_previous_and_find(make_window
     v.find.setText("gulls")
     assert v.find_next() and v.selected_text() == "gulls"
     v.close()
+
+
+def test_a_pdf_result_names_its_page_and_the_viewer_opens_there(make_window, qtbot, tmp_path, tiny_encoder,
+                                                                 monkeypatch):
+    from test_documents import make_pdf
+    from test_indexer import PDF_PAGES
+
+    from hybridsearch.qt import viewer
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    make_pdf(root / "keeper.pdf", pages=PDF_PAGES)
+    w = make_window(encoder=tiny_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(root))
+    page = w.search_page
+    _search(qtbot, page, "walrus")
+    card = page.list.itemWidget(page.list.item(0))
+    assert "p.&nbsp;3" in card.head.text()
+    page.view_btn.click()
+    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
+    v = page.viewer
+    assert v.tabs.currentWidget() is v.pdf_view  # the PDF itself, at the passage's page
+    qtbot.waitUntil(lambda: v.shown_page() == 3, timeout=5000)
+    assert "page 3" in v.header.text()
+    v.next_hit()  # F3: the hits are in the text, as before
+    assert v.tabs.currentWidget() is v.view and v.hit_label.text() == "hit 1 of 1"
+    v.close()
+    # without Qt PDF the viewer shows the text and says which page the passage is on
+    monkeypatch.setattr(viewer, "pdf_support", lambda: False)
+    page.viewer = None
+    page.view_btn.click()
+    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
+    assert page.viewer.pdf_view is None and "page 3" in page.viewer.header.text()
+    assert "walrus" in page.viewer.view.toPlainText()
+    page.viewer.close()
+
+
+def test_result_cards_mark_the_sentence_that_answers_once_computed(make_window, qtbot, tmp_path, base_encoder):
+    """The cards appear first; the sentence closest to the question by meaning is marked in them
+    when ready, for the newest query only."""
+    import html
+    import re
+
+    w, _ = _indexed_window(make_window, qtbot, tmp_path, base_encoder, {
+        "kaffee.txt": "Kaffee wird aus den gerösteten Bohnen des Kaffeestrauchs gebrüht. Die größten "
+                      "Erzeugerländer sind Brasilien, Vietnam und Kolumbien. Im Winter schneit es in den "
+                      "Alpen oft bis in die Täler."})
+    page = w.search_page
+    # the marks' worker is busy (a slow machine): the first query's marks are still to come when
+    # the second query's cards are shown
+    import threading
+
+    from hybridsearch.qt.search_page import MARKS_LANE
+    from hybridsearch.qt.workers import lane
+
+    busy = threading.Event()
+    lane(MARKS_LANE).submit(busy.wait, 30)
+    _search(qtbot, page, "Schneit es im Winter in den Alpen?", mode="dense")
+    qtbot.wait(200)  # its marks are asked for (after the cards are laid out), then wait in line
+    assert page.list.itemWidget(page.list.item(0)).meaning == []  # the card came without them
+    _search(qtbot, page, "Which countries grow the most coffee?", mode="dense")
+    busy.set()
+    card = page.list.itemWidget(page.list.item(0))
+    qtbot.waitUntil(lambda: bool(card.meaning), timeout=20000)
+    assert "Die größten Erzeugerländer sind Brasilien, Vietnam und Kolumbien." in card.meaning
+    assert not [s for s in card.meaning if "Alpen" in s]  # the snow sentence is the first query's
+    shown = card.passage.text()
+    marked = re.findall(r"<span style='font-weight:600; text-decoration:underline'[^>]*>(.*?)</span>", shown)
+    assert any("Brasilien" in html.unescape(re.sub(r"<[^>]+>", "", m)) for m in marked), shown
+    qtbot.wait(300)  # the first query's marks, if they come late, are not applied
+    assert "Alpen" not in "".join(card.meaning) and shown == card.passage.text()
+    # keyword search: no model, no meaning marks
+    _search(qtbot, page, "Kaffee")
+    qtbot.wait(300)
+    assert page.list.itemWidget(page.list.item(0)).meaning == []

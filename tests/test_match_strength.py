@@ -1,0 +1,58 @@
+"""Match strength in a small library: a result is rated from its own evidence (cosine, keywords),
+never from how it compares with the library's other, unrelated documents. Uses the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hybridsearch.library import Library
+from hybridsearch.match_strength import rate_results
+
+#: Five documents about five unrelated things, in five languages.
+SMALL_LIBRARY = {
+    "fuji.txt": "富士山は日本で最も高い山で、標高は3776メートルです。静岡県と山梨県にまたがる活火山で、"
+                "最後の噴火は1707年の宝永噴火です。夏には多くの登山者が山頂を目指します。",
+    "kaffee.txt": "Kaffee wird aus den gerösteten Bohnen des Kaffeestrauchs gebrüht. Die größten Erzeuger sind "
+                  "Brasilien, Vietnam und Kolumbien.",
+    "volga.txt": "Волга — самая длинная река в Европе. Она впадает в Каспийское море.",
+    "fromage.txt": "Le fromage est fabriqué à partir du lait caillé. La France produit plus de mille variétés "
+                   "de fromage.",
+    "photo.txt": "Photosynthesis is the process by which green plants use sunlight, water and carbon dioxide to "
+                 "produce glucose and oxygen.",
+}
+
+
+@pytest.fixture
+def small_lib(tmp_path, base_encoder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in SMALL_LIBRARY.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=base_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        yield lib
+
+
+def _rated(lib, query):
+    results = lib.search(query, k=20)
+    return [(Path(r.path).name, g.level) for r, g in zip(results, rate_results(lib, query, results))]
+
+
+@pytest.mark.parametrize("query", ["How do bees make honey?", "How hot is the surface of the Sun?",
+                                   "How far is the Moon from the Earth?"])
+def test_an_unrelated_document_is_no_good_match_in_a_small_library(small_lib, query):
+    """Every result is unrelated: none is rated good, however far the best one stands above the rest
+    (the photosynthesis page stands well above the cheese and the Volga for a question about bees)."""
+    rated = _rated(small_lib, query)
+    assert len(rated) == 5 and all(level == "weak" for _, level in rated), rated
+
+
+@pytest.mark.parametrize("query,answer", [("Which countries produce the most coffee?", "kaffee.txt"),
+                                          ("What do plants make from sunlight?", "photo.txt")])
+def test_the_document_that_answers_is_still_a_good_match(small_lib, query, answer):
+    rated = dict(_rated(small_lib, query))
+    assert rated[answer] in ("good", "strong"), rated
+    assert [name for name, level in rated.items() if level != "weak"] == [answer], rated
