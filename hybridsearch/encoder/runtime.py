@@ -277,6 +277,12 @@ def clean_texts(texts, max_chars: int) -> list[str]:
     return out
 
 
+#: Text (characters in one call) that the query tokenizer takes while the ``tokenizers`` one is not
+#: loaded: a few short passages (a sentence's marks, a query's baseline) then wait neither for its
+#: 1-2 s load nor much longer than it would take them (~30 ms per 10,000 characters).
+FAST_TOKENIZER_CHARS = 20_000
+
+
 class TextEncoder:
     """What every engine shares: the model's files and card, tokenising with the e5 prefixes, batching.
 
@@ -337,8 +343,10 @@ class TextEncoder:
         limit = min(max_length or self.max_length, self.max_length)
         prefix = PREFIXES[kind]
         items = clean_texts(texts, limit * MAX_CHARS_PER_TOKEN)
-        if kind == "query" and self.query_tokenizer is not None:
-            return [truncate_ids(self.query_tokenizer.encode(prefix + t), limit) for t in items]
+        fast = self.query_tokenizer  # the same ids; a speed choice only
+        if fast is not None and (kind == "query" or (self._tokenizer is None
+                                                     and sum(map(len, items)) <= FAST_TOKENIZER_CHARS)):
+            return [truncate_ids(fast.encode(prefix + t), limit) for t in items]
         return [truncate_ids(e.ids, limit) for e in self.tokenizer.encode_batch([prefix + t for t in items])]
 
     def count_tokens(self, texts: Sequence[str], kind: str = "passage") -> list[int]:

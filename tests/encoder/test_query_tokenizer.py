@@ -100,3 +100,18 @@ def test_a_tokenizer_of_another_shape_is_left_to_the_library(tmp_path):
     assert query_tokenizer.load(path, tmp_path / "cache") is None
     path.write_text("{ not json", encoding="utf-8")
     assert query_tokenizer.load(path, tmp_path / "cache") is None
+
+
+def test_a_few_short_passages_do_not_wait_for_the_library_tokenizer(base_model_dir):
+    """Sentence marks and a query's baseline encode a few short passages: the query tokenizer gives
+    their ids (the same) instead of a 1-2 s load; indexing-sized work loads the library's."""
+    from hybridsearch.encoder.runtime import FAST_TOKENIZER_CHARS, Encoder
+
+    enc = Encoder(base_model_dir, device="cpu")
+    few = [q for q in TRICKY if q.strip()][:10]
+    ids = enc.tokenize(few, "passage")
+    assert enc._tokenizer is None
+    many = few * (FAST_TOKENIZER_CHARS // sum(map(len, few)) + 1)
+    assert enc.tokenize(many, "passage")[:len(few)] == ids
+    assert enc._tokenizer is not None
+    assert [e.ids for e in enc.tokenizer.encode_batch(["passage: " + t for t in few])] == ids
