@@ -6,7 +6,7 @@ stat'ed, and only new or changed ones are read. This measures that rescan when n
 A library of ``--files`` small text files (default 10,000; XQuAD-R sentences, 100 files a
 subfolder) is built once under ``--work``, indexed with the real tokenizer and chunker but hash
 vectors stamped with the real model's identity (as :mod:`benchmarks.bench_fast` does), so the
-build takes minutes instead of hours. Then each run opens a new :class:`Library` on it (as after a
+build takes about half a minute instead of an hour. Then each run opens a new :class:`Library` on it (as after a
 restart; the encoder is passed in, its loading is not timed) and times ``index()``; the page cache
 is warm (one untimed run first). Prints every run and the median, and, from one run under
 cProfile, where the time went.

@@ -1,6 +1,7 @@
 """How much file-name matches should weigh in hybrid search (``RankingPolicy.name_weight``).
 
-A library is made of XQuAD-R articles 0-27: one text file per paragraph and language, named after
+A library is made of XQuAD-R articles 0-27 (``--split dev``: 28-35, to read the chosen weight on
+articles it was not chosen on): one text file per paragraph and language, named after
 its article ("p000/Super_Bowl_50.de.txt": the parallel paragraphs of all languages share the
 English title), indexed once with the real model under ``--work``. For each name weight, hybrid
 search (the app's default policy otherwise) is asked:
@@ -9,18 +10,20 @@ search (the app's default policy otherwise) is asked:
   paragraph's files in every library language are relevant: mAP over the top ``--k`` and top-1
   (the first result is one of them). File names must not hurt these.
 * **short keyword queries**: the answers (at most 4 words) of ``--answers`` questions per
-  language, relevant as for the question; and, apart, every answer that holds all the words of a
-  file name ("Super Bowl 50" is an answer and a title): there a heavy name weight could put the
-  article's other files first.
+  language, relevant as for the question; and, apart, every answer (all of them, in every
+  language) that holds all the words of a file name ("Super Bowl 50" is an answer and a title):
+  there a heavy name weight could put the article's other files first.
 * **name queries**: each article's title words ("super bowl 50"), relevant: every file of the
-  article (top-1, and precision in the top 10); and title words plus a language code
-  ("super bowl 50 de"), relevant: the article's files in that language (top-1, P@10).
+  article; and title words plus a language code ("super bowl 50 de"), relevant: the article's
+  files in that language. Top-1, and P@10: the share of the top 10 that is relevant, out of at
+  most as many as there are relevant files.
 
 The weight of each query's dense and keyword lists stays the default; the query vector is
 encoded once per query (search's cache), the weights are tried one after another on it.
 
-    python -m experiments.name_weight --questions 150        # 11 languages: 1,540 files, ~10 min on 2 cores
-    python -m experiments.name_weight --langs en,de --weights 0,0.5 --questions 30     # a quick look
+    python -m experiments.name_weight --questions 150 --answers 100    # 1,540 files, ~15 min on 2 shared cores
+    python -m experiments.name_weight --questions 150 --answers 100 --split dev
+    python -m experiments.name_weight --langs en,de --weights 0,1 --questions 30     # a quick look
 """
 
 from __future__ import annotations
@@ -155,8 +158,8 @@ def main(argv=None) -> int:
                 m["top1"].append(float(bool(ranked) and ranked[0]))
                 m["p10"].append(sum(ranked[:10]) / min(10, len(relevant)))
     n_kind = {kind: sum(1 for q in queries if q[0] == kind) for kind in kinds}
-    print(f"library: XQuAD-R {args.split} ({len(first)} articles, {len(by_para)} paragraphs, {len(where)} files in {len(langs)} "
-          f"languages: {','.join(langs)}); hybrid search, top {args.k}; model {args.model}")
+    print(f"library: XQuAD-R {args.split} ({len(first)} articles, {len(by_para)} paragraphs, {len(where)} files "
+          f"in {len(langs)} languages: {','.join(langs)}); hybrid search, top {args.k}; model {args.model}")
     print("queries: " + ", ".join(f"{n_kind[k]} {k}s" for k in kinds))
     print("name_weight  questions: mAP top-1   answers: mAP top-1   named answers: mAP top-1   "
           "titles: top-1 P@10   title+lang: top-1 P@10")
