@@ -33,8 +33,8 @@ def cached_vectors(data: str, model: str, split: str, cache: str | Path, threads
     """(eval set, question vectors, candidate vectors) of a split ('train': articles 0-27, 'dev':
     28-35), encoded once per model and cached as ``<cache>/<model name>_<split>.npz``."""
     from hybridsearch.encoder import load_encoder
-    from trainer.data import load_xquad_r
     from trainer.evaluate import EvalSet, encode_eval_set
+    from trainer.qa import load_xquad_r
 
     es = EvalSet.from_parallel_qa(load_xquad_r(data, articles=SPLITS[split]))
     path = Path(cache) / f"{Path(model).name}_{split}.npz"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from benchmarks.common import XQUAD_DIR
 from hybridsearch.records import SUMMARY_KEYS as COLUMNS
-from trainer.data import load_xquad_r
 from trainer.evaluate import evaluate_model
+from trainer.qa import load_xquad_r
 from trainer.train import TrainConfig, train
 
 #: name -> overrides of the shared recipe

@@ -34,7 +34,7 @@ from hybridsearch.progress import EtaClock, Progress
 from hybridsearch.records import FailedFile, IndexReport
 from hybridsearch.store import (SQL_CHUNK_IDS_BY_RECENCY, SQL_CHUNK_TEXTS_AFTER, SQL_DOCUMENTS_OF_FOLDER, SQL_FOLDER_ID,
                                 SQL_FOLDERS_TO_INDEX, SQL_LIVE_CHUNK_IDS, SQL_TOUCH_DOCUMENT,
-                                SQL_UPDATE_FOLDER_INDEXED, Store, chunk_texts)
+                                SQL_UPDATE_FOLDER_INDEXED, Store, chunk_texts, path_param)
 from hybridsearch.vectors import VectorIndex
 
 #: Content tokens per chunk (the encoder adds a prefix and 2 special tokens; it truncates at 512).
@@ -225,7 +225,7 @@ def _commit(store: Store, vectors: VectorIndex, folder_id: int, pending: _Pendin
 
 def _scan(store: Store, folder_path: str, include, exclude):
     """Walk a folder -> (folder id, files to process with their old rows, unchanged count, deleted ids)."""
-    fid = store.conn.execute(SQL_FOLDER_ID, (folder_path,)).fetchone()[0]
+    fid = store.conn.execute(SQL_FOLDER_ID, (path_param(folder_path),)).fetchone()[0]
     known = {r[0]: {"id": r[1], "size": r[2], "mtime": r[3], "hash": r[4], "status": r[5]}
              for r in store.conn.execute(SQL_DOCUMENTS_OF_FOLDER, (fid,))}
     work, unchanged, seen = [], 0, set()

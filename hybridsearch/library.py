@@ -33,7 +33,7 @@ from hybridsearch.ranking import DEFAULT_POLICY, RankingPolicy
 from hybridsearch.records import Context, DocumentResult, FailedFile, FolderInfo, IndexReport
 from hybridsearch.store import (SQL_DOCUMENT_LANGUAGES, SQL_FAILED_FILES, SQL_FILE_TYPES, SQL_FOLDER_ID,
                                 SQL_FOLDER_INSERT, SQL_FOLDER_LANGS, SQL_FOLDER_PATH, SQL_FOLDER_PATTERNS,
-                                SQL_FOLDER_STATS, SQL_LANGUAGES, Store)
+                                SQL_FOLDER_STATS, SQL_LANGUAGES, Store, path_param)
 from hybridsearch.vectors import VectorIndex
 from hybridsearch.watcher import Watcher
 
@@ -171,13 +171,13 @@ class Library:
         p = str(p.resolve())
         self._writable()
         with self.store.transaction():
-            row = self.store.conn.execute(SQL_FOLDER_ID, (p,)).fetchone()
+            row = self.store.conn.execute(SQL_FOLDER_ID, (path_param(p),)).fetchone()
             inc = json.dumps(include) if include is not None else None
             exc = json.dumps(exclude) if exclude is not None else None
             if row:
                 self.store.conn.execute(SQL_FOLDER_PATTERNS, (inc, exc, row[0]))
             else:
-                self.store.conn.execute(SQL_FOLDER_INSERT, (p, inc, exc, time.time()))
+                self.store.conn.execute(SQL_FOLDER_INSERT, (path_param(p), inc, exc, time.time()))
         return next(f for f in self.folders() if f.path == p)
 
     def remove_folder(self, path) -> None:
@@ -188,7 +188,7 @@ class Library:
 
     def _folder_path(self, path) -> str:
         p = str(Path(path).expanduser().resolve())
-        row = self.store.conn.execute(SQL_FOLDER_PATH, (p,)).fetchone()
+        row = self.store.conn.execute(SQL_FOLDER_PATH, (path_param(p),)).fetchone()
         if not row:
             raise InputError(f"not a library folder: {path}")
         return row[0]

@@ -42,7 +42,7 @@ class RankingPolicy:
     """
 
     weights: tuple[float, float] = (1.0, 0.3)
-    name_weight: float = 0.5
+    name_weight: float = 1.0
     rrf_k: int = 60
     min_match_share: float = 0.3
     language_offset: float | None = None

@@ -65,10 +65,13 @@ def build_filters(languages=None, folders=None, file_types=None, modified_after=
     if folders:
         conds = []
         for f in folders:
+            # paths are compared as the bytes they are stored as (names need not be UTF-8, and
+            # SQLite counts the characters of such text differently from Python): the folder
+            # itself, or every path from "folder/" up to, not including, "folder0" ("/" + 1)
             p = str(Path(f).expanduser().resolve())
-            prefix = p.rstrip(os.sep) + os.sep
-            conds.append("(d.path = ? OR substr(d.path, 1, ?) = ?)")
-            params += [p, len(prefix), prefix]
+            prefix = path_param(p.rstrip(os.sep) + os.sep)
+            conds.append("(d.path = CAST(? AS TEXT) OR (d.path >= CAST(? AS TEXT) AND d.path < CAST(? AS TEXT)))")
+            params += [path_param(p), prefix, prefix[:-1] + bytes([prefix[-1] + 1])]
         where.append("(" + " OR ".join(conds) + ")")
     if file_types:
         types = [str(t).lower().lstrip(".") for t in file_types]

@@ -121,9 +121,10 @@ SQL_FOLDER_LANGS = """
     SELECT language, count(*) FROM documents WHERE folder_id = ? AND status = 'ok'
     GROUP BY language ORDER BY count(*) DESC"""
 SQL_MIGRATION_DONE = "SELECT 1 FROM migrations WHERE name = ?"
-SQL_FOLDER_ID = "SELECT id FROM folders WHERE path = ?"
-SQL_FOLDER_PATH = "SELECT path FROM folders WHERE path = ?"
-SQL_FOLDER_INSERT = "INSERT INTO folders (path, include, exclude, added_at) VALUES (?, ?, ?, ?)"
+#: folder paths are bound as bytes (path_param), like document paths
+SQL_FOLDER_ID = "SELECT id FROM folders WHERE path = CAST(? AS TEXT)"
+SQL_FOLDER_PATH = "SELECT path FROM folders WHERE path = CAST(? AS TEXT)"
+SQL_FOLDER_INSERT = "INSERT INTO folders (path, include, exclude, added_at) VALUES (CAST(? AS TEXT), ?, ?, ?)"
 SQL_FOLDER_PATTERNS = "UPDATE folders SET include = ?, exclude = ? WHERE id = ?"
 SQL_FOLDERS_TO_INDEX = "SELECT path, include, exclude FROM folders ORDER BY path"
 SQL_UPDATE_FOLDER_INDEXED = "UPDATE folders SET last_indexed = ? WHERE id = ?"
@@ -293,7 +294,7 @@ class Store:
     def delete_folder(self, path: str) -> list[int]:
         """Delete a folder with its documents and chunks (in the caller's transaction); return
         the deleted chunk ids."""
-        fid = self.conn.execute(SQL_FOLDER_ID, (path,)).fetchone()[0]
+        fid = self.conn.execute(SQL_FOLDER_ID, (path_param(path),)).fetchone()[0]
         dead: list[int] = []
         for (did,) in self.conn.execute("SELECT id FROM documents WHERE folder_id = ?", (fid,)).fetchall():
             dead += self.delete_document(did)

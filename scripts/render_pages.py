@@ -113,7 +113,7 @@ def save(win, out: Path, name: str, app) -> Path:
 
 
 def qa_slice(articles, languages, ids: int | None = None):
-    from trainer.data import load_xquad_r
+    from trainer.qa import load_xquad_r
 
     data = load_xquad_r(XQUAD, articles=articles, languages=languages)
     if ids:

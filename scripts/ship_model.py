@@ -37,11 +37,23 @@ def main(argv=None) -> int:
                     help="keep the bundled card's evaluation rows and add the new ones after them")
     ap.add_argument("--note", default="", help="appended to the card's evaluation note")
     args = ap.parse_args(argv)
-    from hybridsearch.encoder.runtime import read_card, write_card
+    from hybridsearch.encoder.card import load_card, save_card
+    from hybridsearch.errors import ModelError
     from hybridsearch.records import SUMMARY_KEYS as COLUMNS
 
     overlay = args.run / "overlay.safetensors"
-    card = read_card(args.run)
+    if not overlay.is_file():
+        print(f"{args.run} holds no overlay.safetensors: give the output directory of a training run",
+              file=sys.stderr)
+        return 2
+    try:
+        card = load_card(args.run)
+        recipe = card.get("recipe") or {}
+        continued = recipe.get("model") in ("default", "hybrid-e5-small")  # a continuation of the bundled model
+        bundled = load_card(TARGET) if continued or args.keep_evaluation else None
+    except ModelError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if overlay.stat().st_size > LIMIT_BYTES:
         print(f"{overlay} is {overlay.stat().st_size / 1e6:.1f} MB, over the 50 MB limit", file=sys.stderr)
         return 2
@@ -55,17 +67,12 @@ def main(argv=None) -> int:
         name, _, path = str(item).partition("=")
         metrics = json.loads(Path(path).read_text())["metrics"]
         rows.append({"run": name, **{c: round(metrics[c], 4) for c in COLUMNS}, "measured": "runtime"})
-    recipe = card.get("recipe") or {}
-    previous = bundled = None
-    continued = recipe.get("model") in ("default", "hybrid-e5-small")  # a continuation of the bundled model
-    if continued or args.keep_evaluation:
-        bundled = read_card(TARGET)
+    if bundled is not None:
         fresh = {r["run"]: r for r in rows}  # a re-measured row takes the old one's place
-        old = bundled.get("evaluation", [])
+        old = bundled.get("evaluation") or []
         old_names = {r["run"] for r in old}
         rows = [fresh.get(r["run"], r) for r in old] + [r for r in rows if r["run"] not in old_names]
-    if continued:
-        previous = bundled
+    previous = bundled if continued else None
     TARGET.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(overlay, TARGET / "overlay.safetensors")
     training = ("hybrid batch training: each batch X-X (one language) with probability alpha, "
@@ -103,12 +110,11 @@ def main(argv=None) -> int:
         shipped["evaluation_note"] = (previous.get("evaluation_note", "") + f"; rows after '{last}' come from "
                                       "continuation runs, whose training-time dev evaluation already encoded "
                                       "whole texts")
-    elif bundled:
+    elif bundled is not None:
         shipped["evaluation_note"] = bundled.get("evaluation_note", shipped["evaluation_note"])
     if args.note:
         shipped["evaluation_note"] += "; " + args.note
-    shipped = {k: v for k, v in shipped.items() if v is not None}
-    write_card(TARGET, shipped)
+    save_card(TARGET, shipped)
     print(f"shipped {args.run} -> {TARGET} ({overlay.stat().st_size / 1e6:.1f} MB)")
     # the run's own offset was chosen on its dev split (here the evaluation articles): choose again
     print("set its same-language offset for search on the training articles with:\n  hybridsearch evaluate "

@@ -86,6 +86,32 @@ def test_incremental_updates_and_deletions(tmp_path, docs, tiny_encoder):
         _consistent(lib)
 
 
+def test_restart_rescan_reads_only_changed_files(tmp_path, docs, tiny_encoder, monkeypatch):
+    """The start-up rescan stats files; it opens none that is unchanged (a large library stays quick)."""
+    import hybridsearch.indexer as indexer
+
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+    read, extracted = [], []
+    real_read, real_extract = indexer.read_bytes, indexer.extract
+    monkeypatch.setattr(indexer, "read_bytes", lambda p, *a, **kw: read.append(os.path.basename(p)) or
+                        real_read(p, *a, **kw))
+    monkeypatch.setattr(indexer, "extract", lambda p, *a, **kw: extracted.append(os.path.basename(p)) or
+                        real_extract(p, *a, **kw))
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:  # a restart
+        rep = lib.index()
+        assert (rep.unchanged, rep.added, rep.updated, rep.failed) == (7, 0, 0, 0)
+        assert read == [] and extracted == []
+        (docs / "new.txt").write_text("A brand new zeppelin document.", encoding="utf-8")
+        st = (docs / "zh.md").stat()
+        os.utime(docs / "zh.md", (st.st_atime, st.st_mtime + 10))  # touched: read and hashed, not re-extracted
+        rep = lib.index()
+        assert (rep.unchanged, rep.added) == (7, 1)
+        assert sorted(read) == ["new.txt", "zh.md"] and extracted == ["new.txt"]
+        _consistent(lib)
+
+
 def test_lost_vectors_are_repaired_on_next_run(tmp_path, docs, tiny_encoder):
     with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
         lib.add_folder(docs)

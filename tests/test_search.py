@@ -117,6 +117,42 @@ def test_filters(lib):
         lib.search("x", mode="fuzzy")
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_folder_filter_with_names_that_are_not_utf8(tmp_path, tiny_encoder, mode):
+    """Linux file and folder names are bytes: a Latin-1 'café' folder and files in it are added,
+    indexed and found with a folder filter, and a filter selects exactly its folder."""
+    root = os.fsencode(tmp_path)
+    lib_folder = os.path.join(root, b"caf\xe9 archive")   # a library folder named in Latin-1
+    sub = os.path.join(lib_folder, b"r\xe9sum\xe9s")       # a subfolder in it, also Latin-1
+    sibling = os.path.join(lib_folder, b"r\xe9sum\xe9s.old")  # its name starts with the subfolder's
+    plain = os.path.join(root, b"plain")
+    for d in (sub, sibling, plain):
+        os.makedirs(d)
+    text = b"The lighthouse keeper counted seabirds every morning.\n"
+    files = {os.path.join(lib_folder, b"caf\xe9.txt"), os.path.join(sub, b"\xe9t\xe9 \xff.txt"),
+             os.path.join(sub, b"ok.txt"), os.path.join(sibling, b"caf\xe9.txt"), os.path.join(plain, b"caf\xe9.txt")}
+    for f in files:
+        with open(f, "wb") as fh:
+            fh.write(text)
+
+    def found(**kw) -> set[bytes]:
+        return {os.fsencode(r.path) for r in lib.search("lighthouse seabirds", k=20, mode=mode, **kw)}
+
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(os.fsdecode(lib_folder))
+        lib.add_folder(os.fsdecode(plain))
+        assert lib.index().added == 5
+        assert {os.fsencode(f.path) for f in lib.folders()} == {lib_folder, plain}
+        assert found() == files
+        assert found(folders=[os.fsdecode(plain)]) == {os.path.join(plain, b"caf\xe9.txt")}
+        assert found(folders=[os.fsdecode(lib_folder)]) == files - {os.path.join(plain, b"caf\xe9.txt")}
+        in_sub = {os.path.join(sub, b"\xe9t\xe9 \xff.txt"), os.path.join(sub, b"ok.txt")}
+        assert found(folders=[os.fsdecode(sub)]) == in_sub  # not its sibling "résumés.old"
+        assert found(folders=[os.fsdecode(os.path.join(sub, b"ok.txt"))]) == {os.path.join(sub, b"ok.txt")}
+        lib.remove_folder(os.fsdecode(lib_folder))
+        assert found() == {os.path.join(plain, b"caf\xe9.txt")}
+
+
 def test_snippets_bold_the_words_that_matter_not_every_small_word():
     """"Do" and "in" are not bolded when the question has longer words, so the excerpt centres on
     them neither; capitals, numbers and a query of small words alone still are."""

@@ -103,7 +103,7 @@ def _ranges(nums: list[int]) -> str:
 
 def load_evaluation_data(path: str, articles: list[int] | None = None, limit: int = 0):
     """The evaluation data: XQuAD-R restricted to ``articles``; at most ``limit`` question ids."""
-    from trainer.data import load_parallel_qa, load_xquad_r
+    from trainer.qa import load_parallel_qa, load_xquad_r
 
     data = load_xquad_r(path, articles=articles) if is_xquad_r(path) else load_parallel_qa(path)
     if limit and len(data.ids) > limit:

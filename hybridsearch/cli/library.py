@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hybridsearch.cli.encoder import add_model_options, positive_int
 from hybridsearch.errors import InputError
+from hybridsearch.progress import format_duration
 from hybridsearch.snippets import render
 
 
@@ -138,10 +139,6 @@ class _Bars:
             self.bar = None
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
 def cmd_index(args) -> int:
     lib = _open(args, create=True)
     lib.max_file_bytes = int(args.max_size_mb * 1024 * 1024)
@@ -190,7 +187,8 @@ def cmd_search(args) -> int:
         root = lib.root
         state = lib.embedding_state() if args.mode != "lexical" else {"not_embedded": 0}
     if state["not_embedded"]:  # on stderr: --json output stays plain
-        eta = f", about {_duration(state['embedding_eta_s'])} left" if state.get("embedding_eta_s") else ""
+        left = state.get("embedding_eta_s")  # worded as the app words it
+        eta = f", about {format_duration(left, whole_minutes_from=600)} left" if left else ""
         print(f"note: {state['not_embedded']} of {state['keyword_indexed']} passages are not embedded yet "
               f"(keyword search covers them; meaning search covers the {state['embedded']} embedded{eta}; "
               "run 'hybridsearch index' to finish)", file=sys.stderr)
@@ -234,7 +232,8 @@ def cmd_status(args) -> int:
     print(f"model: {st['model_name'] or '(none yet)'}  ({st['model_identity'] or '-'})")
     print(f"documents: {st['documents']}  chunks: {st['chunks']}  vectors: {st['vectors']}  "
           f"failed files: {st['failed']}")
-    eta = f" (about {_duration(st['embedding_eta_s'])} left)" if st["embedding_eta_s"] else ""
+    left = st["embedding_eta_s"]
+    eta = f" (about {format_duration(left, whole_minutes_from=600)} left)" if left else ""
     print(f"keyword-searchable: {st['keyword_indexed']} passages  embedded: {st['embedded']}{eta}")
     print(f"index health: {st['health']}")
     if st["languages"]:

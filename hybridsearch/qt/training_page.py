@@ -450,7 +450,7 @@ class TrainingPage(QWidget):
         self._update_start()
 
         def job(cancel, report):
-            from trainer.data import load_parallel_qa
+            from trainer.qa import load_parallel_qa
 
             return load_parallel_qa(path)
 

@@ -130,3 +130,26 @@ def test_search_prints_the_page_of_a_pdf_passage(tmp_path, tiny_model_dir, capsy
     assert f"{docs / 'keeper.pdf'}  (p. 3)" in out, out
     assert main(["search", "sunflowers", "--mode", "lexical", "--json", *lib, *model]) == 0
     assert json.loads(capsys.readouterr().out)[0]["passage"]["page"] == 2
+
+
+def test_time_left_to_embed_is_worded_as_the_app_words_it(tmp_path, tiny_model_dir, tiny_encoder, capsys):
+    """While passages wait for their vectors, status and search say how long is left, as the app does."""
+    from hybridsearch.progress import format_duration
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(6):
+        (docs / f"n{i}.txt").write_text(f"Walrus note {i} about the beach and the tide.", encoding="utf-8")
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as app:
+        app.add_folder(docs)
+        app.index()
+        n = app.status()["chunks"]
+        with app.store.transaction():  # the measured embedding rate: all of them in 150 s
+            app.store.set("passages_per_s", n / 150)
+    (tmp_path / "lib" / "vectors.hnsw").unlink()  # as if killed before the vectors were saved
+    lib = ["--library", str(tmp_path / "lib")]
+    assert format_duration(150, whole_minutes_from=600) == "2 min 30 s"
+    assert main(["status", *lib]) == 0
+    assert "embedded: 0 (about 2 min 30 s left)" in capsys.readouterr().out
+    assert main(["search", "walrus", *lib, "--model", str(tiny_model_dir), "--device", "cpu"]) == 0
+    assert "the 0 embedded, about 2 min 30 s left;" in capsys.readouterr().err

@@ -113,7 +113,7 @@ def test_train_real_base_model_three_steps(tmp_path, capsys):
     import math
 
     from hybridsearch.encoder import Encoder
-    from trainer.data import load_parallel_qa
+    from trainer.qa import load_parallel_qa
     from trainer.train import TrainConfig, train
 
     out = tmp_path / "model"
@@ -135,7 +135,7 @@ def test_train_real_base_model_three_steps(tmp_path, capsys):
 def test_train_resumes_from_a_checkpoint(tmp_path, tiny_model_dir, capsys):
     """A cancelled run leaves a checkpoint; the same command continues from it and says so."""
     from hybridsearch.progress import CancelToken
-    from trainer.data import load_parallel_qa
+    from trainer.qa import load_parallel_qa
     from trainer.train import TrainConfig, train
 
     out = tmp_path / "model"

@@ -42,8 +42,8 @@ def test_the_bundled_model_is_shipped_small_and_the_default(base_model_dir):
 @pytest.mark.skipif(not XQUAD_DIR.is_dir(), reason="XQuAD-R data not present")
 def test_bundled_model_beats_the_base_on_held_out_multilingual_retrieval(base_model_dir):
     from hybridsearch.encoder import Encoder
-    from trainer.data import load_xquad_r
     from trainer.evaluate import evaluate_encoder
+    from trainer.qa import load_xquad_r
 
     data = load_xquad_r(XQUAD_DIR, articles=[30], languages=LANGS)
     base = evaluate_encoder(Encoder(base_model_dir, device="cpu", threads=1), data)

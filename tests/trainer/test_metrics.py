@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from hybridsearch.ranking import DEFAULT_POLICY
-from trainer.data import ParallelQA, QARow
 from trainer.evaluate import (EvalSet, language_fair_metrics, calibrate_language_offset, compute_metrics,
                               map_by_language, metrics_csv, search_scores,
                               with_language_offset)
+from trainer.qa import ParallelQA, QARow
 
 
 def hand_set() -> tuple[np.ndarray, EvalSet]:

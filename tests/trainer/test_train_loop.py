@@ -11,8 +11,8 @@ import pytest
 from safetensors.torch import load_file
 
 from hybridsearch.progress import CancelToken
-from trainer.data import ParallelQA, QARow
 from trainer.evaluate import OFFSET_GRID
+from trainer.qa import ParallelQA, QARow
 from trainer.train import CHECKPOINT, TrainConfig, train
 
 LANG_WORDS = {"en": ("where is", "it is in"), "de": ("wo ist", "es ist in"), "es": ("dónde está", "está en")}
