@@ -97,6 +97,15 @@ def rate(cosine: float | None, keyword_share: float, th: Thresholds, above_basel
     return level
 
 
+def _all_function_words() -> frozenset[str]:
+    from hybridsearch.lexical import FUNCTION_WORDS
+
+    return frozenset().union(*FUNCTION_WORDS.values())
+
+
+ALL_FUNCTION_WORDS = _all_function_words()
+
+
 def keyword_share(text: str, query: str) -> float:
     """The share of the query's keywords that ``text`` holds (whole words; runs in scripts without
     spaces), by the engine's own tokenising."""
@@ -107,6 +116,10 @@ def keyword_share(text: str, query: str) -> float:
     words = {t for t in terms if not t.startswith("\x00")}
     if not terms:
         return 0.0
+    # "what", "is", "was", "ist"... say nothing about a passage: the share is of the words that do
+    # (of all words when the query is made of such words only)
+    words = {w for w in words if w not in ALL_FUNCTION_WORDS} or words
+    terms = words | {t for t in terms if t.startswith("\x00")}
     found = {t for t, _, _ in lexical_tokens(text)} & words
     runs = [t for t in terms if t.startswith("\x00")]
     if runs and highlight_spans(text, set(runs)):

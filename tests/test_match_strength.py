@@ -56,3 +56,16 @@ def test_the_document_that_answers_is_still_a_good_match(small_lib, query, answe
     rated = dict(_rated(small_lib, query))
     assert rated[answer] in ("good", "strong"), rated
     assert [name for name, level in rated.items() if level != "weak"] == [answer], rated
+
+
+def test_question_words_do_not_count_against_a_passage_that_holds_every_keyword():
+    """ "Was ist ziviler Ungehorsam?" on the German passage about it: "was" and "ist" are not in it,
+    but they say nothing; the passage holds every word that matters, so the keywords lift it."""
+    from hybridsearch.match_strength import FALLBACK, keyword_share, rate
+
+    text = "Ziviler Ungehorsam bezeichnet den bewussten Verstoß gegen Gesetze aus Gewissensgründen."
+    assert keyword_share(text, "Was ist ziviler Ungehorsam?") == 1.0
+    assert keyword_share("Water boils at 100 degrees.", "What is the boiling point of water?") == 1 / 3  # water
+    assert rate(FALLBACK.weak - 0.03, keyword_share(text, "Was ist ziviler Ungehorsam?"), FALLBACK) == "good"
+    assert keyword_share("the and of", "the of") == 1.0  # a query of small words only keeps them
+    assert keyword_share("nothing here", "ziviler Ungehorsam") == 0.0
