@@ -264,6 +264,10 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
     lang: frozenset(fold_token(w) for w in words.split()) for lang, words in _FUNCTION_WORDS_TEXT.items()}
 
 
+#: Every language's function words: words that say nothing about a passage in any of them.
+ALL_FUNCTION_WORDS: frozenset[str] = frozenset().union(*FUNCTION_WORDS.values())
+
+
 def function_words(language: str | None) -> frozenset[str]:
     """The function words (match keys) of ``language``; empty for languages without a list."""
     return FUNCTION_WORDS.get(language or "", frozenset())

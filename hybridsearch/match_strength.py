@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hybridsearch.lexical import ALL_FUNCTION_WORDS
+
 STRONG, GOOD, WEAK = "strong", "good", "weak"
 
 
@@ -95,15 +97,6 @@ def rate(cosine: float | None, keyword_share: float, th: Thresholds, above_basel
     if keyword_share >= 1.0 and level != STRONG:
         level = GOOD if level == WEAK else STRONG
     return level
-
-
-def _all_function_words() -> frozenset[str]:
-    from hybridsearch.lexical import FUNCTION_WORDS
-
-    return frozenset().union(*FUNCTION_WORDS.values())
-
-
-ALL_FUNCTION_WORDS = _all_function_words()
 
 
 def keyword_share(text: str, query: str) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-from hybridsearch.lexical import TOKEN_RE, fold, is_nospace, lexical_tokens, parse_query
+from hybridsearch.lexical import ALL_FUNCTION_WORDS, TOKEN_RE, fold, is_nospace, lexical_tokens, parse_query
 from hybridsearch.records import Snippet
 
 #: characters of a passage shown in a result list
@@ -22,7 +22,8 @@ def query_terms(query: str) -> set[str]:
     """Match keys of the query's words and bigrams to highlight; whole no-space runs are kept as
     ``\\x00run``.
 
-    Words of one or two letters ("do", "in", "la") are left out while the query has longer ones:
+    Words of one or two letters ("do", "in", "la") and function words ("the", "what", "die") are
+    left out while the query has other ones:
     bold on every "in" of a passage hides the words that matter and pulls the excerpt toward the
     passage's first small word. Capitals (EU, AI) and numbers (42) are kept.
     """
@@ -30,7 +31,8 @@ def query_terms(query: str) -> set[str]:
     keys, small = set(), set()
     for t, s, e in lexical_tokens(query):
         word = query[s:e]
-        if not is_nospace(word) and len(word) <= 2 and not (word.isupper() or word.isdigit()):
+        if not is_nospace(word) and ((len(word) <= 2 and not (word.isupper() or word.isdigit()))
+                                     or t in ALL_FUNCTION_WORDS):
             small.add(t)
         else:
             keys.add(t)

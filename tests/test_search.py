@@ -165,6 +165,10 @@ def test_snippets_bold_the_words_that_matter_not_every_small_word():
     assert "<b>42</b>" in snippet_html(text, query_terms("42 bees"))
     assert "<b>EU</b>" in snippet_html("The EU sets rules for honey.", query_terms("EU honey rules"))
     assert "<b>In</b>" in snippet_html(text, query_terms("in"))
+    # function words of any language ("the", "where", "die") are not bolded beside words that matter
+    html_ = snippet_html(text, query_terms("where are the bees in the hive"))
+    assert "<b>the</b>" not in html_ and "<b>where</b>" not in html_ and "<b>hive</b>" in html_
+    assert "<b>the</b>" in snippet_html("the end", query_terms("the"))
     # the excerpt starts at the first word that matters, not at an early "in"
     long = "We met in town. " * 30 + "Bees sleep in the hive."
     assert "<b>Bees</b>" in snippet_html(long, query_terms("where do bees sleep in"), width=80)
