@@ -1,4 +1,4 @@
-"""Fast and light (issue 23): cold ``hybridsearch search`` per engine, and time to keyword-searchable.
+"""Fast and light: cold ``hybridsearch search`` per engine, and time to keyword-searchable.
 
 ``cold-search``: a library of ``--chunks`` passages (default 20,000) is built once under
 ``--work``: XQuAD-R sentences in 11 languages joined into text files of ~5 chunks, indexed with the

@@ -1,4 +1,4 @@
-"""Reliability figures (issue 26): hostile files, kill -9 during indexing, bad queries, bad QA files.
+"""Reliability figures: hostile files, kill -9 during indexing, bad queries, bad QA files.
 
 Prints:
   files tried / clean / crashed / hung   every file of tests/hostile/corpus.py extracted in a worker

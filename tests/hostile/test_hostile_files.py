@@ -1,5 +1,5 @@
 """Hostile files: every file of a 200+ file corpus gets its outcome (text or a reason), fast, without
-printing, and indexing a folder of them ends with a consistent library; each defect of issue 26
+printing, and indexing a folder of them ends with a consistent library; each defect
 that lives in extraction has its own test (chunking time and memory, FIFOs, zip bombs, broken
 ODT on stdout, AES PDFs, binaries under text names, the size message)."""
 

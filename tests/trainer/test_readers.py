@@ -1,5 +1,5 @@
 """The readers beside the QA formats (MLQA-style sets, Mintaka, line-aligned text, FLORES, TMX)
-and the bad files of issue 26 item 8: each is a line-numbered problem from ``data check``."""
+and bad QA files: each is a line-numbered problem from ``data check``."""
 
 from __future__ import annotations
 
@@ -208,7 +208,7 @@ def test_tmx_entity_expansion_and_broken_xml_are_refused_with_a_line(tmp_path):
     assert n == 10 and "not well-formed XML" in msg  # the <tuv> inside the unclosed <tu ...
 
 
-# ------------------------------------------------------------------- issue 26 item 8: bad QA files
+# ------------------------------------------------------------------- bad QA files
 
 def check(path, capsys) -> str:
     assert main(["data", "check", str(path)]) == 2
