@@ -16,6 +16,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -116,6 +117,24 @@ class QueryVectors:
 
 
 QUERY_VECTORS = QueryVectors()
+_AHEAD: ThreadPoolExecutor | None = None
+_AHEAD_LOCK = threading.Lock()
+
+
+def _encode_ahead(encoder: Callable[[], object], text: str) -> Future:
+    """Encode ``text`` into :data:`QUERY_VECTORS` in a worker thread; the future's result is the
+    encoder (its exception, if loading or encoding failed, is raised by ``result()``)."""
+    global _AHEAD
+    with _AHEAD_LOCK:
+        if _AHEAD is None:
+            _AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="query-encoder")
+
+    def run():
+        enc = encoder()
+        QUERY_VECTORS.get(enc, text)
+        return enc
+
+    return _AHEAD.submit(run)
 
 
 # -- dense ----------------------------------------------------------------------------------------------
@@ -335,9 +354,13 @@ def search(store: Store, vectors: VectorIndex, encoder: Callable[[], object], qu
     use_dense = mode == "dense" or (mode == "hybrid" and weights[0] > 0)
     use_lexical = mode == "lexical" or (mode == "hybrid" and weights[1] > 0)
     min_share = policy.min_match_share if mode == "hybrid" else 0.0  # keyword mode: every match counts
+    # hybrid: the query is encoded (ONNX Runtime, without the interpreter lock) while the keyword
+    # side runs (SQLite, also without it): a query costs the longer of the two, not their sum
+    encoding = _encode_ahead(encoder, parsed.dense_text) if use_dense and use_lexical else None
     lexical = lexical_candidates(store, parsed, n, where, params, min_share) if use_lexical else []
     if use_dense:
-        lists.append((weights[0], dense_candidates(store, vectors, encoder(), parsed.dense_text, n, where, params,
+        enc = encoding.result() if encoding is not None else encoder()
+        lists.append((weights[0], dense_candidates(store, vectors, enc, parsed.dense_text, n, where, params,
                                                    policy)))
     if use_lexical:
         lists.append((weights[1], lexical))
