@@ -27,8 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hybridsearch.lexical import ALL_FUNCTION_WORDS
-
 STRONG, GOOD, WEAK = "strong", "good", "weak"
 
 
@@ -105,14 +103,10 @@ def keyword_share(text: str, query: str) -> float:
     from hybridsearch.lexical import lexical_tokens
     from hybridsearch.snippets import highlight_spans, query_terms
 
-    terms = query_terms(query)
+    terms = query_terms(query)  # without "what", "is", "ist"... beside words that say something
     words = {t for t in terms if not t.startswith("\x00")}
     if not terms:
         return 0.0
-    # "what", "is", "was", "ist"... say nothing about a passage: the share is of the words that do
-    # (of all words when the query is made of such words only)
-    words = {w for w in words if w not in ALL_FUNCTION_WORDS} or words
-    terms = words | {t for t in terms if t.startswith("\x00")}
     found = {t for t, _, _ in lexical_tokens(text)} & words
     runs = [t for t in terms if t.startswith("\x00")]
     if runs and highlight_spans(text, set(runs)):
