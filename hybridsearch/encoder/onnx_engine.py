@@ -50,10 +50,10 @@ def is_exported(target: Path) -> bool:
     return (target / META).is_file() and (target / GRAPH).is_file() and (target / WEIGHTS).is_file()
 
 
-def shipped_name(files: ModelFiles) -> str:
+def shipped_name(files: ModelFiles, identity: str | None = None) -> str:
     """Directory name of an export shipped with a packaged build: the weights' identity alone
     (paths and times differ on every install; the identity does not)."""
-    return f"{model_identity(files)}-onnx-fp32-v{EXPORT_VERSION}"
+    return f"{identity or model_identity(files)}-onnx-fp32-v{EXPORT_VERSION}"
 
 
 def shipped_dir(files: ModelFiles) -> Path | None:
@@ -61,14 +61,15 @@ def shipped_dir(files: ModelFiles) -> Path | None:
 
     The package's first search then needs neither torch nor a minute of export.
     """
-    target = paths.resources_dir() / "models" / "engine" / shipped_name(files)
+    identity = model_identity(files)  # reads the head of each weights file: once
+    target = paths.resources_dir() / "models" / "engine" / shipped_name(files, identity)
     if not is_exported(target):
         return None
     try:
         meta = json.loads((target / META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    ok = meta.get("identity") == model_identity(files) and meta.get("export_version") == EXPORT_VERSION
+    ok = meta.get("identity") == identity and meta.get("export_version") == EXPORT_VERSION
     return target if ok else None
 
 
