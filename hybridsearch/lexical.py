@@ -14,6 +14,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable
 
 #: Scripts written without spaces between words: indexed as character bigrams.
 _NOSPACE = (
@@ -149,6 +150,101 @@ class ParsedQuery:
     @property
     def terms(self) -> list[Term]:
         return [t for g in self.groups for t in g]
+
+
+#: What :func:`fold_token` does to the letters of a word written wholly below U+0900 (Latin,
+#: Greek, Cyrillic, Hebrew, Arabic), one character at a time: accents dropped ("é" → "e"),
+#: combining marks removed. Letters from U+0900 on (Vietnamese "ị", Devanagari) are left alone.
+_STRIP: dict[str, str] = {}
+for _c in map(chr, range(0x900)):
+    _d = "".join(ch for ch in unicodedata.normalize("NFD", _c) if not unicodedata.combining(ch))
+    if _d != _c:
+        _STRIP[_c] = unicodedata.normalize("NFC", _d)
+del _c, _d
+#: One of those characters (replaced through a regular expression: ``str.translate`` with a
+#: table is eight times slower on a paragraph, where few characters change).
+_STRIP_RE = re.compile("[" + re.escape("".join(_STRIP)) + "]")
+#: A character that continues a word of a spaced script (a letter, digit or mark, not of a
+#: no-space script): a word term must not have one on either side.
+_WORD_CHAR = re.compile(rf"(?![{_NOSPACE}])[\w{re.escape(MARKS)}]").match
+_NOSPACE_CHAR = re.compile(rf"[{_NOSPACE}]").match
+
+
+def _word_at(text: str, key: str, prefix: bool) -> bool:
+    """Whether ``key`` occurs in ``text`` as a whole word (``prefix``: a lone no-space character,
+    as the first of a bigram or alone)."""
+    edge = _NOSPACE_CHAR if prefix else _WORD_CHAR
+    i, n = text.find(key), len(key)
+    while i >= 0:
+        after = edge(text, i + n) is not None
+        if prefix and after:
+            return True
+        if not after and not (i and edge(text, i - 1)):
+            return True
+        i = text.find(key, i + 1)
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def _unsafe_nospace() -> re.Pattern:
+    """Characters of no-space scripts that folding does not map one to one (Thai "ำ" becomes two
+    characters, marks reorder or compose): where they occur, a bigram of the folded text is not
+    always a bigram of the text's own characters."""
+    chars = []
+    for lo, hi in ((0x0E00, 0x1100), (0x1780, 0x1800), (0x3040, 0x3100)):
+        for c in range(lo, hi):
+            ch = chr(c)
+            if unicodedata.combining(ch) or len(fold(ch)) != 1:
+                chars.append(ch)
+    return re.compile("[" + re.escape("".join(chars)) + "]")
+
+
+class TermMatcher:
+    """Which of a query's terms a text holds, as tokenising it with :func:`lexical_tokens` would
+    tell, without tokenising it: one pass of folding over the whole text, then a search per term.
+
+    A word's key is searched with no letter of its word on either side, in the folded text with
+    accents dropped as :func:`fold_token` drops them (a key written wholly below U+0900) or as
+    folded (other keys: "dịch" keeps its accents). A bigram of a no-space script is held anywhere
+    in a run; a lone no-space character (a prefix term) where a bigram starts with it or where it
+    stands alone. Phrases, and bigrams in text whose folding is not one to one (Thai), are checked
+    by tokenising."""
+
+    def __init__(self, terms):
+        self.terms = list(terms)
+        self._tokenise = any(t.phrase for t in self.terms)
+        self._nospace = any(is_nospace(t.key) for t in self.terms)
+        self._strip = False
+        self._checks = []  # (key, written below U+0900, a bigram, a prefix term)
+        for t in self.terms:
+            bigram = is_nospace(t.key) and not t.prefix
+            below = not is_nospace(t.key) and all(ord(ch) < 0x900 for ch in t.key)
+            self._strip |= below
+            self._checks.append((t.key, below, bigram, t.prefix))
+
+    def held(self, text: str) -> set[str]:
+        """The keys of the terms ``text`` holds."""
+        if self._tokenise or (self._nospace and _unsafe_nospace().search(text)):
+            keys = [k for k, _, _ in lexical_tokens(text)]
+            have, seq = set(keys), " " + " ".join(keys) + " "
+            return {t.key for t in self.terms if _holds(t, have, seq)}
+        folded = fold(text)
+        stripped = _STRIP_RE.sub(lambda m: _STRIP[m.group()], folded) if self._strip else folded
+        out = set()
+        for key, below, bigram, prefix in self._checks:
+            within = stripped if below else folded
+            if key in within and (bigram or _word_at(within, key, prefix)):
+                out.add(key)
+        return out
+
+
+def _holds(term: Term, have: set[str], seq: str) -> bool:
+    """Whether a chunk with match keys ``have`` (in order: ``seq``) holds ``term``."""
+    if term.phrase:
+        return f" {term.key} " in seq
+    if term.prefix:  # a lone no-space character is a prefix term
+        return any(h.startswith(term.key) for h in have)
+    return term.key in have
 
 
 def _quote(key: str) -> str:

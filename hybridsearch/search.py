@@ -12,6 +12,7 @@ Passages within a document are ordered the same way at chunk level.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -25,13 +26,14 @@ import numpy as np
 
 from hybridsearch.documents import detect_language
 from hybridsearch.errors import InputError
-from hybridsearch.lexical import FUNCTION_WORDS, ParsedQuery, Term, lexical_tokens, parse_query
+from hybridsearch.lexical import FUNCTION_WORDS, ParsedQuery, TermMatcher, parse_query
 from hybridsearch.ranking import DEFAULT_POLICY, MODES, RankingPolicy, feedback_vectors, offset_scores
 from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html
-from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXT_LANGUAGES, SQL_DOCS_MATCHING, SQL_DOCUMENT_CHUNKS,
-                                SQL_FILTERED_CHUNK_IDS, SQL_FIRST_CHUNKS, SQL_LEXICAL, SQL_NAME_MATCHES, SQL_MAX_CHUNK_ID, SQL_SAME_LANGUAGE,
-                                SQL_TERM_DOCS, Store, path_param)
+from hybridsearch.store import (SQL_CHUNK_PLACE, SQL_CHUNK_ROWS, SQL_CHUNK_TEXT_LANGUAGES, SQL_DOCS_MATCHING,
+                                SQL_DOCUMENT_CHUNKS, SQL_FILTERED_CHUNK_IDS, SQL_FIRST_CHUNKS, SQL_LEXICAL,
+                                SQL_LEXICAL_ALL, SQL_MAX_CHUNK_ID, SQL_NAME_MATCHES, SQL_SAME_LANGUAGE, SQL_TERM_DOCS,
+                                Store, path_param)
 from hybridsearch.vectors import VectorIndex
 
 #: Chunks fetched from each retriever per document asked for (documents have several chunks).
@@ -117,6 +119,9 @@ class QueryVectors:
 
 
 QUERY_VECTORS = QueryVectors()
+#: The language of a query's text: the keyword side and the dense side both ask (once per query).
+query_language = functools.lru_cache(maxsize=64)(detect_language)
+
 _AHEAD: ThreadPoolExecutor | None = None
 _AHEAD_LOCK = threading.Lock()
 
@@ -151,7 +156,7 @@ def dense_candidates(store: Store, vectors: VectorIndex, encoder, query: str, n:
     qv = QUERY_VECTORS.get(encoder, query)
     policy = policy.for_encoder(encoder)
     offset = policy.language_offset
-    lang = detect_language(query) if offset else None
+    lang = query_language(query) if offset else None
     with store.lock:
         allowed = None
         if where:
@@ -220,7 +225,10 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
     # more, so that they do not crowd the real matches out of the first n
     fetch = n * FOREIGN_FETCH if shared else n
     with store.lock:
-        rows = store.conn.execute(SQL_LEXICAL.format(where=where), [match, *params, fetch]).fetchall()
+        if where:
+            rows = store.conn.execute(SQL_LEXICAL.format(where=where), [match, *params, fetch]).fetchall()
+        else:
+            rows = store.conn.execute(SQL_LEXICAL_ALL, (match, fetch)).fetchall()
     hits = [(int(cid), -float(rank)) for cid, rank in rows]
     by_share = min_share > 0 and len(kept) >= 2
     if not hits or not (by_share or shared):
@@ -233,6 +241,7 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
     with store.lock:
         found = {r[0]: (r[1], r[2]) for r in store.conn.execute(
             SQL_CHUNK_TEXT_LANGUAGES.format(marks=",".join("?" * len(hits))), [c for c, _ in hits])}
+    matcher = TermMatcher(t for _, _, t in kept)
     out = []
     for cid, score in hits:
         if len(out) >= n:
@@ -241,9 +250,8 @@ def lexical_candidates(store: Store, query: "str | ParsedQuery", n: int, where: 
         if not by_share and lang not in shared:
             out.append((cid, score))  # nothing to check: spare the tokenising
             continue
-        keys = [k for k, _, _ in lexical_tokens(text)]
-        seq, have = " " + " ".join(keys) + " ", set(keys)
-        held = [t for _, _, t in kept if _holds(t, have, seq)]
+        keys = matcher.held(text)
+        held = [t for _, _, t in kept if t.key in keys]
         if lang in shared and held and all(not t.phrase and t.key in shared[lang] for t in held):
             continue  # only another language's function words: no keyword match
         if not by_share or sum(weight[g] for g in {group_of[t] for t in held}) >= min_share * whole:
@@ -258,22 +266,13 @@ def _foreign_function_words(parsed: ParsedQuery) -> dict[str, frozenset[str]]:
     keys = {t.key for t in terms if not t.phrase}
     if not keys:
         return {}
-    query_language = detect_language(parsed.text)
+    language = query_language(parsed.text)
     out = {}
     for lang, words in FUNCTION_WORDS.items():
         common = keys & words
-        if lang != query_language and common and any(t.phrase or t.key not in words for t in terms):
+        if lang != language and common and any(t.phrase or t.key not in words for t in terms):
             out[lang] = frozenset(common)
     return out
-
-
-def _holds(term: Term, have: set[str], seq: str) -> bool:
-    """Whether a chunk with match keys ``have`` (in order: ``seq``) holds ``term``."""
-    if term.phrase:
-        return f" {term.key} " in seq
-    if term.prefix:  # a lone no-space character is a prefix term
-        return any(h.startswith(term.key) for h in have)
-    return term.key in have
 
 
 def name_candidates(store: Store, parsed: ParsedQuery, n: int, where: str,

@@ -99,6 +99,9 @@ SQL_LEXICAL = """
     FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
     WHERE chunks_fts MATCH ? {where}
     ORDER BY rank LIMIT ?"""
+#: the same without filters: FTS5 alone, without the joins (10 ms instead of 19 at 100,000 chunks)
+SQL_LEXICAL_ALL = """
+    SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"""
 #: documents with a chunk matching an FTS5 expression (a required phrase, excluded words)
 SQL_DOCS_MATCHING = ("SELECT m.document_id FROM chunks_fts JOIN chunks m ON m.id = chunks_fts.rowid "
                      "WHERE chunks_fts MATCH ?")
