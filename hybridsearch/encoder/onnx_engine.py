@@ -109,7 +109,9 @@ def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> P
 
 
 def _drop_stale(current: Path) -> None:
-    """Remove older exports of the same model directory (its files changed) so the cache does not grow."""
+    """Remove older exports of the same model directory (its files changed), and exports of models
+    whose files are gone (a moved or removed installation, a deleted model), so the cache does not
+    grow by an export (~450 MB) each time."""
     def source(d: Path):
         try:
             meta = json.loads((d / META).read_text())
@@ -117,9 +119,15 @@ def _drop_stale(current: Path) -> None:
             return None
         return meta.get("source"), meta.get("overlay")
 
+    def gone(src) -> bool:
+        return src is not None and any(p and not Path(p).exists() for p in src)
+
     mine = source(current)
     for d in current.parent.iterdir():
-        if d != current and d.is_dir() and not d.name.startswith(".") and source(d) == mine:
+        if d == current or not d.is_dir() or d.name.startswith("."):
+            continue
+        src = source(d)
+        if src == mine or gone(src):
             shutil.rmtree(d, ignore_errors=True)
 
 

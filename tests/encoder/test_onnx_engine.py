@@ -119,6 +119,23 @@ def test_a_changed_model_is_exported_again(tiny_model_dir, tmp_path, tiny_encode
     assert (after * Encoder(model, device="cpu", max_length=128).encode(TEXTS[:3])).sum(1).min() >= 0.9999
 
 
+def test_the_export_of_a_moved_or_removed_model_is_cleared_from_the_cache(tiny_model_dir, tmp_path):
+    """A model that moved (a reinstall elsewhere, a removed copy) is exported at its new place; the
+    export of the old place (~450 MB for the real model) does not stay in the cache for ever."""
+    root = tmp_path / "cache"
+    old, other = tmp_path / "old-install", tmp_path / "other-model"
+    shutil.copytree(tiny_model_dir, old)
+    shutil.copytree(tiny_model_dir, other)
+    first = OnnxEncoder(old, max_length=128, root=root).engine_dir
+    kept = OnnxEncoder(other, max_length=128, root=root).engine_dir
+    shutil.rmtree(old)
+    moved = tmp_path / "new-install"
+    shutil.copytree(tiny_model_dir, moved)
+    now = OnnxEncoder(moved, max_length=128, root=root).engine_dir
+    assert now.exists() and kept.exists()  # a model still in place keeps its export
+    assert not first.exists()
+
+
 def test_torch_answers_with_a_note_when_the_export_fails(tiny_model_dir, monkeypatch):
     def broken(files, out_dir):
         raise RuntimeError("exporter exploded\nsecond line")
