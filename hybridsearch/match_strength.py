@@ -22,8 +22,10 @@ No Qt here; the desktop app renders the ratings.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -174,13 +176,56 @@ _background: dict[str, np.ndarray] = {}
 _background_lock = threading.Lock()
 
 
+def _background_file(encoder) -> Path | None:
+    """Where :data:`BACKGROUND`'s vectors by ``encoder``'s model are kept between processes (a
+    command-line search would otherwise encode 27 passages each time); None without an identity."""
+    from hybridsearch import paths
+
+    identity = getattr(encoder, "identity", None)
+    if not identity:
+        return None
+    texts = hashlib.sha256("\n".join(BACKGROUND).encode("utf-8")).hexdigest()[:10]
+    return paths.cache_dir() / "baseline" / f"{identity}-{texts}.npy"
+
+
+def _load_background(path: Path | None, dim: int | None) -> np.ndarray | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        vecs = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # damaged: encoded again and rewritten
+    ok = vecs.dtype == np.float32 and vecs.shape == (len(BACKGROUND), dim or vecs.shape[-1])
+    return vecs if ok else None
+
+
+def _save_background(path: Path | None, vecs: np.ndarray) -> None:
+    from hybridsearch import atomic
+
+    if path is None:
+        return
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.save(fh, vecs, allow_pickle=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_file(path, write)
+    except OSError:
+        pass  # a full or read-only disk: encoded again next time
+
+
 def background_vectors(encoder) -> np.ndarray:
-    """:data:`BACKGROUND` encoded as passages by ``encoder`` (once per model), unit length."""
+    """:data:`BACKGROUND` encoded as passages by ``encoder`` (once per model: kept in memory and
+    in the cache directory), unit length."""
     key = getattr(encoder, "identity", None) or str(id(encoder))
     with _background_lock:
         vecs = _background.get(key)
     if vecs is None:
-        vecs = _unit(encoder.encode(list(BACKGROUND), kind="passage"))
+        path = _background_file(encoder)
+        vecs = _load_background(path, getattr(encoder, "dim", None))
+        if vecs is None:
+            vecs = _unit(encoder.encode(list(BACKGROUND), kind="passage"))
+            _save_background(path, vecs)
         with _background_lock:
             _background[key] = vecs
     return vecs

@@ -173,6 +173,7 @@ def cmd_search(args) -> int:
     if args.lexical_weight is not None and not 0.0 <= args.lexical_weight <= 10.0:
         raise InputError("--lexical-weight must be between 0 and 10")
     from hybridsearch.encoder.runtime import language_offset_option_error
+    from hybridsearch.match_strength import GOOD, STRONG, rate_results
 
     if problem := language_offset_option_error(args.language_offset):
         raise InputError(problem)
@@ -183,6 +184,7 @@ def cmd_search(args) -> int:
                              file_types=args.type.split(",") if args.type else None,
                              folders=args.folder, weights=weights, language_offset=args.language_offset,
                              feedback=not args.no_feedback)
+        ratings = rate_results(lib, args.query, results, use_vectors=args.mode != "lexical")
         empty = not results and lib.store.count("SELECT count(*) FROM documents WHERE status = 'ok'") == 0
         root = lib.root
         state = lib.embedding_state() if args.mode != "lexical" else {"not_embedded": 0}
@@ -196,8 +198,9 @@ def cmd_search(args) -> int:
         print(f"the library at {root} has no documents yet: {ADD_DOCUMENTS}", file=sys.stderr)
     if args.json:
         out = []
-        for r in results:
+        for r, rating in zip(results, ratings):
             out.append({"path": r.path, "title": r.title, "language": r.language, "score": r.score,
+                        "strength": rating.level,
                         "file_type": r.file_type, "modified": r.modified.isoformat(),
                         "passage": {"chunk_id": r.best.chunk_id, "start": r.best.start, "end": r.best.end,
                                     "language": r.best.language, "text": r.best.text, "page": r.best.page,
@@ -209,10 +212,12 @@ def cmd_search(args) -> int:
     if not results:
         print("no results")
         return 0
-    for i, r in enumerate(results, 1):
+    if not any(rating.level in (STRONG, GOOD) for rating in ratings):
+        print("no good match: the closest documents are only weakly related")
+    for i, (r, rating) in enumerate(zip(results, ratings), 1):
         snippet = render(r.best.snippet, "*", "*")
         page = f"  (p. {r.best.page})" if r.best.page else ""
-        print(f"{i:>2}. {r.title}  [{r.language or '?'}, {r.file_type}]  {r.score:.4f}\n    {r.path}{page}\n"
+        print(f"{i:>2}. {r.title}  [{r.language or '?'}, {r.file_type}]  {rating.label}\n    {r.path}{page}\n"
               f"    {snippet}")
     return 0
 

@@ -153,3 +153,29 @@ def test_time_left_to_embed_is_worded_as_the_app_words_it(tmp_path, tiny_model_d
     assert "embedded: 0 (about 2 min 30 s left)" in capsys.readouterr().out
     assert main(["search", "walrus", *lib, "--model", str(tiny_model_dir), "--device", "cpu"]) == 0
     assert "the 0 embedded, about 2 min 30 s left;" in capsys.readouterr().err
+
+
+def test_search_says_how_well_each_result_matches_as_the_app_does(tmp_path, tiny_model_dir, capsys):
+    """Each result is labelled strong / good / weak (the app's words) instead of a raw fused score;
+    when none matches well the output says so first; --json carries the label as "strength"."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "walrus.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
+    (docs / "garden.txt").write_text("Sunflowers need a sunny bed and little water.", encoding="utf-8")
+    lib = ["--library", str(tmp_path / "lib")]
+    model = ["--model", str(tiny_model_dir), "--device", "cpu"]
+    assert main(["index", str(docs), *lib, *model]) == 0
+    capsys.readouterr()
+    # keyword search: every keyword present is a good match, some of them a weak one
+    assert main(["search", "walrus ice", "--mode", "lexical", *lib, *model]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" 1. walrus  [en, txt]  good match\n"), out
+    assert "no good match" not in out
+    assert main(["search", "walrus penguin", "--mode", "lexical", *lib, *model]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no good match: the closest documents are only weakly related") and "weak match" in out
+    assert main(["search", "walrus ice", "--mode", "lexical", "--json", *lib, *model]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["strength"] == "good"
+    # hybrid search rates by meaning as well (the tiny model's cosines are random: any label)
+    assert main(["search", "walrus", "--json", *lib, *model]) == 0
+    assert {r["strength"] for r in json.loads(capsys.readouterr().out)} <= {"strong", "good", "weak"}
