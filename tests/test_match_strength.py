@@ -69,3 +69,30 @@ def test_question_words_do_not_count_against_a_passage_that_holds_every_keyword(
     assert rate(FALLBACK.weak - 0.03, keyword_share(text, "Was ist ziviler Ungehorsam?"), FALLBACK) == "good"
     assert keyword_share("the and of", "the of") == 1.0  # a query of small words only keeps them
     assert keyword_share("nothing here", "ziviler Ungehorsam") == 0.0
+
+
+def test_the_baseline_passages_are_encoded_once_per_model_not_once_per_process(tmp_path):
+    """A command-line search rates its results in a new process each time: the 27 baseline passages
+    come from the cache after the first time, and a damaged cache file is encoded again."""
+    import numpy as np
+
+    from hybridsearch import match_strength
+    from hybridsearch.match_strength import BACKGROUND, background_vectors
+
+    class Counting:
+        dim, identity = 8, "counting-model-1"
+        calls = 0
+
+        def encode(self, texts, kind="passage"):
+            Counting.calls += 1
+            return np.random.default_rng(len(texts)).normal(size=(len(texts), self.dim)).astype(np.float32)
+
+    first = background_vectors(Counting())
+    assert Counting.calls == 1 and first.shape == (len(BACKGROUND), 8)
+    match_strength._background.clear()  # a new process
+    assert np.array_equal(background_vectors(Counting()), first) and Counting.calls == 1
+    path = match_strength._background_file(Counting())
+    path.write_bytes(b"not an array")
+    match_strength._background.clear()
+    assert np.array_equal(background_vectors(Counting()), first) and Counting.calls == 2
+    assert np.array_equal(np.load(path), first)  # rewritten
