@@ -95,6 +95,8 @@ def repair(store: Store, vectors: VectorIndex, enc, cancel=None, on_progress=Non
     if not missing:
         return 0
     done, t0 = 0, time.perf_counter()
+    if on_progress:  # the stage starts now (its first batch takes seconds): a bar's rate counts from here
+        on_progress(Progress(stage, 0, len(missing), f"0/{len(missing)} chunks"))
     step = BATCH_CHUNKS * 4  # one slice of chunk texts in memory at a time
     try:
         for i in range(0, len(missing), step):
@@ -274,6 +276,8 @@ def run_index(store: Store, vectors: VectorIndex, enc, folder_paths=None, cancel
     files_done = 0
     clock = EtaClock(files_total)
     pending = _Pending()
+    if files_total:
+        _report(on_progress, 0, files_total, report, clock, "")
     try:
         for fid, path, work in scans:
             for entry, old in work:

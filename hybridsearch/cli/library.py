@@ -124,7 +124,9 @@ class _Bars:
             if p.stage == "done":
                 return
             unit = "chunk" if p.stage in ("repair", "reembed", "embed") else "file"
-            self.bar = tqdm(total=p.total, desc=p.stage, unit=unit, file=sys.stderr, dynamic_ncols=True)
+            # a stage first heard of part-way (a resumed run) counts its rate from what is left
+            self.bar = tqdm(total=p.total, initial=p.done or 0, desc=p.stage, unit=unit, file=sys.stderr,
+                            dynamic_ncols=True)
         if self.bar is not None:
             if p.total is not None and self.bar.total != p.total:
                 self.bar.total = p.total
