@@ -206,6 +206,8 @@ def encode_eval_set(encoder, es: EvalSet, on_progress=None, cancel: CancelToken 
                 on_progress(Progress("evaluate", offset + done, total, "encoding"))
         return cb
 
+    if on_progress:  # encoding starts now: a bar's rate counts from here, not from the first batch
+        on_progress(Progress("evaluate", 0, total, "encoding"))
     q = encoder.encode([t for _, _, t in es.queries], kind="query", batch_size=batch_size,
                        progress=report(0))
     c = encoder.encode([t for _, t in es.candidates], kind="passage", batch_size=batch_size,

@@ -253,7 +253,8 @@ def cmd_evaluate(args) -> int:
     def on_progress(p):
         nonlocal bar
         if bar is None:  # created once the model has loaded, so load errors print cleanly
-            bar = tqdm(total=p.total, desc="encoding", unit="text", file=sys.stderr, dynamic_ncols=True)
+            bar = tqdm(total=p.total, initial=p.done, desc="encoding", unit="text", file=sys.stderr,
+                       dynamic_ncols=True)
         bar.n = p.done
         bar.refresh()
 

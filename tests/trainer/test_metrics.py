@@ -174,3 +174,25 @@ def test_feedback_ranks_the_translation_next_to_the_answer():
     # the same-language offset is taken from A before feedback and after it
     offset = search_scores(q, c, es, DEFAULT_POLICY.with_(language_offset=0.01))
     assert offset[0, 0] == pytest.approx(fed[0, 0] - 0.01, abs=2e-3) and offset[0, 2] > offset[0, 1]
+
+
+def test_evaluation_progress_starts_at_zero_and_ends_at_every_text():
+    """The encoding bar (CLI) and the Evaluation page's progress start at 0 of all texts when
+    encoding starts: a bar first told "64 of 4,279" showed millions of texts a second."""
+    from trainer.evaluate import evaluate_encoder
+
+    class Batches:  # encodes in batches of 2 and reports after each, as the real encoders do
+        def encode(self, texts, kind, batch_size, progress):
+            rng = np.random.default_rng(len(texts))
+            out = rng.normal(size=(len(texts), 8)).astype(np.float32)
+            for done in range(2, len(texts) + 2, 2):
+                progress(min(done, len(texts)), len(texts))
+            return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    _, es = hand_set()
+    seen = []
+    evaluate_encoder(Batches(), es, on_progress=seen.append, feedback=False, language_offset=0.0)
+    total = len(es.queries) + len(es.candidates)
+    assert (seen[0].done, seen[0].total) == (0, total)
+    assert (seen[-1].done, seen[-1].total) == (total, total)
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
