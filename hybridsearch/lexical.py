@@ -327,11 +327,13 @@ def parse_query(query: str) -> ParsedQuery:
 
 
 # -- function words -----------------------------------------------------------------------------------
-#: The most frequent function words (articles, pronouns, prepositions, conjunctions, auxiliaries)
-#: of languages written with the Latin alphabet, where one language's function word is often
-#: another's word ("die": a German article, an English verb; "also", "in", "an", "son", "de").
-#: Search uses them so that such a word alone is no keyword match for a document in the language
-#: where it is a function word, when the query is in another language. Match keys (folded).
+#: The most frequent function words (articles, pronouns, prepositions, conjunctions, auxiliaries,
+#: question words) of the languages written with spaces between words. Two uses: search, so that
+#: one language's function word is no keyword match in a language where it is a word ("die": a
+#: German article, an English verb; "also", "in", "an", "son", "de"; Vietnamese "là" and Spanish
+#: "la"); and highlighting and the keyword share of a match's strength, which leave them out
+#: beside words that say something ("что", "και", "ve", "của", "في", "की" are in every passage).
+#: Match keys (folded).
 _FUNCTION_WORDS_TEXT = {
     "en": "the a an and or but of to in on at by for with from as is are was were be been being it its this "
           "that these those he she they we you i his her their our your not no do does did have has had will "
@@ -355,6 +357,21 @@ _FUNCTION_WORDS_TEXT = {
           "vi jeg ikke ogsa",
     "no": "en et ei og eller men av i pa til med for fra om under ved er var har hadde den det de som han "
           "hun vi jeg ikke ogsa",
+    "ru": "и в во не на с со что как а но да к ко по из у о об от до за для при без над под он она оно они "
+          "мы вы я ты его её их это этот эта эти то тот та те был была было были быть есть будет который "
+          "которая которое которые когда где кто чем ли же бы также или только уже каком какой какая какие "
+          "сколько почему",
+    "el": "ο η το οι τα του της των τον την τους τις ένας μια ένα ενός μιας και ή αλλά σε στο στη στην στον "
+          "στα στους στις στων από με για ως είναι ήταν είχε έχει έχουν που ότι όταν δεν να θα αυτό αυτή "
+          "αυτός αυτά αυτές αυτοί τι ποιος ποια ποιο ποιοι ποιες ποιον ποιας ποιου πότε πώς πόσα πόσοι πόσες",
+    "tr": "ve veya ile bir bu şu o da de ki için gibi daha en çok ne mi mı mu mü olan olarak ise kadar sonra "
+          "hangi nedir nasıl nerede kim kimin kaç zaman",  # "ne zaman": when
+    "vi": "và hoặc của là có được cho với trong trên từ một những các này đó không thì mà đã sẽ đang để khi "
+          "nào gì ai đâu bao nhiêu nhất",
+    "ar": "في من على إلى الى عن مع هذا هذه ذلك تلك التي الذي الذين و او أو ثم لا لم لن ما ماذا متى أين اين "
+          "كيف هل كان كانت هو هي هم أن ان إن قد تم عند بعد قبل كل بين",
+    "hi": "का की के को में से पर और या है हैं था थी थे हो यह वह ये वे इस उस इसके उसके एक भी तो ही कि जो क्या "
+          "कब कहाँ कहां कैसे किस किसने किसको कौन कितने कितना कितनी नहीं ने लिए द्वारा गया गई गए हुआ हुई हुए",
 }
 FUNCTION_WORDS: dict[str, frozenset[str]] = {
     lang: frozenset(fold_token(w) for w in words.split()) for lang, words in _FUNCTION_WORDS_TEXT.items()}

@@ -25,14 +25,15 @@ def query_terms(query: str) -> set[str]:
     Words of one or two letters ("do", "in", "la") and function words ("the", "what", "die") are
     left out while the query has other ones:
     bold on every "in" of a passage hides the words that matter and pulls the excerpt toward the
-    passage's first small word. Capitals (EU, AI) and numbers (42) are kept.
+    passage's first small word. Capitals (EU, AI, IT: not Vietnamese "ai" or English "it") and
+    numbers (42) are kept.
     """
     query = parse_query(query).text  # excluded words and OR are not highlighted
     keys, small = set(), set()
     for t, s, e in lexical_tokens(query):
         word = query[s:e]
-        if not is_nospace(word) and ((len(word) <= 2 and not (word.isupper() or word.isdigit()))
-                                     or t in ALL_FUNCTION_WORDS):
+        if not is_nospace(word) and not (word.isupper() or word.isdigit()) and (len(word) <= 2
+                                                                           or t in ALL_FUNCTION_WORDS):
             small.add(t)
         else:
             keys.add(t)

@@ -164,6 +164,8 @@ def test_snippets_bold_the_words_that_matter_not_every_small_word():
     assert "<b>In</b>" not in html_ and "<b>in</b>" not in html_ and "<b>do</b>" not in html_
     assert "<b>42</b>" in snippet_html(text, query_terms("42 bees"))
     assert "<b>EU</b>" in snippet_html("The EU sets rules for honey.", query_terms("EU honey rules"))
+    # a word in capitals is kept although a language has it as a function word (Vietnamese "ai")
+    assert "<b>AI</b>" in snippet_html("New AI rules for honey.", query_terms("AI rules"))
     assert "<b>In</b>" in snippet_html(text, query_terms("in"))
     # function words of any language ("the", "where", "die") are not bolded beside words that matter
     html_ = snippet_html(text, query_terms("where are the bees in the hive"))
@@ -172,6 +174,34 @@ def test_snippets_bold_the_words_that_matter_not_every_small_word():
     # the excerpt starts at the first word that matters, not at an early "in"
     long = "We met in town. " * 30 + "Bees sleep in the hive."
     assert "<b>Bees</b>" in snippet_html(long, query_terms("where do bees sleep in"), width=80)
+
+
+@pytest.mark.parametrize("question, passage, kept, dropped", [
+    ("Когда была построена башня?", "Башня была построена в 1889 году, когда шла выставка.",
+     ["Башня", "построена"], ["была", "когда", "в"]),
+    ("Πότε ιδρύθηκε το πανεπιστήμιο;", "Το πανεπιστήμιο ιδρύθηκε το 1636 και είναι το παλαιότερο.",
+     ["πανεπιστήμιο", "ιδρύθηκε"], ["Το", "το", "και"]),
+    ("Üniversite ne zaman ve kim için kuruldu?", "Üniversite 1636 yılında din adamları için kuruldu ve büyüdü.",
+     ["Üniversite", "kuruldu"], ["için", "ve"]),
+    ("Trường đại học được thành lập khi nào?", "Trường đại học được thành lập năm 1636 và là trường cổ nhất.",
+     ["Trường", "thành", "lập"], ["được", "và", "là"]),
+    ("متى تم تأسيس الجامعة؟", "تم تأسيس الجامعة في عام 1636 وهي من أقدم الجامعات.",
+     ["تأسيس", "الجامعة"], ["تم", "في", "من"]),
+    ("विश्वविद्यालय की स्थापना कब हुई थी?", "विश्वविद्यालय की स्थापना 1636 में हुई थी और यह सबसे पुराना है।",
+     ["विश्वविद्यालय", "स्थापना"], ["की", "में", "हुई", "थी"]),
+])
+def test_function_words_of_every_spaced_script_are_neither_bolded_nor_counted_as_keywords(question, passage,
+                                                                                         kept, dropped):
+    """As with "the" and "die": a Russian "что", a Greek "το", a Hindi "की" are in every passage of
+    their language, so the snippet does not bold them beside the question's words that matter, and
+    a passage holding all of those has every keyword (the strength's keyword lift), as in English."""
+    from hybridsearch.match_strength import keyword_share
+    from hybridsearch.snippets import query_terms, snippet_html
+
+    bold = set(re.findall(r"<b>(.*?)</b>", snippet_html(passage, query_terms(question))))
+    assert set(kept) <= bold and not bold & set(dropped), bold
+    assert keyword_share(passage, question) == 1.0
+    assert keyword_share(passage.split()[-1], question) == 0.0
 
 
 def test_dense_and_hybrid_return_documents_and_forget_deleted_ones(lib):
