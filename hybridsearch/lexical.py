@@ -366,8 +366,8 @@ _FUNCTION_WORDS_TEXT = {
           "αυτός αυτά αυτές αυτοί τι ποιος ποια ποιο ποιοι ποιες ποιον ποιας ποιου πότε πώς πόσα πόσοι πόσες",
     "tr": "ve veya ile bir bu şu o da de ki için gibi daha en çok ne mi mı mu mü olan olarak ise kadar sonra "
           "hangi nedir nasıl nerede kim kimin kaç zaman",  # "ne zaman": when
-    "vi": "và hoặc của là có được cho với trong trên từ một những các này đó không thì mà đã sẽ đang để khi "
-          "nào gì ai đâu bao nhiêu nhất",
+    "vi": "và hoặc của là có được cho với trong trên từ ở một những các này đó không thì mà đã sẽ đang để "
+          "khi nào gì ai đâu bao nhiêu nhất",
     "ar": "في من على إلى الى عن مع هذا هذه ذلك تلك التي الذي الذين و او أو ثم لا لم لن ما ماذا متى أين اين "
           "كيف هل كان كانت هو هي هم أن ان إن قد تم عند بعد قبل كل بين",
     "hi": "का की के को में से पर और या है हैं था थी थे हो यह वह ये वे इस उस इसके उसके एक भी तो ही कि जो क्या "
@@ -379,6 +379,20 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 
 #: Every language's function words: words that say nothing about a passage in any of them.
 ALL_FUNCTION_WORDS: frozenset[str] = frozenset().union(*FUNCTION_WORDS.values())
+
+
+#: Languages written one syllable a word, where words of one or two letters carry meaning
+#: (Vietnamese "tư thục", "Ấn Độ"): only their function words are left out of the highlighted terms.
+SYLLABLE_LANGUAGES = frozenset({"vi"})
+
+
+@functools.lru_cache(maxsize=64)
+def query_language(text: str) -> str | None:
+    """The language of a query's text (py3langid); asked by the keyword side, the dense side and
+    the highlighting, detected once per text."""
+    from hybridsearch.documents import detect_language
+
+    return detect_language(text)
 
 
 def function_words(language: str | None) -> frozenset[str]:

@@ -12,7 +12,6 @@ Passages within a document are ordered the same way at chunk level.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import threading
@@ -24,9 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from hybridsearch.documents import detect_language
 from hybridsearch.errors import InputError
-from hybridsearch.lexical import FUNCTION_WORDS, ParsedQuery, TermMatcher, parse_query
+from hybridsearch.lexical import FUNCTION_WORDS, ParsedQuery, TermMatcher, parse_query, query_language
 from hybridsearch.ranking import DEFAULT_POLICY, MODES, RankingPolicy, feedback_vectors, offset_scores
 from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html
@@ -119,8 +117,6 @@ class QueryVectors:
 
 
 QUERY_VECTORS = QueryVectors()
-#: The language of a query's text: the keyword side and the dense side both ask (once per query).
-query_language = functools.lru_cache(maxsize=64)(detect_language)
 
 _AHEAD: ThreadPoolExecutor | None = None
 _AHEAD_LOCK = threading.Lock()

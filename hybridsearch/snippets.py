@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 
-from hybridsearch.lexical import ALL_FUNCTION_WORDS, TOKEN_RE, fold, is_nospace, lexical_tokens, parse_query
+from hybridsearch.lexical import (ALL_FUNCTION_WORDS, SYLLABLE_LANGUAGES, TOKEN_RE, fold, is_nospace, lexical_tokens,
+                                 parse_query, query_language)
 from hybridsearch.records import Snippet
 
 #: characters of a passage shown in a result list
@@ -22,18 +23,23 @@ def query_terms(query: str) -> set[str]:
     """Match keys of the query's words and bigrams to highlight; whole no-space runs are kept as
     ``\\x00run``.
 
-    Words of one or two letters ("do", "in", "la") and function words ("the", "what", "die") are
-    left out while the query has other ones:
+    Words of one or two letters ("do", "in", "la"; not in Vietnamese, where "Ấn Độ" is India) and
+    function words ("the", "what", "die", "что", "của") are left out while the query has other ones:
     bold on every "in" of a passage hides the words that matter and pulls the excerpt toward the
     passage's first small word. Capitals (EU, AI, IT: not Vietnamese "ai" or English "it") and
     numbers (42) are kept.
     """
     query = parse_query(query).text  # excluded words and OR are not highlighted
     keys, small = set(), set()
+    short_words = None  # are one- and two-letter words small? not in Vietnamese ("Ấn Độ"): asked once
     for t, s, e in lexical_tokens(query):
         word = query[s:e]
-        if not is_nospace(word) and not (word.isupper() or word.isdigit()) and (len(word) <= 2
-                                                                           or t in ALL_FUNCTION_WORDS):
+        if is_nospace(word) or word.isupper() or word.isdigit():
+            keys.add(t)
+            continue
+        if len(word) <= 2 and t not in ALL_FUNCTION_WORDS and short_words is None:
+            short_words = query_language(query) not in SYLLABLE_LANGUAGES
+        if t in ALL_FUNCTION_WORDS or (len(word) <= 2 and short_words):
             small.add(t)
         else:
             keys.add(t)

@@ -185,6 +185,9 @@ def test_snippets_bold_the_words_that_matter_not_every_small_word():
      ["Üniversite", "kuruldu"], ["için", "ve"]),
     ("Trường đại học được thành lập khi nào?", "Trường đại học được thành lập năm 1636 và là trường cổ nhất.",
      ["Trường", "thành", "lập"], ["được", "và", "là"]),
+    # Vietnamese words are syllables: two-letter ones carry meaning ("tư thục" private, "Ấn Độ" India)
+    ("Trường tư thục ở Ấn Độ được gọi là gì?", "Ở Ấn Độ, trường tư thục được gọi là trường độc lập.",
+     ["Ấn", "Độ", "tư", "thục", "gọi"], ["Ở", "được", "là"]),
     ("متى تم تأسيس الجامعة؟", "تم تأسيس الجامعة في عام 1636 وهي من أقدم الجامعات.",
      ["تأسيس", "الجامعة"], ["تم", "في", "من"]),
     ("विश्वविद्यालय की स्थापना कब हुई थी?", "विश्वविद्यालय की स्थापना 1636 में हुई थी और यह सबसे पुराना है।",
