@@ -800,12 +800,8 @@ def chunk_text(text: str, tokenizer, max_tokens: int = 180, overlap_tokens: int 
 
 
 # -- language identification ----------------------------------------------------------------------
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of ``text`` (py3langid), or None for text with too few letters."""
-    sample = text[:5000]
-    if sum(ch.isalpha() for ch in sample[:400]) < 3:
-        return None
-    return language.classify(sample)
+#: ISO 639-1 code of a text (py3langid), or None for text with too few letters.
+detect_language = language.detect
 
 
 def detect_document_language(text: str, chunks: list[Chunk]) -> str | None:

@@ -12,6 +12,7 @@ while reading or writing it falls back to the package's own loader.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -141,3 +142,18 @@ def preload() -> threading.Thread:
 def classify(text: str) -> str:
     """The ISO 639-1 code py3langid gives ``text``."""
     return identifier().classify(text)[0]
+
+
+def detect(text: str) -> str | None:
+    """ISO 639-1 code of ``text`` (py3langid), or None for text with too few letters."""
+    sample = text[:5000]
+    if sum(ch.isalpha() for ch in sample[:400]) < 3:
+        return None
+    return classify(sample)
+
+
+@functools.lru_cache(maxsize=64)
+def query_language(text: str) -> str | None:
+    """The language of a query's text; the keyword side, the dense side and the highlighting all
+    ask, so it is detected once per text."""
+    return detect(text)

@@ -386,15 +386,6 @@ ALL_FUNCTION_WORDS: frozenset[str] = frozenset().union(*FUNCTION_WORDS.values())
 SYLLABLE_LANGUAGES = frozenset({"vi"})
 
 
-@functools.lru_cache(maxsize=64)
-def query_language(text: str) -> str | None:
-    """The language of a query's text (py3langid); asked by the keyword side, the dense side and
-    the highlighting, detected once per text."""
-    from hybridsearch.documents import detect_language
-
-    return detect_language(text)
-
-
 def function_words(language: str | None) -> frozenset[str]:
     """The function words (match keys) of ``language``; empty for languages without a list."""
     return FUNCTION_WORDS.get(language or "", frozenset())

@@ -24,7 +24,8 @@ from typing import Callable
 import numpy as np
 
 from hybridsearch.errors import InputError
-from hybridsearch.lexical import FUNCTION_WORDS, ParsedQuery, TermMatcher, parse_query, query_language
+from hybridsearch.language import query_language
+from hybridsearch.lexical import FUNCTION_WORDS, ParsedQuery, TermMatcher, parse_query
 from hybridsearch.ranking import DEFAULT_POLICY, MODES, RankingPolicy, feedback_vectors, offset_scores
 from hybridsearch.records import Context, DocumentResult, Passage
 from hybridsearch.snippets import highlight_spans, make_snippet, query_terms, render_html

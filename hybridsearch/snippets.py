@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import html
 
+from hybridsearch.language import query_language
 from hybridsearch.lexical import (ALL_FUNCTION_WORDS, SYLLABLE_LANGUAGES, TOKEN_RE, fold, is_nospace, lexical_tokens,
-                                 parse_query, query_language)
+                                 parse_query)
 from hybridsearch.records import Snippet
 
 #: characters of a passage shown in a result list
