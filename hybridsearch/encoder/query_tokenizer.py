@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import numpy as np
 from hybridsearch import atomic, paths
 
 #: Bump when the cache's layout changes, so older caches are rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the cache records its source file
 UNK_PENALTY = 10.0  # tokenizers' K_UNK_PENALTY
 PIECES, SCORES, META = "pieces.txt", "scores.npy", "tokenizer.json"
 
@@ -150,6 +151,25 @@ def cache_dir(tokenizer_file: Path, root: Path | None = None) -> Path:
     return (Path(root) if root else paths.models_dir() / "query-tokenizer") / key.hexdigest()[:16]
 
 
+def _drop_stale(current: Path) -> None:
+    """Remove the caches of older versions of the same tokenizer file, of files that are gone (a
+    replaced or removed model or installation) and of an older cache layout, so that the cache
+    does not grow by ~5 MB each time."""
+    def source(d: Path) -> str | None:
+        try:
+            return str(json.loads((d / META).read_text(encoding="utf-8")).get("source", ""))
+        except (OSError, ValueError, AttributeError):
+            return None  # unreadable: left alone
+
+    mine = source(current)
+    for d in current.parent.iterdir():
+        if d == current or not d.is_dir() or d.name.startswith("."):
+            continue
+        src = source(d)
+        if src is not None and (src == mine or not src or not Path(src).exists()):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def load(tokenizer_file: str | Path, root: Path | None = None) -> QueryTokenizer | None:
     """The query tokenizer of ``tokenizer_file`` (built into the cache on first use), or None.
 
@@ -174,11 +194,13 @@ def load(tokenizer_file: str | Path, root: Path | None = None) -> QueryTokenizer
             model = spec["model"]["vocab"]
             (tmp / PIECES).write_text("\n".join(p for p, _ in model), encoding="utf-8")
             np.save(tmp / SCORES, np.array([s for _, s in model], dtype=np.float64))
-            (tmp / META).write_text(json.dumps(meta))  # written last: marks the directory complete
+            # written last: marks the directory complete; "source" lets a later build drop it
+            (tmp / META).write_text(json.dumps({**meta, "source": str(tokenizer_file.resolve())}))
 
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic.write_dir(target, write)
+            _drop_stale(target)
         except OSError:  # a read-only or full cache: build it in memory this time
             return QueryTokenizer([p for p, _ in spec["model"]["vocab"]],
                                   [float(s) for _, s in spec["model"]["vocab"]], meta)

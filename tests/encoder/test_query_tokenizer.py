@@ -79,6 +79,26 @@ def test_the_cache_is_built_once_and_rebuilt_when_the_tokenizer_changes(tmp_path
     os.utime(path, ns=(stamp + 10**9, stamp + 10**9))  # the model's tokenizer was replaced
     assert query_tokenizer.cache_dir(path, root) != built
     assert query_tokenizer.load(path, root) is not None
+    assert [p.name for p in root.iterdir()] == [query_tokenizer.cache_dir(path, root).name]  # the old one went
+
+
+def test_caches_of_gone_or_replaced_tokenizers_do_not_pile_up(tmp_path, base_model_dir):
+    root = tmp_path / "cache"
+    files = {}
+    for name in ("kept", "removed", "next"):
+        files[name] = tmp_path / name / "tokenizer.json"
+        files[name].parent.mkdir()
+        files[name].write_bytes((base_model_dir / "tokenizer.json").read_bytes())
+    assert query_tokenizer.load(files["kept"], root) is not None
+    assert query_tokenizer.load(files["removed"], root) is not None
+    older = root / "0123456789abcdef"  # a cache of the previous layout (no source recorded)
+    older.mkdir()
+    (older / query_tokenizer.META).write_text(json.dumps({"unk_id": 3}))
+    files["removed"].unlink()  # a model the user deleted
+    assert query_tokenizer.load(files["next"], root) is not None
+    left = sorted(p.name for p in root.iterdir())
+    assert left == sorted(query_tokenizer.cache_dir(files[n], root).name for n in ("kept", "next"))
+    assert query_tokenizer.load(files["kept"], root).encode("hello") == query_tokenizer.load(files["next"], root).encode("hello")
 
 
 def test_a_half_written_cache_is_not_used(tmp_path, base_model_dir):
