@@ -24,9 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from hybridsearch import indexer, paths
+from hybridsearch import indexer, paths, spelling
 from hybridsearch import search as search_module
-from hybridsearch.encoder import load_encoder
+from hybridsearch.encoder import load_encoder, word_pieces
 from hybridsearch.errors import InputError, LibraryLockedError, ModelMismatchError
 from hybridsearch.progress import CancelToken, Progress
 from hybridsearch.ranking import DEFAULT_POLICY, RankingPolicy
@@ -106,6 +106,7 @@ class Library:
         self.device = device
         self.threads = threads
         self._encoder = encoder
+        self._pieces = None  # (the encoder it came from, the word-pieces counter of spelling suggestions)
         #: one loader: a search and the start-up rescan may both ask for the encoder first, and two
         #: threads importing the model stack at once fail ("cannot import name 'AutoConfig'")
         self._encoder_lock = threading.Lock()
@@ -275,6 +276,17 @@ class Library:
         return built != self.encoder.identity
 
     # -- search -----------------------------------------------------------------------------
+    def spelling_suggestion(self, query: str) -> str | None:
+        """"Did you mean …?": ``query`` with the words that no passage holds put right from the
+        library's own words (see :mod:`hybridsearch.spelling`), or None. The search is not changed."""
+        enc = self._encoder
+        if self._pieces is None or self._pieces[0] is not enc:
+            fast = getattr(enc, "query_tokenizer", None)
+            pieces = ((lambda text: len(fast.encode(text)) - 2) if fast is not None
+                      else word_pieces(self.model) if enc is None else None)
+            self._pieces = (enc, pieces)
+        return spelling.correct(self.store, query, self._pieces[1])
+
     def search(self, query: str, k: int = 10, mode: str = "hybrid", languages=None, folders=None,
                file_types=None, modified_after: datetime | float | None = None,
                modified_before: datetime | float | None = None,

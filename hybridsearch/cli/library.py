@@ -187,6 +187,7 @@ def cmd_search(args) -> int:
                              folders=args.folder, weights=weights, language_offset=args.language_offset,
                              feedback=not args.no_feedback)
         ratings = rate_results(lib, args.query, results, use_vectors=args.mode != "lexical")
+        suggestion = lib.spelling_suggestion(args.query)
         empty = not results and lib.store.count("SELECT count(*) FROM documents WHERE status = 'ok'") == 0
         root = lib.root
         state = lib.embedding_state() if args.mode != "lexical" else {"not_embedded": 0}
@@ -198,6 +199,8 @@ def cmd_search(args) -> int:
               "run 'hybridsearch index' to finish)", file=sys.stderr)
     if empty:  # say why, on stderr, so that --json output stays a plain []
         print(f"the library at {root} has no documents yet: {ADD_DOCUMENTS}", file=sys.stderr)
+    if suggestion and args.json:  # on stderr: --json output stays plain
+        print(f"did you mean: {suggestion}", file=sys.stderr)
     if args.json:
         out = []
         for r, rating in zip(results, ratings):
@@ -211,6 +214,8 @@ def cmd_search(args) -> int:
                                  for m in r.more]})
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
+    if suggestion:
+        print(f"did you mean: {suggestion}")
     if not results:
         print("no results")
         return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hybridsearch.encoder.runtime import PREFIXES, Encoder, ModelFiles, TextEncoder, model_files, pick_device
@@ -21,7 +22,8 @@ from hybridsearch.encoder.registry import BUNDLED_NAME, bundled_model_dir, model
 from hybridsearch.errors import ModelError
 
 __all__ = ["Encoder", "TextEncoder", "choose_engine", "PREFIXES", "ModelFiles", "BUNDLED_NAME",
-           "bundled_model_dir", "load_encoder", "model_files", "pick_device", "resolve_model", "model_choices"]
+           "bundled_model_dir", "load_encoder", "model_files", "pick_device", "resolve_model", "model_choices",
+           "word_pieces"]
 
 
 #: ``HYBRIDSEARCH_ENGINE``: ``auto`` (default), ``onnx`` or ``torch`` (force one engine)
@@ -100,3 +102,25 @@ def load_encoder(name: str | Path | None = "default", engine: str | None = None,
             why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             note(f"note: the ONNX Runtime engine is unavailable ({why}); encoding with torch instead")
     return Encoder(model_dir, **{**kwargs, "device": device if kind == "torch" else kwargs.get("device")})
+
+
+def word_pieces(model) -> Callable[[str], int] | None:
+    """How many pieces ``model``'s tokenizer cuts a text into (``<s>`` and ``</s>`` not counted),
+    from the query tokenizer (milliseconds, without loading the model); None when the model or its
+    tokenizer cannot be read or is not of that tokenizer's shape, and when the base model has not
+    been converted yet (that takes a while; a model that is used converts it)."""
+    from hybridsearch.encoder import query_tokenizer
+    from hybridsearch.encoder.convert import base_is_ready
+
+    path = Path(str(model)).expanduser()
+    if str(model) not in ("default", "base", BUNDLED_NAME) and (path / "tokenizer.json").is_file():
+        tokenizer = path / "tokenizer.json"  # a model directory of its own
+    elif base_is_ready():  # the bundled model and overlays use the base model's tokenizer
+        try:
+            tokenizer = model_files(resolve_model(model)).weights_dir / "tokenizer.json"
+        except (ModelError, OSError):
+            return None
+    else:
+        return None
+    fast = query_tokenizer.load(tokenizer)
+    return None if fast is None else (lambda text: len(fast.encode(text)) - 2)

@@ -137,6 +137,12 @@ def base_model_card() -> ModelCard:
                      prefixes={"query": "query: ", "passage": "passage: "})
 
 
+def base_is_ready(root: Path | None = None) -> bool:
+    """Whether the base model is there without converting it (converted before, or shipped)."""
+    root = Path(root) if root else paths.models_dir()
+    return (root / f"{BASE_NAME}-v{CONVERTER_VERSION}" / DONE_MARKER).is_file() or paths.bundled_base_dir() is not None
+
+
 def converted_base_dir(root: Path | None = None, source: Path | None = None) -> Path:
     """Return the converted base model directory, converting it first if it is not there yet.
 

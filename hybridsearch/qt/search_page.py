@@ -333,6 +333,15 @@ class SearchPage(QWidget):
         #: what went wrong with the last action on a result ("no application opens …")
         self.banner = Banner()
         outer.addWidget(self.banner)
+        #: "Did you mean …?": the query with words the library never uses put right (a link)
+        self.suggested_query: str | None = None
+        self.suggestion = QLabel("")
+        self.suggestion.setTextFormat(Qt.TextFormat.RichText)
+        self.suggestion.setToolTip("A word of your query is in none of your documents; "
+                                   "this spelling of it is. Click to search with it.")
+        self.suggestion.linkActivated.connect(lambda _: self.use_suggestion())
+        self.suggestion.setVisible(False)
+        outer.addWidget(self.suggestion)
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)
 
@@ -613,6 +622,7 @@ class SearchPage(QWidget):
         req = self._request
         if not q:
             self.set_results([], "")
+            self._set_suggestion(None)
             self.summary.setText(self.library_totals)
             return
         if self.mode.currentData() != "lexical" and self.service.model_state != "ready":
@@ -657,11 +667,25 @@ class SearchPage(QWidget):
     def _on_results(self, req: int, q: str, outcome) -> None:
         if req != self._request:
             return  # an older search finished after a newer one started
-        results, ratings = outcome
+        results, ratings, suggestion = outcome
         self.set_results(list(results or []), q, list(ratings or []))
+        self._set_suggestion(suggestion)
         if self.results:
             self.remember(q)
         self.searched.emit(len(self.results))
+
+    def _set_suggestion(self, suggestion: str | None) -> None:
+        self.suggested_query = suggestion
+        if suggestion:
+            self.suggestion.setText(f"Did you mean: <a href='suggestion'><b><i>{html.escape(suggestion)}"
+                                    "</i></b></a>")
+        self.suggestion.setVisible(bool(suggestion))
+
+    def use_suggestion(self) -> None:
+        """Search with the suggested spelling (it replaces the query in the search box)."""
+        if self.suggested_query:
+            self.box.setText(self.suggested_query)
+            self.search_now()
 
     def remember(self, query: str) -> None:
         """Keep ``query`` among the recent searches (most recent first, no repeats)."""
@@ -684,6 +708,7 @@ class SearchPage(QWidget):
         if req != self._request:
             return
         self.set_results([], self.last_query)
+        self._set_suggestion(None)
         self.no_results_text.setText(f"<b>The search failed.</b><br>{html.escape(msg)}")
         self.summary.setText("Search failed")
         self.searched.emit(-1)

@@ -179,3 +179,24 @@ def test_search_says_how_well_each_result_matches_as_the_app_does(tmp_path, tiny
     # hybrid search rates by meaning as well (the tiny model's cosines are random: any label)
     assert main(["search", "walrus", "--json", *lib, *model]) == 0
     assert {r["strength"] for r in json.loads(capsys.readouterr().out)} <= {"strong", "good", "weak"}
+
+
+def test_search_offers_the_spelling_the_library_uses(tmp_path, tiny_model_dir, capsys):
+    """A word no document holds, one letter from a word two documents hold: "did you mean" with
+    the corrected query (first in the text output; on stderr with --json, whose output stays a list)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Jacksonville was named after Andrew Jackson.", encoding="utf-8")
+    (docs / "b.txt").write_text("Jacksonville lies on the St. Johns River.", encoding="utf-8")
+    lib = ["--library", str(tmp_path / "lib")]
+    model = ["--model", str(tiny_model_dir), "--device", "cpu"]
+    assert main(["index", str(docs), *lib, *model]) == 0
+    capsys.readouterr()
+    assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", *lib, *model]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("did you mean: Who named Jacksonville?\n"), out
+    assert main(["search", "Who named Jacksonvile?", "--json", *lib, *model]) == 0
+    cap = capsys.readouterr()
+    assert "did you mean: Who named Jacksonville?" in cap.err and isinstance(json.loads(cap.out), list)
+    assert main(["search", "Who named Jacksonville?", *lib, *model]) == 0
+    assert "did you mean" not in capsys.readouterr().out

@@ -179,3 +179,33 @@ def test_remove_folder_empties_the_library(make_window, qtbot, docs_dir, tiny_en
     lp.remove_selected(confirm=False)
     qtbot.waitUntil(lambda: not lp.table.isVisibleTo(lp) and lp.empty_label.isVisibleTo(lp), timeout=10000)
     qtbot.waitUntil(lambda: w.search_page.stack.currentWidget() is w.search_page.empty_folders, timeout=10000)
+
+
+def test_a_typo_gets_did_you_mean_and_one_click_searches_it(make_window, qtbot, tmp_path, tiny_encoder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Jacksonville was named after Andrew Jackson.", encoding="utf-8")
+    (docs / "b.txt").write_text("Jacksonville lies on the St. Johns River.", encoding="utf-8")
+    w = make_window(encoder=tiny_encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(docs))
+    page = w.search_page
+    page.mode.setCurrentIndex(page.mode.findData("lexical"))
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.box.setText("Who named Jacksonvile?")
+        page.search_now()
+    # no keyword matches the typo, so nothing is found; the page offers the library's spelling
+    assert page.suggestion.isVisible() and "Who named Jacksonville?" in page.suggestion.text()
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.suggestion.linkActivated.emit("suggestion")
+    assert page.box.text() == "Who named Jacksonville?"
+    assert page.stack.currentWidget() is page.results_view and Path(page.results[0].path).name == "a.txt"
+    assert not page.suggestion.isVisible()  # the corrected query has nothing to put right
+    with qtbot.waitSignal(page.searched, timeout=30000):
+        page.box.clear()
+        page.box.setText("Jacksonvile")
+        page.search_now()
+    assert page.suggestion.isVisible()
+    page.box.clear()
+    page.search_now()
+    assert not page.suggestion.isVisible()
