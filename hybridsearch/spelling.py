@@ -25,6 +25,10 @@ from hybridsearch.store import SQL_TERM_DOCS, Store
 
 #: Shorter words are left alone: at one edit they have too many neighbours ("haus": "hans", "hauf").
 MIN_LETTERS = 5
+#: Longer runs of letters are no words a person typed (a pasted identifier, a hash).
+MAX_LETTERS = 40
+#: Unknown words looked up per query, at ~5 ms each (a long query in another language has many).
+MAX_LOOKUPS = 8
 #: A suggestion must be a word at least this many passages hold (one could be a typo of the text's).
 MIN_PASSAGES = 2
 #: SQLite's limit on host parameters is far higher; this keeps each statement small.
@@ -104,21 +108,27 @@ def correct(store: Store, query: str, pieces: Callable[[str], int] | None = None
     "chose"), so it is not put right; without ``pieces`` every unknown word is looked at.
     """
     edits: list[tuple[int, int, str]] = []
+    looked_up = 0
     for m in TOKEN_RE.finditer(query):
         typed = m.group(2)
         if not typed or any(ch.isdigit() for ch in typed) or (typed.isupper() and len(typed) > 1):
             continue  # no-space scripts, numbers, codes and acronyms are left alone
         key = fold_token(typed)
-        if len(key) < MIN_LETTERS or store.conn.execute(SQL_TERM_DOCS, (key,)).fetchone() is not None:
+        if not MIN_LETTERS <= len(key) <= MAX_LETTERS:
             continue
+        if store.conn.execute(SQL_TERM_DOCS, (key,)).fetchone() is not None:
+            continue
+        if pieces is not None and pieces(typed.casefold()) == 1:
+            continue  # the encoder's vocabulary holds it whole: a word of some language, not a typo
+        looked_up += 1
+        if looked_up > MAX_LOOKUPS:
+            break  # a pasted paragraph in another language: not a typo to put right
         held = _passages_holding(store, sorted(v for v in variants(key) if _inside(key, v)))
         if not held:
             continue
         best = max(held, key=lambda t: (held[t], t))
         if held[best] < MIN_PASSAGES:
             continue
-        if pieces is not None and pieces(typed.casefold()) == 1:
-            continue  # the encoder's vocabulary holds it whole: a word of some language, not a typo
         edits.append((m.start(2), m.end(2), _same_case(_as_written(store, best), typed)))
     if not edits:
         return None

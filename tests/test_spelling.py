@@ -80,3 +80,10 @@ def test_variants_stay_in_the_words_own_script():
     assert all(0x400 <= ord(ch) < 0x500 for w in v for ch in w)  # Cyrillic only
     assert not any(ch.isupper() for w in v for ch in w)  # as the keyword index keys words
     assert "school" in variants("schol")
+
+
+def test_long_words_and_long_foreign_queries_are_not_looked_up(store, pieces):
+    assert correct(store, "x" * 5000, pieces) is None  # not 260,000 variants of a pasted token
+    pasted = " ".join("unbekannt" + a + b for a in "abcdefgh" for b in "abcdefgh")  # 64 unknown words
+    assert correct(store, pasted + " universty", pieces) is None  # given up after the first few
+    assert correct(store, "universty " + pasted, pieces).startswith("university ")
