@@ -51,6 +51,7 @@ def test_same_ids_as_the_library_on_tricky_text(pair):
     assert_same_ids(pair, TRICKY)
 
 
+@pytest.mark.skipif(not (DATA / "xquad-r").is_dir(), reason="XQuAD-R data not present")
 def test_same_ids_on_a_sample_of_xquad_in_eleven_languages(pair):
     texts = xquad_texts(limit_per_file=150)
     assert len(texts) > 1000

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 XQUAD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "xquad-r"
 
 
+@pytest.mark.skipif(not XQUAD.is_dir(), reason="XQuAD-R data not present")
 def test_evaluation_defaults_to_held_out_articles_and_warns_on_training_data(qtbot, settings):
     from hybridsearch.encoder import bundled_model_dir
     from hybridsearch.qt.evaluation_page import EvaluationPage
