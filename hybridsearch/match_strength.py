@@ -23,11 +23,14 @@ No Qt here; the desktop app renders the ratings.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from hybridsearch.errors import HybridSearchError
 
 STRONG, GOOD, WEAK = "strong", "good", "weak"
 
@@ -252,3 +255,47 @@ def rate_results(lib, query: str, results, use_vectors: bool = True) -> list[Rat
         share = max(keyword_share(r.best.text, query), keyword_share(name, query))
         out.append(Rating(rate(cos, share, th, above), cos, share, above))
     return out
+
+
+@dataclass(frozen=True)
+class RatedSearch:
+    """What a person is shown for a query: the results, their ratings, and the spelling help.
+
+    ``query``: the query the results are for; ``typed``: the query as typed. They differ when the
+    typed query matched nothing well and its spelling suggestion did: the results are then the
+    suggestion's ("Showing results for …; search instead for …"). ``suggestion``: a spelling to
+    offer as a link ("Did you mean …?"), None when there is none or when it was searched already.
+    """
+
+    query: str
+    typed: str
+    results: list
+    ratings: list[Rating]
+    suggestion: str | None = None
+
+    @property
+    def corrected(self) -> bool:
+        return self.query != self.typed
+
+
+def any_good(ratings) -> bool:
+    return any(r.level in (STRONG, GOOD) for r in ratings)
+
+
+def rated_search(lib, query: str, correct: bool = True, **kwargs) -> RatedSearch:
+    """``lib.search(query, **kwargs)`` with each result rated, and spelling help: when nothing
+    matches ``query`` well and its spelling suggestion (``lib.spelling_suggestion``) has a good or
+    strong match, the suggestion's results are returned instead (``correct=False``: never)."""
+    use_vectors = kwargs.get("mode", "hybrid") != "lexical"
+    results = lib.search(query, **kwargs)
+    ratings = rate_results(lib, query, results, use_vectors=use_vectors)
+    try:
+        suggestion = lib.spelling_suggestion(query)
+    except (HybridSearchError, sqlite3.Error, OSError):
+        suggestion = None  # a suggestion is a help; the results stand without it
+    if suggestion and correct and not any_good(ratings):
+        fixed = lib.search(suggestion, **kwargs)
+        fixed_ratings = rate_results(lib, suggestion, fixed, use_vectors=use_vectors)
+        if any_good(fixed_ratings):
+            return RatedSearch(suggestion, query, fixed, fixed_ratings)
+    return RatedSearch(query, query, results, ratings, suggestion)

@@ -60,6 +60,9 @@ def register(sub) -> None:
     s.add_argument("--no-feedback", action="store_true",
                    help="search once; by default the query is searched again moved toward its best "
                         "passages, which ranks their translations in other languages next to them")
+    s.add_argument("--as-typed", action="store_true",
+                   help="never search a spelling suggestion instead of the query (by default it is "
+                        "searched when the query matches nothing well and the suggestion does)")
     s.add_argument("--type", default=None, help="only these file types, e.g. pdf,docx")
     s.add_argument("--folder", action="append", default=None, help="only documents under this folder")
     s.add_argument("--json", action="store_true")
@@ -175,19 +178,18 @@ def cmd_search(args) -> int:
     if args.lexical_weight is not None and not 0.0 <= args.lexical_weight <= 10.0:
         raise InputError("--lexical-weight must be between 0 and 10")
     from hybridsearch.encoder.runtime import language_offset_option_error
-    from hybridsearch.match_strength import GOOD, STRONG, rate_results
+    from hybridsearch.match_strength import any_good, rated_search
 
     if problem := language_offset_option_error(args.language_offset):
         raise InputError(problem)
     weights = None if args.lexical_weight is None else (1.0, args.lexical_weight)
     with _open(args) as lib:
-        results = lib.search(args.query, k=args.k, mode=args.mode,
-                             languages=args.lang.split(",") if args.lang else None,
-                             file_types=args.type.split(",") if args.type else None,
-                             folders=args.folder, weights=weights, language_offset=args.language_offset,
-                             feedback=not args.no_feedback)
-        ratings = rate_results(lib, args.query, results, use_vectors=args.mode != "lexical")
-        suggestion = lib.spelling_suggestion(args.query)
+        rs = rated_search(lib, args.query, correct=not args.as_typed, k=args.k, mode=args.mode,
+                          languages=args.lang.split(",") if args.lang else None,
+                          file_types=args.type.split(",") if args.type else None,
+                          folders=args.folder, weights=weights, language_offset=args.language_offset,
+                          feedback=not args.no_feedback)
+        results, ratings = rs.results, rs.ratings
         empty = not results and lib.store.count("SELECT count(*) FROM documents WHERE status = 'ok'") == 0
         root = lib.root
         state = lib.embedding_state() if args.mode != "lexical" else {"not_embedded": 0}
@@ -199,8 +201,10 @@ def cmd_search(args) -> int:
               "run 'hybridsearch index' to finish)", file=sys.stderr)
     if empty:  # say why, on stderr, so that --json output stays a plain []
         print(f"the library at {root} has no documents yet: {ADD_DOCUMENTS}", file=sys.stderr)
-    if suggestion and args.json:  # on stderr: --json output stays plain
-        print(f"did you mean: {suggestion}", file=sys.stderr)
+    help_line = (f"showing results for: {rs.query} (search instead for it as typed: --as-typed)"
+                 if rs.corrected else f"did you mean: {rs.suggestion}" if rs.suggestion else None)
+    if help_line and args.json:  # on stderr: --json output stays plain
+        print(help_line, file=sys.stderr)
     if args.json:
         out = []
         for r, rating in zip(results, ratings):
@@ -214,12 +218,12 @@ def cmd_search(args) -> int:
                                  for m in r.more]})
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    if suggestion:
-        print(f"did you mean: {suggestion}")
+    if help_line:
+        print(help_line)
     if not results:
         print("no results")
         return 0
-    if not any(rating.level in (STRONG, GOOD) for rating in ratings):
+    if not any_good(ratings):
         print("no good match: the closest documents are only weakly related")
     for i, (r, rating) in enumerate(zip(results, ratings), 1):
         snippet = render(r.best.snippet, "*", "*")

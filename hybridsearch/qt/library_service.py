@@ -8,14 +8,12 @@ so searching keeps working while a folder is indexed.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from hybridsearch.errors import HybridSearchError
 from hybridsearch.progress import format_duration
 from hybridsearch.qt.workers import Worker, ensure_model_stack
 
@@ -135,20 +133,14 @@ class LibraryService(QObject):
         return w.start()
 
     def search(self, query: str, on_result, on_error=None, **kwargs) -> Worker:
-        """Search, rate each result (strong / good / weak) and look for a spelling suggestion
-        -> (results, ratings, the corrected query or None)."""
-        from hybridsearch.match_strength import rate_results
+        """Search, rate each result (strong / good / weak) and help with the spelling
+        -> :class:`~hybridsearch.match_strength.RatedSearch`."""
+        from hybridsearch.match_strength import rated_search
 
         def fn(lib):
             if kwargs.get("mode") != "lexical":
                 ensure_model_stack()  # the search may load the model: never two imports at once
-            results = lib.search(query, **kwargs)
-            ratings = rate_results(lib, query, results, use_vectors=kwargs.get("mode") != "lexical")
-            try:
-                suggestion = lib.spelling_suggestion(query)
-            except (HybridSearchError, sqlite3.Error, OSError):
-                suggestion = None  # a suggestion is a help; the results stand without it
-            return results, ratings, suggestion
+            return rated_search(lib, query, **kwargs)
         return self.call(fn, on_result, on_error)
 
     def overview(self, on_result, on_error=None) -> Worker:

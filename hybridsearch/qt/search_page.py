@@ -333,13 +333,15 @@ class SearchPage(QWidget):
         #: what went wrong with the last action on a result ("no application opens …")
         self.banner = Banner()
         outer.addWidget(self.banner)
-        #: "Did you mean …?": the query with words the library never uses put right (a link)
+        #: spelling help: "Did you mean …?" (a link that searches it), or "Showing results for …"
+        #: with a link that searches the query as typed
         self.suggested_query: str | None = None
+        self.typed_query: str | None = None  # set when the results are for the corrected query
+        self._as_typed = ""  # a query the user asked to search as typed, not corrected
         self.suggestion = QLabel("")
         self.suggestion.setTextFormat(Qt.TextFormat.RichText)
-        self.suggestion.setToolTip("A word of your query is in none of your documents; "
-                                   "this spelling of it is. Click to search with it.")
-        self.suggestion.linkActivated.connect(lambda _: self.use_suggestion())
+        self.suggestion.linkActivated.connect(
+            lambda href: self.search_as_typed() if href == "typed" else self.use_suggestion())
         self.suggestion.setVisible(False)
         outer.addWidget(self.suggestion)
         self.stack = QStackedWidget()
@@ -636,7 +638,8 @@ class SearchPage(QWidget):
         self.summary.setText("Searching…")
         kwargs = {k: v for k, v in self.current_filters().items() if v is not None}
         self.service.search(q, lambda res: self._on_results(req, q, res),
-                            on_error=lambda msg: self._on_error(req, msg), k=20, **kwargs)
+                            on_error=lambda msg: self._on_error(req, msg), k=20,
+                            correct=q != self._as_typed, **kwargs)
 
     def _resort(self) -> None:
         if self.results:
@@ -667,24 +670,42 @@ class SearchPage(QWidget):
     def _on_results(self, req: int, q: str, outcome) -> None:
         if req != self._request:
             return  # an older search finished after a newer one started
-        results, ratings, suggestion = outcome
-        self.set_results(list(results or []), q, list(ratings or []))
-        self._set_suggestion(suggestion)
+        if outcome.corrected:
+            self.last_query = outcome.query  # what the results, their marks and highlights are for
+        self.set_results(list(outcome.results or []), outcome.query, list(outcome.ratings or []))
+        self._set_suggestion(outcome)
         if self.results:
-            self.remember(q)
+            self.remember(outcome.query)
         self.searched.emit(len(self.results))
 
-    def _set_suggestion(self, suggestion: str | None) -> None:
-        self.suggested_query = suggestion
-        if suggestion:
-            self.suggestion.setText(f"Did you mean: <a href='suggestion'><b><i>{html.escape(suggestion)}"
-                                    "</i></b></a>")
-        self.suggestion.setVisible(bool(suggestion))
+    def _set_suggestion(self, outcome=None) -> None:
+        """Show the spelling help of a search (``RatedSearch``), or none."""
+        self.suggested_query = outcome.suggestion if outcome is not None else None
+        self.typed_query = outcome.typed if outcome is not None and outcome.corrected else None
+        if self.typed_query:
+            self.suggestion.setText(
+                f"Showing results for <b><i>{html.escape(outcome.query)}</i></b>. Search instead for "
+                f"<a href='typed'>{html.escape(self.typed_query)}</a>")
+            self.suggestion.setToolTip("Your query matched nothing well; with this spelling of a word "
+                                       "of it that none of your documents holds, it does.")
+        elif self.suggested_query:
+            self.suggestion.setText(f"Did you mean: <a href='suggestion'><b><i>"
+                                    f"{html.escape(self.suggested_query)}</i></b></a>")
+            self.suggestion.setToolTip("A word of your query is in none of your documents; "
+                                       "this spelling of it is. Click to search with it.")
+        self.suggestion.setVisible(bool(self.typed_query or self.suggested_query))
 
     def use_suggestion(self) -> None:
         """Search with the suggested spelling (it replaces the query in the search box)."""
         if self.suggested_query:
             self.box.setText(self.suggested_query)
+            self.search_now()
+
+    def search_as_typed(self) -> None:
+        """Search the query as typed, without putting its spelling right."""
+        if self.typed_query:
+            self._as_typed = self.typed_query
+            self.box.setText(self.typed_query)
             self.search_now()
 
     def remember(self, query: str) -> None:

@@ -182,8 +182,10 @@ def test_search_says_how_well_each_result_matches_as_the_app_does(tmp_path, tiny
 
 
 def test_search_offers_the_spelling_the_library_uses(tmp_path, tiny_model_dir, capsys):
-    """A word no document holds, one letter from a word two documents hold: "did you mean" with
-    the corrected query (first in the text output; on stderr with --json, whose output stays a list)."""
+    """A word no document holds, one letter from a word two documents hold: when the query matches
+    nothing well and the corrected one does, the corrected one is searched ("showing results for");
+    --as-typed keeps the query and offers the spelling ("did you mean"). With --json the line goes
+    to stderr, and the output stays a list."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("Jacksonville was named after Andrew Jackson.", encoding="utf-8")
@@ -194,9 +196,19 @@ def test_search_offers_the_spelling_the_library_uses(tmp_path, tiny_model_dir, c
     capsys.readouterr()
     assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", *lib, *model]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("did you mean: Who named Jacksonville?\n"), out
-    assert main(["search", "Who named Jacksonvile?", "--json", *lib, *model]) == 0
+    assert out.startswith("showing results for: Who named Jacksonville? (search instead"), out
+    assert "\n 1. a  [en, txt]  good match\n" in out and "*Jacksonville*" in out
+    assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", "--as-typed", *lib, *model]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("did you mean: Who named Jacksonville?\nno good match"), out
+    # the corrected query matches nothing well either: the results stay the query's, the spelling offered
+    assert main(["search", "Who built the Jacksonvile aquarium?", "--mode", "lexical", *lib, *model]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("did you mean: Who built the Jacksonville aquarium?\nno good match"), out
+    assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", "--json", *lib, *model]) == 0
     cap = capsys.readouterr()
-    assert "did you mean: Who named Jacksonville?" in cap.err and isinstance(json.loads(cap.out), list)
+    assert "showing results for: Who named Jacksonville?" in cap.err
+    assert json.loads(cap.out)[0]["path"].endswith("a.txt")
     assert main(["search", "Who named Jacksonville?", *lib, *model]) == 0
-    assert "did you mean" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "did you mean" not in out and "showing results for" not in out
