@@ -41,19 +41,20 @@ PASSAGE_LANGS = ("en", "de", "zh", "ar", "ru", "es")
 NONSENSE = ["xyzzyplugh", "qwrtzp fjdkslaq", "zxcvbnm asdf", "blorptang", "ffff gggg hhhh", "kjhgfdsa lkj"]
 
 
-def read_split(data: Path, articles: range) -> tuple[list, list]:
-    """(paragraphs [(article, lang, text)], questions [(article, paragraph index, lang, text)])."""
+def read_split(data: Path, articles: range, query_langs=QUERY_LANGS, passage_langs=PASSAGE_LANGS) -> tuple[list, list]:
+    """(paragraphs [((article, paragraph index), lang, text)], questions [((article, paragraph
+    index), lang, text)])."""
     paragraphs, questions = [], []
-    for lang in sorted(set(QUERY_LANGS) | set(PASSAGE_LANGS)):
+    for lang in sorted(set(query_langs) | set(passage_langs)):
         doc = json.loads((data / f"{lang}.json").read_text(encoding="utf-8"))
         for ai, art in enumerate(doc["data"]):
             if ai not in articles:
                 continue
             for pi, p in enumerate(art["paragraphs"]):
                 key = (ai, pi)
-                if lang in PASSAGE_LANGS:
+                if lang in passage_langs:
                     paragraphs.append((key, lang, p["context"]))
-                if lang in QUERY_LANGS:
+                if lang in query_langs:
                     questions.extend((key, lang, qa["question"]) for qa in p["qas"])
     return paragraphs, questions
 

@@ -20,7 +20,6 @@ as typed and as suggested.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import LANGS, SPLITS, XQUAD_DIR
+from benchmarks.match_strength import read_split
 
 NO_WORDS = ("zh", "th")
 
@@ -41,20 +41,6 @@ def typo(question: str) -> str | None:
     w = max(words, key=lambda m: len(m.group()))
     i = w.start() + len(w.group()) // 2
     return question[:i] + question[i + 1:]
-
-
-def read(data: Path, langs, articles) -> tuple[list, list]:
-    """(paragraphs [(key, lang, text)], questions [(key, lang, text)]) of ``articles``."""
-    paragraphs, questions = [], []
-    for lang in langs:
-        doc = json.loads((data / f"{lang}.json").read_text(encoding="utf-8"))
-        for ai, art in enumerate(doc["data"]):
-            for pi, p in enumerate(art["paragraphs"]):
-                if ai in articles:
-                    paragraphs.append(((ai, pi), lang, p["context"]))
-                    if ai in SPLITS["dev"]:
-                        questions.extend(((ai, pi), lang, qa["question"]) for qa in p["qas"])
-    return paragraphs, questions
 
 
 def build_store(path: Path, paragraphs):
@@ -88,7 +74,8 @@ def main(argv=None) -> int:
         return correct_with(store, query, pieces)
 
     data = Path(args.data)
-    paragraphs, questions = read(data, LANGS, range(0, 36))
+    paragraphs, questions = read_split(data, range(0, 36), LANGS, LANGS)
+    questions = [q for q in questions if q[0][0] in SPLITS["dev"]]  # asked: articles 28-35
     asked = [(k, lang, q, typo(q)) for k, lang, q in questions if lang not in NO_WORDS and typo(q)]
     with tempfile.TemporaryDirectory() as tmp:
         store = build_store(Path(tmp) / "all.db", paragraphs)

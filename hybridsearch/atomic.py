@@ -48,3 +48,18 @@ def write_dir(target: str | Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_stale_siblings(current: Path, source: Callable[[Path], object],
+                          gone: Callable[[object], bool]) -> None:
+    """Remove the directories beside ``current`` (a cache entry just built) that were built from
+    the same source as it (older versions) or from a source that is ``gone``. ``source(d)`` reads
+    what a directory was built from; None (unreadable) leaves it alone, and so do hidden
+    directories (:func:`write_dir`'s writes in progress)."""
+    mine = source(current)
+    for d in current.parent.iterdir():
+        if d == current or not d.is_dir() or d.name.startswith("."):
+            continue
+        src = source(d)
+        if src is not None and (src == mine or gone(src)):
+            shutil.rmtree(d, ignore_errors=True)

@@ -282,8 +282,7 @@ class Library:
         enc = self._encoder
         if self._pieces is None or self._pieces[0] is not enc:
             fast = getattr(enc, "query_tokenizer", None)
-            pieces = ((lambda text: len(fast.encode(text)) - 2) if fast is not None
-                      else word_pieces(self.model) if enc is None else None)
+            pieces = fast.pieces if fast is not None else word_pieces(self.model) if enc is None else None
             self._pieces = (enc, pieces)
         return spelling.correct(self.store, query, self._pieces[1])
 

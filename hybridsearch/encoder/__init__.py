@@ -123,4 +123,4 @@ def word_pieces(model) -> Callable[[str], int] | None:
     else:
         return None
     fast = query_tokenizer.load(tokenizer)
-    return None if fast is None else (lambda text: len(fast.encode(text)) - 2)
+    return None if fast is None else fast.pieces

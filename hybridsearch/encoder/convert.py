@@ -137,10 +137,15 @@ def base_model_card() -> ModelCard:
                      prefixes={"query": "query: ", "passage": "passage: "})
 
 
+def _converted(root: Path | None) -> tuple[Path, bool]:
+    """Where the converted base model lives under ``root``, and whether it is complete there."""
+    target = (Path(root) if root else paths.models_dir()) / f"{BASE_NAME}-v{CONVERTER_VERSION}"
+    return target, (target / DONE_MARKER).is_file()
+
+
 def base_is_ready(root: Path | None = None) -> bool:
     """Whether the base model is there without converting it (converted before, or shipped)."""
-    root = Path(root) if root else paths.models_dir()
-    return (root / f"{BASE_NAME}-v{CONVERTER_VERSION}" / DONE_MARKER).is_file() or paths.bundled_base_dir() is not None
+    return _converted(root)[1] or paths.bundled_base_dir() is not None
 
 
 def converted_base_dir(root: Path | None = None, source: Path | None = None) -> Path:
@@ -149,10 +154,10 @@ def converted_base_dir(root: Path | None = None, source: Path | None = None) -> 
     The conversion writes into a temporary sibling directory and renames it into place, so a
     killed conversion never leaves a directory that looks complete.
     """
-    root = Path(root) if root else paths.models_dir()
-    target = root / f"{BASE_NAME}-v{CONVERTER_VERSION}"
-    if (target / DONE_MARKER).is_file():
+    target, done = _converted(root)
+    if done:
         return target
+    root = target.parent
     bundled = paths.bundled_base_dir()
     if bundled is not None:
         return bundled

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -120,15 +119,9 @@ def _drop_stale(current: Path) -> None:
         return meta.get("source"), meta.get("overlay")
 
     def gone(src) -> bool:
-        return src is not None and any(p and not Path(p).exists() for p in src)
+        return any(p and not Path(p).exists() for p in src)
 
-    mine = source(current)
-    for d in current.parent.iterdir():
-        if d == current or not d.is_dir() or d.name.startswith("."):
-            continue
-        src = source(d)
-        if src == mine or gone(src):
-            shutil.rmtree(d, ignore_errors=True)
+    atomic.remove_stale_siblings(current, source, gone)
 
 
 def ort_providers(device: str) -> list[str]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +54,10 @@ class QueryTokenizer:
                 "decoder": None, "model": {"type": "WordLevel", "vocab": {"<unk>": 0}, "unk_token": "<unk>"}}
         normalizer = Tokenizer.from_str(json.dumps(stub)).normalizer
         self._normalize = normalizer.normalize_str if normalizer is not None else (lambda s: s)
+
+    def pieces(self, text: str) -> int:
+        """How many pieces ``text`` is cut into (``<s>`` and ``</s>`` not counted)."""
+        return len(self.encode(text)) - 2
 
     def encode(self, text: str) -> list[int]:
         """Ids with ``<s>`` and ``</s>``, as ``Tokenizer.encode(text).ids``."""
@@ -161,13 +164,7 @@ def _drop_stale(current: Path) -> None:
         except (OSError, ValueError, AttributeError):
             return None  # unreadable: left alone
 
-    mine = source(current)
-    for d in current.parent.iterdir():
-        if d == current or not d.is_dir() or d.name.startswith("."):
-            continue
-        src = source(d)
-        if src is not None and (src == mine or not src or not Path(src).exists()):
-            shutil.rmtree(d, ignore_errors=True)
+    atomic.remove_stale_siblings(current, source, lambda src: not src or not Path(src).exists())
 
 
 def load(tokenizer_file: str | Path, root: Path | None = None) -> QueryTokenizer | None:

@@ -155,17 +155,25 @@ def test_time_left_to_embed_is_worded_as_the_app_words_it(tmp_path, tiny_model_d
     assert "the 0 embedded, about 2 min 30 s left;" in capsys.readouterr().err
 
 
-def test_search_says_how_well_each_result_matches_as_the_app_does(tmp_path, tiny_model_dir, capsys):
-    """Each result is labelled strong / good / weak (the app's words) instead of a raw fused score;
-    when none matches well the output says so first; --json carries the label as "strength"."""
+def _indexed_texts(tmp_path, tiny_model_dir, capsys, texts: dict[str, str]) -> tuple[list[str], list[str]]:
+    """A folder of these text files, indexed with the tiny model -> (library options, model options)."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "walrus.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
-    (docs / "garden.txt").write_text("Sunflowers need a sunny bed and little water.", encoding="utf-8")
+    for name, text in texts.items():
+        (docs / name).write_text(text, encoding="utf-8")
     lib = ["--library", str(tmp_path / "lib")]
     model = ["--model", str(tiny_model_dir), "--device", "cpu"]
     assert main(["index", str(docs), *lib, *model]) == 0
     capsys.readouterr()
+    return lib, model
+
+
+def test_search_says_how_well_each_result_matches_as_the_app_does(tmp_path, tiny_model_dir, capsys):
+    """Each result is labelled strong / good / weak (the app's words) instead of a raw fused score;
+    when none matches well the output says so first; --json carries the label as "strength"."""
+    lib, model = _indexed_texts(tmp_path, tiny_model_dir, capsys, {
+        "walrus.txt": "The walrus sleeps on the ice floe.",
+        "garden.txt": "Sunflowers need a sunny bed and little water."})
     # keyword search: every keyword present is a good match, some of them a weak one
     assert main(["search", "walrus ice", "--mode", "lexical", *lib, *model]) == 0
     out = capsys.readouterr().out
@@ -186,14 +194,9 @@ def test_search_offers_the_spelling_the_library_uses(tmp_path, tiny_model_dir, c
     nothing well and the corrected one does, the corrected one is searched ("showing results for");
     --as-typed keeps the query and offers the spelling ("did you mean"). With --json the line goes
     to stderr, and the output stays a list."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Jacksonville was named after Andrew Jackson.", encoding="utf-8")
-    (docs / "b.txt").write_text("Jacksonville lies on the St. Johns River.", encoding="utf-8")
-    lib = ["--library", str(tmp_path / "lib")]
-    model = ["--model", str(tiny_model_dir), "--device", "cpu"]
-    assert main(["index", str(docs), *lib, *model]) == 0
-    capsys.readouterr()
+    lib, model = _indexed_texts(tmp_path, tiny_model_dir, capsys, {
+        "a.txt": "Jacksonville was named after Andrew Jackson.",
+        "b.txt": "Jacksonville lies on the St. Johns River."})
     assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", *lib, *model]) == 0
     out = capsys.readouterr().out
     assert out.startswith("showing results for: Who named Jacksonville? (search instead"), out
