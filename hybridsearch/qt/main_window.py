@@ -121,15 +121,15 @@ class MainWindow(QMainWindow):
         page = self.settings.get("window/page", 0)
         self.show_page(page if 0 <= page < len(PAGES) else 0)
         self._first_overview = True
-        QTimer.singleShot(0, self.service.changed.emit)
+        QTimer.singleShot(0, self, self.service.changed.emit)
         # load the model at once, in the background: a search typed meanwhile waits for it visibly
         if preload_model:
-            QTimer.singleShot(0, self.service.load_model)
+            QTimer.singleShot(0, self, self.service.load_model)
         try:
             from PySide6.QtGui import QGuiApplication
 
             QGuiApplication.styleHints().colorSchemeChanged.connect(
-                lambda *_: QTimer.singleShot(0, self.restyle))
+                lambda *_: QTimer.singleShot(0, self, self.restyle))
         except (AttributeError, RuntimeError):
             pass
 

@@ -800,7 +800,7 @@ class SearchPage(QWidget):
             self._marks_worker.cancel()
             self._marks_worker = None
         if self.results:
-            QTimer.singleShot(0, self._request_marks)
+            QTimer.singleShot(0, self, self._request_marks)
 
     def _visible_rows(self) -> list[int]:
         area = self.list.viewport().rect()
@@ -872,7 +872,7 @@ class SearchPage(QWidget):
 
     def resizeEvent(self, event):  # noqa: N802
         super().resizeEvent(event)
-        QTimer.singleShot(0, self._relayout_cards)
+        QTimer.singleShot(0, self, self._relayout_cards)
 
     def _relayout_cards(self) -> None:
         for i in range(self.list.count()):
@@ -999,7 +999,7 @@ class SearchPage(QWidget):
     # keyboard -----------------------------------------------------------------------------------
     def eventFilter(self, obj, event):  # noqa: N802
         if obj is self.list.viewport() and event.type() == QEvent.Type.Resize:
-            QTimer.singleShot(0, self._relayout_cards)
+            QTimer.singleShot(0, self, self._relayout_cards)
         if event.type() == QEvent.Type.KeyPress:
             key = event.key()
             if obj is self.box and key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.results:

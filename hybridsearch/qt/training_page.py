@@ -277,7 +277,7 @@ class TrainingPage(QWidget):
         self.hard.toggled.connect(self._update_device_warning)
         self.device.currentIndexChanged.connect(self._update_device_warning)
         self.dev_share.valueChanged.connect(self._update_dev_warning)
-        QTimer.singleShot(0, self.refresh_devices)
+        QTimer.singleShot(0, self, self.refresh_devices)
 
     # settings --------------------------------------------------------------------------------------
     def restore_settings(self) -> None:
@@ -307,7 +307,7 @@ class TrainingPage(QWidget):
             if last:
                 self.path_edit.setText(last)
                 if Path(last).exists():  # check it again in the background, as if just chosen
-                    QTimer.singleShot(0, lambda: self.load_file(last))
+                    QTimer.singleShot(0, self, lambda: self.load_file(last))
 
     def current_settings(self) -> dict:
         return {"steps_mode": self.steps_radio.isChecked(), "steps": self.steps.value(),

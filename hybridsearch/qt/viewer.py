@@ -117,7 +117,7 @@ class DocumentViewer(QDialog):
             # once the view is laid out (a jump before that is undone by the first layout), and
             # only on opening: shown again after being minimised, it stays where the reader was
             self._page_shown = True
-            QTimer.singleShot(0, self.show_page)
+            QTimer.singleShot(0, self, self.show_page)
 
     def show_page(self, page: int | None = None) -> None:
         """Scroll the page view to ``page`` (1-based; the passage's page by default)."""

@@ -298,3 +298,26 @@ def test_result_cards_mark_the_sentence_that_answers_once_computed(make_window, 
     _search(qtbot, page, "Kaffee")
     qtbot.wait(300)
     assert page.list.itemWidget(page.list.item(0)).meaning == []
+
+
+def test_work_queued_for_new_results_does_not_run_once_the_window_is_gone(qtbot, settings, tmp_path,
+                                                                          tiny_encoder):
+    """New result cards are marked and laid out on the next turn of the event loop; a window
+    deleted before that turn must not run it on its deleted widgets ("Internal C++ object already
+    deleted", raised in the event loop)."""
+    import shiboken6
+
+    from hybridsearch.qt.library_service import LibraryService
+    from hybridsearch.qt.main_window import MainWindow
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "walrus.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
+    service = LibraryService(root=tmp_path / "library", model="base", encoder=tiny_encoder)
+    w = MainWindow(service=service, settings=settings, catch_up=False, preload_model=False)
+    w.show()
+    with qtbot.waitSignal(service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(tmp_path / "docs"))
+    _search(qtbot, w.search_page, "walrus")
+    assert w.search_page.results
+    shiboken6.delete(w)
+    qtbot.wait(100)  # pytest-qt fails the test on an exception raised in the event loop meanwhile
