@@ -63,3 +63,24 @@ def remove_stale_siblings(current: Path, source: Callable[[Path], object],
         src = source(d)
         if src is not None and (src == mine or gone(src)):
             shutil.rmtree(d, ignore_errors=True)
+
+
+def keep_recent_siblings(current: Path, keep: int, source: Callable[[Path], object]) -> None:
+    """Remove all but the ``keep`` most recently used cache entries beside ``current`` (a cache
+    entry in use, always kept). "Used" is the directory's modification time, which
+    :func:`mark_used` sets; unreadable entries (``source(d)`` is None) and hidden directories are
+    left alone, as in :func:`remove_stale_siblings`."""
+    others = [d for d in current.parent.iterdir()
+              if d != current and d.is_dir() and not d.name.startswith(".") and source(d) is not None]
+    others.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    for d in others[max(0, keep):]:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def mark_used(directory: Path) -> None:
+    """Record that a cache entry was used now (its modification time), for
+    :func:`keep_recent_siblings`; a cache on a read-only disk is left as it is."""
+    try:
+        os.utime(directory)
+    except OSError:
+        pass

@@ -29,6 +29,9 @@ from hybridsearch.errors import ModelError
 #: Bump when the exported graph changes (opset, fusion, inputs), so older caches are rebuilt.
 EXPORT_VERSION = 2
 META = "engine.json"
+#: Exports kept in the cache besides the one in use: the most recently used. Each is ~450 MB, so
+#: a person who trains and evaluates many models does not fill the disk with them.
+KEEP_EXPORTS = 3
 
 
 def cache_key(files: ModelFiles) -> str:
@@ -99,6 +102,7 @@ def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> P
             return shipped
     target = engine_dir(files, root)
     if is_exported(target):
+        atomic.mark_used(target)
         return target
     if note is not None:
         note(f"note: preparing the model {files.name} for ONNX Runtime (once per model, about a minute)")
@@ -108,9 +112,10 @@ def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> P
 
 
 def _drop_stale(current: Path) -> None:
-    """Remove older exports of the same model directory (its files changed), and exports of models
-    whose files are gone (a moved or removed installation, a deleted model), so the cache does not
-    grow by an export (~450 MB) each time."""
+    """Remove older exports of the same model directory (its files changed), exports of models
+    whose files are gone (a moved or removed installation, a deleted model), and all but the
+    :data:`KEEP_EXPORTS` most recently used others, so the cache does not grow by an export
+    (~450 MB) for each model ever used."""
     def source(d: Path):
         try:
             meta = json.loads((d / META).read_text())
@@ -122,6 +127,7 @@ def _drop_stale(current: Path) -> None:
         return any(p and not Path(p).exists() for p in src)
 
     atomic.remove_stale_siblings(current, source, gone)
+    atomic.keep_recent_siblings(current, KEEP_EXPORTS, source)
 
 
 def ort_providers(device: str) -> list[str]:
