@@ -12,8 +12,13 @@ from hybridsearch.progress import Progress
 ERROR_KEY = "_error"
 
 
-def train_and_compare(cfg, data, current_model: str, current_label: str, on_progress=None, cancel=None):
+def train_and_compare(cfg, data, current_model: str, current_label: str, on_progress=None, cancel=None,
+                      extra_sources=()):
     """Train with ``cfg`` on ``data``; then evaluate ``current_model`` on the run's dev split.
+
+    ``extra_sources``: (PairSet, weight, spec) of other sources to mix in. The QA data is then split
+    first, its training part is one source of the mixture (weight 1, question -> answer), and its
+    dev split still chooses the checkpoint and serves the comparison.
 
     Returns ``(TrainResult, {label: flat metrics dict})`` with the current model under
     ``"current model (<current_label>)"`` and the new one under ``"new model"``; when the current
@@ -26,7 +31,16 @@ def train_and_compare(cfg, data, current_model: str, current_label: str, on_prog
 
     from trainer.export import prepare_for_search
 
-    res = train(cfg, data, on_progress=on_progress, cancel=cancel)
+    if extra_sources:
+        from trainer.qa.mixture import Mixture
+
+        part, dev = data.split(cfg.dev_share, cfg.seed) if cfg.dev_share > 0 else (data, None)
+        qa = {ps.kind: ps for ps in part.pair_sets()}["qa-sentence"]
+        mixture = Mixture([qa, *(ps for ps, _, _ in extra_sources)], [1.0, *(w for _, w, _ in extra_sources)],
+                          [str(data.source), *(spec for _, _, spec in extra_sources)])
+        res = train(cfg, mixture, on_progress=on_progress, cancel=cancel, eval_data=dev)
+    else:
+        res = train(cfg, data, on_progress=on_progress, cancel=cancel)
     comparison: dict = {}
     if not res.cancelled:
         if on_progress:

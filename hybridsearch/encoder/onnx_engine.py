@@ -29,8 +29,9 @@ from hybridsearch.errors import ModelError
 #: Bump when the exported graph changes (opset, fusion, inputs), so older caches are rebuilt.
 EXPORT_VERSION = 2
 META = "engine.json"
-#: Exports kept in the cache besides the one in use: the most recently used. Each is ~450 MB, so
-#: a person who trains and evaluates many models does not fill the disk with them.
+#: Exports of other models kept in the cache besides the one in use: the most recently used. Each is
+#: ~450 MB, so a person who trains and evaluates many models does not fill the disk with them. The
+#: models the app ships (the base, the bundled overlays) keep theirs.
 KEEP_EXPORTS = 3
 
 
@@ -114,8 +115,8 @@ def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> P
 def _drop_stale(current: Path) -> None:
     """Remove older exports of the same model directory (its files changed), exports of models
     whose files are gone (a moved or removed installation, a deleted model), and all but the
-    :data:`KEEP_EXPORTS` most recently used others, so the cache does not grow by an export
-    (~450 MB) for each model ever used."""
+    :data:`KEEP_EXPORTS` most recently used exports of other models than those the app ships, so
+    the cache does not grow by an export (~450 MB) for each model ever used."""
     def source(d: Path):
         try:
             meta = json.loads((d / META).read_text())
@@ -126,8 +127,26 @@ def _drop_stale(current: Path) -> None:
     def gone(src) -> bool:
         return any(p and not Path(p).exists() for p in src)
 
+    def evictable(d: Path):
+        src = source(d)
+        return None if src is None or _shipped_model(*src) else src
+
     atomic.remove_stale_siblings(current, source, gone)
-    atomic.keep_recent_siblings(current, KEEP_EXPORTS, source)
+    atomic.keep_recent_siblings(current, KEEP_EXPORTS, evictable)
+
+
+def _shipped_model(weights_dir, overlay) -> bool:
+    """True for an export of a model the app ships: the base (its weights alone) or an overlay among
+    the app's resources (the bundled models)."""
+    from hybridsearch.encoder.convert import _converted
+
+    try:
+        if overlay:
+            return Path(overlay).resolve().is_relative_to(paths.resources_dir().resolve())
+        bases = [_converted(None)[0], paths.bundled_base_dir()]
+        return any(b is not None and Path(weights_dir).resolve() == Path(b).resolve() for b in bases)
+    except (OSError, TypeError):
+        return False
 
 
 def ort_providers(device: str) -> list[str]:

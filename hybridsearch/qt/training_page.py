@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QProgressBar, QPushButton, QRadioButton, QScrollArea, QSlider, QSpinBox,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QListWidget, QProgressBar, QPushButton, QRadioButton, QScrollArea, QSlider,
+                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from hybridsearch.qt import theme
 from hybridsearch.qt.charts import CurveChart, MetricBarsChart
@@ -30,6 +30,16 @@ DEFAULTS = {"steps_mode": True, "epochs": 1.0,
 
 HARD_TIP = ("Also train against another sentence of the answer's passage, in the question's language "
             "(needs the optional context column, or SQuAD/XQuAD-R data). About 1.5× the time per step.")
+EXTRA_TIP = ("Translations and other question sets to mix into training, each kind in its own batches: "
+             "translation memories (TMX), line-aligned text (one file per language in a folder), FLORES, "
+             "Mintaka-style JSON (translated questions), MLQA-style folders (questions and their paragraphs) "
+             "or more QA files. The weight is a source's share of the batches; the QA file above has 1. "
+             "Checkpoints are still chosen on the QA file's dev split.")
+DATA_HINT = ("Choose a file with rows of id, language, question, answer; rows sharing an id are translations "
+             "of each other.")
+KIND_NAMES = {"qa-sentence": "question → answer", "qa-paragraph": "question → paragraph",
+              "question-question": "translated questions", "bitext": "translations"}
+MIXTURE_OFF = "Not with other sources: this applies to one QA file."
 ALL_LANGUAGES_TIP = ("Also ask each question to rank its answer in every language of the file above the batch's "
                      "other answers, all translations alike. This lowers the language bias (the answer in the "
                      "question's own language coming first) but encodes every answer in all languages: much "
@@ -99,8 +109,7 @@ class TrainingPage(QWidget):
         self.choose_btn.clicked.connect(self._choose)
         row.addWidget(self.choose_btn)
         dl.addLayout(row)
-        self.data_summary = QLabel("Choose a file with rows of id, language, question, answer; rows sharing an "
-                                   "id are translations of each other.")
+        self.data_summary = QLabel(DATA_HINT)
         self.data_summary.setWordWrap(True)
         self.data_summary.setTextFormat(Qt.TextFormat.RichText)
         dl.addWidget(self.data_summary)
@@ -109,6 +118,40 @@ class TrainingPage(QWidget):
         self.error_list.setWordWrap(True)
         self.error_list.setVisible(False)
         dl.addWidget(self.error_list)
+        # other sources mixed in (trainer/qa/mixture.py): each row a loaded PairSet and its weight
+        self.extras: list[dict] = []
+        extra_label = QLabel("Also train on (optional): translations or other question sets")
+        extra_label.setWordWrap(True)
+        extra_label.setToolTip(EXTRA_TIP)
+        dl.addWidget(extra_label)
+        extra_head = QHBoxLayout()
+        self.add_file_btn = QPushButton("Add file…")
+        self.add_file_btn.setToolTip(EXTRA_TIP)
+        self.add_file_btn.clicked.connect(self._choose_extra_file)
+        self.add_folder_btn = QPushButton("Add folder…")
+        self.add_folder_btn.setToolTip(EXTRA_TIP)
+        self.add_folder_btn.clicked.connect(self._choose_extra_folder)
+        self.remove_extra_btn = QPushButton("Remove")
+        self.remove_extra_btn.clicked.connect(self._remove_extra)
+        self.remove_extra_btn.setEnabled(False)
+        self.source_worker: Worker | None = None
+        for b in (self.add_file_btn, self.add_folder_btn, self.remove_extra_btn):
+            extra_head.addWidget(b)
+        extra_head.addStretch(1)
+        dl.addLayout(extra_head)
+        self.extra_table = QTableWidget(0, 3)
+        self.extra_table.setHorizontalHeaderLabels(["Source", "Pairs", "Weight"])
+        self.extra_table.setToolTip(EXTRA_TIP)
+        self.extra_table.verticalHeader().setVisible(False)
+        self.extra_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.extra_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        header = self.extra_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.extra_table.setMaximumHeight(96)
+        self.extra_table.setVisible(False)
+        dl.addWidget(self.extra_table)
         ll.addWidget(data_box)
 
         set_box = self.settings_box = QGroupBox("Settings")
@@ -459,20 +502,22 @@ class TrainingPage(QWidget):
         w.error.connect(lambda msg, w=w, p=path: self._data_failed(p, w.exception, msg))
         self.load_worker = w.start()
 
-    def _data_loaded(self, path: str, data) -> None:
+    def _data_loaded(self, path: str, data, quiet: bool = False) -> None:
         if path != self.data_path:
             return
         self.data = data
         s = data.summary()
         langs = ", ".join(s.get("languages", []))
-        passages = data.pool is not None or any(r.context for r in data.rows)
-        self.hard.setEnabled(passages)
-        self.hard.setToolTip(HARD_TIP if passages else HARD_TIP + "\nThis file has no passages: add a "
-                             "context column to use it.")
+        passages = self._has_passages()
+        self.hard.setEnabled(passages and not self.extras)
+        self.hard.setToolTip(MIXTURE_OFF if self.extras else HARD_TIP if passages else
+                             HARD_TIP + "\nThis file has no passages: add a context column to use it.")
         self.data_summary.setText(
             f"<b style='color:{theme.ok_color()}'>✓ Valid.</b> {s.get('ids', 0)} question ids · {s.get('rows', 0)} rows · "
             f"{len(s.get('languages', []))} languages ({html.escape(langs)})<br>"
             f"{s.get('xx_pairs', 0)} same-language and {s.get('xy_pairs', 0)} cross-language pairs")
+        if quiet:
+            return
         self.save_settings()
         self._update_start()
         self._update_dev_warning()
@@ -499,14 +544,113 @@ class TrainingPage(QWidget):
         self.data_summary.setText(f"<b style='color:{theme.error_color()}'>✗ This file cannot be used.</b> {head}"
                                   + (f"<br>{len(problems)} problem{'s' if len(problems) != 1 else ''}:"
                                      if problems else ""))
+        self._show_problems(problems)
+        self._update_start()
+
+    def _show_problems(self, problems) -> None:
+        """(line, text) problems of a file, each on a line of the error list (hidden when none)."""
         self.error_list.clear()
         for line, text in problems:
             self.error_list.addItem(f"line {line}: {text}" if line else str(text))
         self.error_list.setVisible(bool(problems))
-        self._update_start()
 
     def error_lines(self) -> list[str]:
         return [self.error_list.item(i).text() for i in range(self.error_list.count())]
+
+    # other sources (a mixture) ---------------------------------------------------------------------
+    def _choose_extra_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add translations or another question set", str(Path.home()),
+            "Translations and QA sets (*.tmx *.json *.jsonl *.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self.add_source(path)
+
+    def _choose_extra_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a folder: line-aligned text, FLORES, MLQA-style or "
+                                                "XQuAD-R", str(Path.home()))
+        if path:
+            self.add_source(path)
+
+    def add_source(self, path: str) -> None:
+        """Check ``path`` in the background as another source of the mixture; a good one gets a row."""
+        path = str(path).strip()
+        if not path or any(e["path"] == path for e in self.extras):
+            return
+        self.data_summary.setText(f"Checking {html.escape(Path(path).name)}…")
+
+        def job(cancel, report):
+            from trainer.qa.loader import detect, split_selector
+            from trainer.qa.mixture import SourceSpec, load_source
+
+            ps = load_source(SourceSpec(path, None, 1.0))
+            return ps, detect(split_selector(path)[0])
+
+        w = Worker(job, lane_name="data", parent=self)
+        w.result.connect(lambda res, p=path: self._source_loaded(p, *res))
+        w.error.connect(lambda msg, w=w, p=path: self._source_failed(p, w.exception, msg))
+        self.source_worker = w.start()
+
+    def _source_loaded(self, path: str, pairs, fmt: str) -> None:
+        if any(e["path"] == path for e in self.extras):
+            return
+        s = pairs.summary()
+        weight = QDoubleSpinBox()
+        weight.setRange(0.05, 10.0)
+        weight.setSingleStep(0.25)
+        weight.setDecimals(2)
+        weight.setValue(1.0)
+        weight.setToolTip("This source's share of the batches, against 1 for the QA file above")
+        self.extras.append({"path": path, "pairs": pairs, "kind": pairs.kind, "weight": weight})
+        row = self.extra_table.rowCount()
+        self.extra_table.insertRow(row)
+        name = QTableWidgetItem(Path(path).name)
+        name.setToolTip(f"{path} ({fmt})")
+        self.extra_table.setItem(row, 0, name)
+        langs = s.get("languages", [])
+        self.extra_table.setItem(row, 1, QTableWidgetItem(
+            f"{KIND_NAMES.get(pairs.kind, pairs.kind)} · {s.get('ids', 0):,} ids · {len(langs)} languages"))
+        self.extra_table.setCellWidget(row, 2, weight)
+        self._extras_changed()
+        self._restore_summary()
+
+    def _source_failed(self, path: str, exc, msg: str) -> None:
+        problems = list(getattr(exc, "problems", []) or [])
+        self.data_summary.setText(f"<b style='color:{theme.error_color()}'>✗ {html.escape(Path(path).name)} "
+                                  f"cannot be added.</b> {html.escape(msg)}")
+        self._show_problems(problems)
+
+    def _remove_extra(self) -> None:
+        rows = sorted({i.row() for i in self.extra_table.selectedIndexes()}, reverse=True)
+        if not rows and self.extras:
+            rows = [len(self.extras) - 1]
+        for r in rows:
+            self.extra_table.removeRow(r)
+            del self.extras[r]
+        self._extras_changed()
+
+    def _extras_changed(self) -> None:
+        mixing = bool(self.extras)
+        self.extra_table.setVisible(mixing)
+        self.remove_extra_btn.setEnabled(mixing)
+        # the trainer's terms for one QA file do not apply to a mixture
+        for w, tip in ((self.hard, HARD_TIP), (self.all_languages, ALL_LANGUAGES_TIP)):
+            w.setToolTip(MIXTURE_OFF if mixing else tip)
+        self.all_languages.setEnabled(not mixing)
+        self.hard.setEnabled(not mixing and self._has_passages())
+
+    def _has_passages(self) -> bool:
+        return self.data is not None and (self.data.pool is not None or any(r.context for r in self.data.rows))
+
+    def _restore_summary(self) -> None:
+        if self.data is not None:
+            self._data_loaded(self.data_path, self.data, quiet=True)
+        else:
+            self.data_summary.setText(DATA_HINT)
+
+    def extra_sources(self) -> list[tuple]:
+        """(PairSet, weight, spec) of each added source, in order."""
+        return [(e["pairs"], e["weight"].value(), f"{e['kind']}={e['path']}:{e['weight'].value():g}")
+                for e in self.extras]
 
     def _update_start(self) -> None:
         running = self.worker is not None and self.worker.running
@@ -530,7 +674,9 @@ class TrainingPage(QWidget):
                            batch_size=s["batch_size"], lr=s["lr"], temperature=s["temperature"], alpha=s["alpha"],
                            max_length=s["max_length"], freeze_embeddings=s["freeze_embeddings"],
                            hard_negatives=s["hard_negatives"] and self.hard.isEnabled(),
-                           all_languages_weight=s["all_languages_weight"],
+                           all_languages_weight=0.0 if self.extras else s["all_languages_weight"],
+                           sources=[self.data_path] + [spec for _, _, spec in self.extra_sources()]
+                           if self.extras else None,
                            dev_share=s["dev_share"], seed=s["seed"], eval_every=eval_every,
                            device=self.device.currentData() or "auto")
 
@@ -542,6 +688,7 @@ class TrainingPage(QWidget):
             self.rate_worker.cancel()  # the run itself measures from now on (live ETA)
         cfg = self.build_config()
         data = self.data
+        extra = self.extra_sources()
         current = self.current_model()
         self.banner.hide()
         self.result = None
@@ -560,7 +707,8 @@ class TrainingPage(QWidget):
             from trainer.compare import train_and_compare
 
             ensure_model_stack()
-            return train_and_compare(cfg, data, current, model_label(current), on_progress=report, cancel=cancel)
+            return train_and_compare(cfg, data, current, model_label(current), on_progress=report, cancel=cancel,
+                                     extra_sources=extra)
 
         w = Worker(job, lane_name="training", min_interval_s=0.0, parent=self)  # every step is a point
         w.progress.connect(self._on_progress)

@@ -157,6 +157,13 @@ def test_the_cache_keeps_only_the_most_recently_used_exports(tiny_model_dir, tmp
     again = OnnxEncoder(models["b"], max_length=128, root=root)
     assert again.engine_dir == b and b.exists()
     assert np.allclose(np.linalg.norm(again.encode(TEXTS[:2]), axis=1), 1.0, atol=1e-5)
+    # the export of a model the app ships stays, however long ago it was used
+    monkeypatch.setattr(onnx_engine, "_shipped_model", lambda weights, overlay: weights == str(models["c"]))
+    OnnxEncoder(models["a"], max_length=128, root=root)
+    assert c.exists() and b.exists() and a.exists()
+    shutil.copytree(tiny_model_dir, tmp_path / "d")
+    OnnxEncoder(tmp_path / "d", max_length=128, root=root)
+    assert c.exists() and a.exists() and not b.exists()
 
 
 def test_torch_answers_with_a_note_when_the_export_fails(tiny_model_dir, monkeypatch):

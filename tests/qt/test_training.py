@@ -43,9 +43,8 @@ def test_valid_qa_file_shows_its_summary(page, qtbot, qa_file):
     assert page.start_btn.isEnabled()
 
 
-def test_tiny_training_run_completes_and_fills_the_charts(page, qtbot, qa_file):
-    page.load_file(str(qa_file))
-    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+def train_four_steps(page, qtbot) -> None:
+    """Start a 4-step run and wait for it: every step on the loss curve, the dev mAP charted."""
     page.steps_radio.setChecked(True)
     page.steps.setValue(4)
     page.start_btn.click()
@@ -53,6 +52,12 @@ def test_tiny_training_run_completes_and_fills_the_charts(page, qtbot, qa_file):
     assert not page.banner.isVisible(), page.banner.text()
     assert len(page.loss_chart.points("loss")) == 4
     assert page.dev_chart.points("mAP")
+
+
+def test_tiny_training_run_completes_and_fills_the_charts(page, qtbot, qa_file):
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    train_four_steps(page, qtbot)
     models = page.cmp_map.values()
     assert len(models) == 2 and "new model" in models
     assert page.use_btn.isEnabled()
@@ -264,3 +269,55 @@ def test_all_languages_term_warns_on_a_cpu_and_trains(page, qtbot, qa_file):
     again = TrainingPage(page.settings, current_model=lambda: "base")
     qtbot.addWidget(again)
     assert again.all_languages.value() == 0.5  # the setting is kept for the next run
+
+
+TMX_UNITS = [("The sky is blue.", "Der Himmel ist blau.", "Le ciel est bleu."),
+             ("Cows drink water.", "Kühe trinken Wasser.", "Les vaches boivent de l'eau."),
+             ("Bees make honey.", "Bienen machen Honig.", "Les abeilles font du miel."),
+             ("Snow is cold.", "Schnee ist kalt.", "La neige est froide."),
+             ("Cats chase mice.", "Katzen jagen Mäuse.", "Les chats chassent les souris."),
+             ("Fish need water.", "Fische brauchen Wasser.", "Les poissons ont besoin d'eau."),
+             ("Rome is in Italy.", "Rom liegt in Italien.", "Rome est en Italie.")]
+
+
+def _tmx(path, units, broken=False):
+    body = "".join(
+        f'<tu tuid="u{i}"><tuv xml:lang="en"><seg>{en}</seg></tuv><tuv xml:lang="de-DE"><seg>{de}</seg></tuv>'
+        f'<tuv xml:lang="fr"><seg>{fr}</seg></tuv></tu>\n' for i, (en, de, fr) in enumerate(units))
+    if broken:
+        body += '<tu tuid="one"><tuv xml:lang="en"><seg>Only one language.</seg></tuv></tu>\n'
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<tmx version="1.4"><header srclang="en"/><body>\n'
+                    + body + "</body></tmx>\n", encoding="utf-8")
+    return path
+
+
+def test_translations_are_mixed_into_training_from_the_page(page, qtbot, qa_file, tmp_path):
+    """A translation memory added beside the QA file trains as its own batches (a mixture), the QA
+    file's dev split still chooses the checkpoint, and the new model's card names the sources."""
+    page.load_file(str(qa_file))
+    qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    # a memory with a unit in one language is refused with its line, and nothing is added
+    page.add_source(str(_tmx(tmp_path / "bad.tmx", TMX_UNITS, broken=True)))
+    qtbot.waitUntil(lambda: page.error_list.count() > 0, timeout=10000)
+    assert page.error_lines() == ['line 10: <tu> "one" has text in 1 language; a translation unit needs two']
+    assert "bad.tmx cannot be added" in page.data_summary.text()
+    assert page.extra_table.rowCount() == 0 and not page.extra_table.isVisible()
+
+    page.add_source(str(_tmx(tmp_path / "memory.tmx", TMX_UNITS)))
+    qtbot.waitUntil(lambda: page.extra_table.rowCount() == 1, timeout=10000)
+    assert page.extra_table.isVisible()
+    assert page.extra_table.item(0, 0).text() == "memory.tmx"
+    assert page.extra_table.item(0, 1).text() == "translations · 7 ids · 3 languages"
+    assert "12 question ids" in page.data_summary.text()  # the QA file's summary is back
+    # the terms for one QA file are off while other sources are mixed in
+    assert not page.all_languages.isEnabled() and not page.hard.isEnabled()
+    page.extra_table.cellWidget(0, 2).setValue(0.5)
+
+    train_four_steps(page, qtbot)  # the checkpoint is chosen on the QA file's dev split
+    assert len(page.cmp_map.values()) == 2
+    card = json.loads((page.result.out_dir / "hybridsearch.json").read_text())
+    assert card["recipe"]["sources"] == [str(qa_file), f"bitext={tmp_path / 'memory.tmx'}:0.5"]
+
+    page.extra_table.selectRow(0)
+    page.remove_extra_btn.click()
+    assert page.extra_table.rowCount() == 0 and page.all_languages.isEnabled()
