@@ -77,6 +77,8 @@ class TrainingPage(QWidget):
         self.current_model = current_model
         self.data = None
         self.data_path = ""
+        self._passages = False     # the loaded QA file has passages (hard negatives can train)
+        self._summary = DATA_HINT  # what the data box says of the loaded QA file
         self.worker: Worker | None = None
         self.load_worker: Worker | None = None
         self.result = None
@@ -502,22 +504,19 @@ class TrainingPage(QWidget):
         w.error.connect(lambda msg, w=w, p=path: self._data_failed(p, w.exception, msg))
         self.load_worker = w.start()
 
-    def _data_loaded(self, path: str, data, quiet: bool = False) -> None:
+    def _data_loaded(self, path: str, data) -> None:
         if path != self.data_path:
             return
         self.data = data
         s = data.summary()
         langs = ", ".join(s.get("languages", []))
-        passages = self._has_passages()
-        self.hard.setEnabled(passages and not self.extras)
-        self.hard.setToolTip(MIXTURE_OFF if self.extras else HARD_TIP if passages else
-                             HARD_TIP + "\nThis file has no passages: add a context column to use it.")
-        self.data_summary.setText(
+        self._passages = data.pool is not None or any(r.context for r in data.rows)
+        self._update_one_file_terms()
+        self._summary = (
             f"<b style='color:{theme.ok_color()}'>✓ Valid.</b> {s.get('ids', 0)} question ids · {s.get('rows', 0)} rows · "
             f"{len(s.get('languages', []))} languages ({html.escape(langs)})<br>"
             f"{s.get('xx_pairs', 0)} same-language and {s.get('xy_pairs', 0)} cross-language pairs")
-        if quiet:
-            return
+        self.data_summary.setText(self._summary)
         self.save_settings()
         self._update_start()
         self._update_dev_warning()
@@ -540,6 +539,8 @@ class TrainingPage(QWidget):
             return
         problems = list(getattr(exc, "problems", []) or [])
         self.data = None
+        self._passages = False
+        self._summary = DATA_HINT
         head = html.escape(msg)
         self.data_summary.setText(f"<b style='color:{theme.error_color()}'>✗ This file cannot be used.</b> {head}"
                                   + (f"<br>{len(problems)} problem{'s' if len(problems) != 1 else ''}:"
@@ -611,7 +612,7 @@ class TrainingPage(QWidget):
             f"{KIND_NAMES.get(pairs.kind, pairs.kind)} · {s.get('ids', 0):,} ids · {len(langs)} languages"))
         self.extra_table.setCellWidget(row, 2, weight)
         self._extras_changed()
-        self._restore_summary()
+        self.data_summary.setText(self._summary)  # the check's message gives way to the QA file's summary
 
     def _source_failed(self, path: str, exc, msg: str) -> None:
         problems = list(getattr(exc, "problems", []) or [])
@@ -629,23 +630,19 @@ class TrainingPage(QWidget):
         self._extras_changed()
 
     def _extras_changed(self) -> None:
+        self.extra_table.setVisible(bool(self.extras))
+        self.remove_extra_btn.setEnabled(bool(self.extras))
+        self._update_one_file_terms()
+
+    def _update_one_file_terms(self) -> None:
+        """Hard negatives need a QA file with passages; they and the all-languages term apply to
+        one QA file, not to a mixture of sources."""
         mixing = bool(self.extras)
-        self.extra_table.setVisible(mixing)
-        self.remove_extra_btn.setEnabled(mixing)
-        # the trainer's terms for one QA file do not apply to a mixture
-        for w, tip in ((self.hard, HARD_TIP), (self.all_languages, ALL_LANGUAGES_TIP)):
-            w.setToolTip(MIXTURE_OFF if mixing else tip)
+        self.hard.setEnabled(self._passages and not mixing)
+        self.hard.setToolTip(MIXTURE_OFF if mixing else HARD_TIP if self._passages else
+                             HARD_TIP + "\nThis file has no passages: add a context column to use it.")
         self.all_languages.setEnabled(not mixing)
-        self.hard.setEnabled(not mixing and self._has_passages())
-
-    def _has_passages(self) -> bool:
-        return self.data is not None and (self.data.pool is not None or any(r.context for r in self.data.rows))
-
-    def _restore_summary(self) -> None:
-        if self.data is not None:
-            self._data_loaded(self.data_path, self.data, quiet=True)
-        else:
-            self.data_summary.setText(DATA_HINT)
+        self.all_languages.setToolTip(MIXTURE_OFF if mixing else ALL_LANGUAGES_TIP)
 
     def extra_sources(self) -> list[tuple]:
         """(PairSet, weight, spec) of each added source, in order."""
