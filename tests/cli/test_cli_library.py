@@ -168,6 +168,12 @@ def _indexed_texts(tmp_path, tiny_model_dir, capsys, texts: dict[str, str]) -> t
     return lib, model
 
 
+def _search(capsys, *args) -> str:
+    """``hybridsearch search ARGS``: it succeeds; what it printed on stdout."""
+    assert main(["search", *args]) == 0
+    return capsys.readouterr().out
+
+
 def test_search_says_how_well_each_result_matches_as_the_app_does(tmp_path, tiny_model_dir, capsys):
     """Each result is labelled strong / good / weak (the app's words) instead of a raw fused score;
     when none matches well the output says so first; --json carries the label as "strength"."""
@@ -175,18 +181,16 @@ def test_search_says_how_well_each_result_matches_as_the_app_does(tmp_path, tiny
         "walrus.txt": "The walrus sleeps on the ice floe.",
         "garden.txt": "Sunflowers need a sunny bed and little water."})
     # keyword search: every keyword present is a good match, some of them a weak one
-    assert main(["search", "walrus ice", "--mode", "lexical", *lib, *model]) == 0
-    out = capsys.readouterr().out
+    out = _search(capsys, "walrus ice", "--mode", "lexical", *lib, *model)
     assert out.startswith(" 1. walrus  [en, txt]  good match\n"), out
     assert "no good match" not in out
-    assert main(["search", "walrus penguin", "--mode", "lexical", *lib, *model]) == 0
-    out = capsys.readouterr().out
+    out = _search(capsys, "walrus penguin", "--mode", "lexical", *lib, *model)
     assert out.startswith("no good match: the closest documents are only weakly related") and "weak match" in out
-    assert main(["search", "walrus ice", "--mode", "lexical", "--json", *lib, *model]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["strength"] == "good"
+    found = json.loads(_search(capsys, "walrus ice", "--mode", "lexical", "--json", *lib, *model))
+    assert found[0]["strength"] == "good"
     # hybrid search rates by meaning as well (the tiny model's cosines are random: any label)
-    assert main(["search", "walrus", "--json", *lib, *model]) == 0
-    assert {r["strength"] for r in json.loads(capsys.readouterr().out)} <= {"strong", "good", "weak"}
+    found = json.loads(_search(capsys, "walrus", "--json", *lib, *model))
+    assert {r["strength"] for r in found} <= {"strong", "good", "weak"}
 
 
 def test_search_offers_the_spelling_the_library_uses(tmp_path, tiny_model_dir, capsys):
@@ -197,21 +201,17 @@ def test_search_offers_the_spelling_the_library_uses(tmp_path, tiny_model_dir, c
     lib, model = _indexed_texts(tmp_path, tiny_model_dir, capsys, {
         "a.txt": "Jacksonville was named after Andrew Jackson.",
         "b.txt": "Jacksonville lies on the St. Johns River."})
-    assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", *lib, *model]) == 0
-    out = capsys.readouterr().out
+    out = _search(capsys, "Who named Jacksonvile?", "--mode", "lexical", *lib, *model)
     assert out.startswith("showing results for: Who named Jacksonville? (search instead"), out
     assert "\n 1. a  [en, txt]  good match\n" in out and "*Jacksonville*" in out
-    assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", "--as-typed", *lib, *model]) == 0
-    out = capsys.readouterr().out
+    out = _search(capsys, "Who named Jacksonvile?", "--mode", "lexical", "--as-typed", *lib, *model)
     assert out.startswith("did you mean: Who named Jacksonville?\nno good match"), out
     # the corrected query matches nothing well either: the results stay the query's, the spelling offered
-    assert main(["search", "Who built the Jacksonvile aquarium?", "--mode", "lexical", *lib, *model]) == 0
-    out = capsys.readouterr().out
+    out = _search(capsys, "Who built the Jacksonvile aquarium?", "--mode", "lexical", *lib, *model)
     assert out.startswith("did you mean: Who built the Jacksonville aquarium?\nno good match"), out
     assert main(["search", "Who named Jacksonvile?", "--mode", "lexical", "--json", *lib, *model]) == 0
     cap = capsys.readouterr()
     assert "showing results for: Who named Jacksonville?" in cap.err
     assert json.loads(cap.out)[0]["path"].endswith("a.txt")
-    assert main(["search", "Who named Jacksonville?", *lib, *model]) == 0
-    out = capsys.readouterr().out
+    out = _search(capsys, "Who named Jacksonville?", *lib, *model)
     assert "did you mean" not in out and "showing results for" not in out
