@@ -163,7 +163,9 @@ class TrainingPage(QWidget):
         self.base_model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.base_model.setMinimumContentsLength(14)
         form.addRow("Start from", self.base_model)
-        length = QHBoxLayout()
+        # two lines, so that the form fits the settings pane at 1024 px without a sideways scroll
+        length = QGridLayout()
+        length.setContentsMargins(0, 0, 0, 0)
         self.steps_radio = QRadioButton("Steps")
         self.epochs_radio = QRadioButton("Epochs")
         grp = QButtonGroup(self)
@@ -175,8 +177,10 @@ class TrainingPage(QWidget):
         self.epochs.setRange(0.1, 100.0)
         self.epochs.setSingleStep(0.5)
         self.epochs.setDecimals(1)
-        for w in (self.steps_radio, self.steps, self.epochs_radio, self.epochs):
-            length.addWidget(w)
+        for i, (radio, box) in enumerate([(self.steps_radio, self.steps), (self.epochs_radio, self.epochs)]):
+            length.addWidget(radio, i, 0)
+            length.addWidget(box, i, 1)
+        length.setColumnStretch(1, 1)
         self.steps_radio.toggled.connect(self._length_mode)
         form.addRow("Length", length)
         self.batch = QSpinBox()
@@ -202,8 +206,8 @@ class TrainingPage(QWidget):
         self.alpha.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.alpha.setAccessibleName("hybrid ratio alpha")
         al.addWidget(self.alpha, 0, 0, 1, 2)
-        lo = QLabel("all monolingual batches")
-        hi = QLabel("all cross-lingual batches")
+        lo = QLabel("all monolingual")
+        hi = QLabel("all cross-lingual")
         for lab in (lo, hi):
             lab.setStyleSheet("color: palette(placeholder-text); font-size: 8pt")
         al.addWidget(lo, 1, 0)
@@ -217,7 +221,9 @@ class TrainingPage(QWidget):
         self.max_length.setRange(16, 512)
         self.max_length.setSingleStep(16)
         form.addRow("Max length", self.max_length)
-        self.freeze = QCheckBox("Freeze word embeddings (faster, smaller)")
+        self.freeze = QCheckBox("Freeze word embeddings")
+        self.freeze.setToolTip("Faster, and the trained model is smaller: the word-embedding table, most of the "
+                               "model's weights, stays as it is and is not saved again.")
         form.addRow("", self.freeze)
         self.hard = QCheckBox("Hard negatives (answer's passage)")
         self.hard.setToolTip(HARD_TIP)

@@ -254,3 +254,21 @@ def test_quitting_does_not_wait_for_busy_background_threads(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], cwd=str(Path(__file__).resolve().parents[2]),
                           timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0 and time.monotonic() - t0 < 10
+
+
+def test_training_settings_fit_their_pane_at_1024x700(make_window, qtbot):
+    """Nothing of the settings form is cut or behind a sideways scroll at the smallest supported size."""
+    w = make_window()
+    w.show_page(2)
+    w.resize(1024, 700)
+    qtbot.waitUntil(lambda: w.width() <= 1030, timeout=3000)
+    qtbot.wait(200)
+    page = w.training_page
+    scroll = page.settings_scroll
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert scroll.widget().width() <= scroll.viewport().width()
+    # every field ends inside the visible pane
+    right_edge = scroll.viewport().mapToGlobal(scroll.viewport().rect().topRight()).x()
+    for field in (page.base_model, page.steps, page.epochs, page.lr, page.all_languages, page.device, page.hard,
+                  page.freeze, page.remove_extra_btn):
+        assert field.mapToGlobal(field.rect().topRight()).x() <= right_edge, field
