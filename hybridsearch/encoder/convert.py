@@ -143,6 +143,13 @@ def _converted(root: Path | None) -> tuple[Path, bool]:
     return target, (target / DONE_MARKER).is_file()
 
 
+def base_model_dirs(root: Path | None = None) -> list[Path]:
+    """Every place the base model's weights may live: converted under ``root``, and shipped inside
+    the package (when it is one)."""
+    bundled = paths.bundled_base_dir()
+    return [_converted(root)[0]] + ([bundled] if bundled is not None else [])
+
+
 def base_is_ready(root: Path | None = None) -> bool:
     """Whether the base model is there without converting it (converted before, or shipped)."""
     return _converted(root)[1] or paths.bundled_base_dir() is not None

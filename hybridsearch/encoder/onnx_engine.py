@@ -138,13 +138,12 @@ def _drop_stale(current: Path) -> None:
 def _shipped_model(weights_dir, overlay) -> bool:
     """True for an export of a model the app ships: the base (its weights alone) or an overlay among
     the app's resources (the bundled models)."""
-    from hybridsearch.encoder.convert import _converted
+    from hybridsearch.encoder.convert import base_model_dirs
 
     try:
         if overlay:
             return Path(overlay).resolve().is_relative_to(paths.resources_dir().resolve())
-        bases = [_converted(None)[0], paths.bundled_base_dir()]
-        return any(b is not None and Path(weights_dir).resolve() == Path(b).resolve() for b in bases)
+        return any(Path(weights_dir).resolve() == b.resolve() for b in base_model_dirs())
     except (OSError, TypeError):
         return False
 
