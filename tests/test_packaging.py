@@ -48,8 +48,13 @@ def test_folder_holds_the_app_models_and_desktop_entry_and_nothing_it_does_not_n
     # of torch's programs only the shared-memory manager, which torch checks for at import
     assert [n for n in names if n.startswith("_internal/torch/bin/")] == ["_internal/torch/bin/torch_shm_manager"]
     assert not [n for n in names if n.startswith("_internal/tests/") or "/pytest" in n]
+    # the default model's ONNX export ships with its word table in float16 (278 MB, not 470 MB)
+    engine = internal / "resources" / "models" / "engine"
+    assert 0 < sum(p.stat().st_size for p in engine.rglob("*") if p.is_file()) < 300_000_000
+    # 1.40 GB measured (README-packaging.md): the export, the float16 base for training, torch, Qt;
+    # the bound catches a stray CUDA build, a second model copy or an fp32 export, all 100s of MB
     size = sum(p.stat().st_size for p in dist.rglob("*") if p.is_file() and not p.is_symlink())
-    assert size < 1_400_000_000, f"{size / 1e6:.0f} MB"
+    assert size < 1_450_000_000, f"{size / 1e6:.0f} MB"
 
 
 def test_runs_without_the_build_environment(dist):

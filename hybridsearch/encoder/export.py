@@ -53,6 +53,7 @@ def export_onnx(files: ModelFiles, out_dir: Path) -> None:
                                         "attention_mask": {0: "batch", 1: "tokens"},
                                         "hidden": {0: "batch", 1: "tokens"}})
     del model
+    halve_word_embeddings(raw, int(cfg.vocab_size))
     from onnxruntime.transformers import optimizer
 
     fused = optimizer.optimize_model(str(raw), model_type="bert", num_heads=int(cfg.num_attention_heads),
@@ -70,3 +71,35 @@ def export_onnx(files: ModelFiles, out_dir: Path) -> None:
     so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
     ort.InferenceSession(str(fused_path), so, providers=["CPUExecutionProvider"])
     fused_path.unlink()
+
+
+def halve_word_embeddings(path: Path, vocab_size: int) -> bool:
+    """Store the word-embedding table in float16, with a Cast to float32 after the lookup, when
+    that loses nothing: when every value is a float16 number (weights kept in float16, as the
+    package's are). The table is most of the model (96 M of 118 M parameters): the export shrinks
+    from ~470 MB to ~280 MB and the vectors stay bit for bit the same. Returns whether it did."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(str(path))
+    inits = {t.name: t for t in m.graph.initializer}
+    for i, node in enumerate(m.graph.node):
+        table = inits.get(node.input[0]) if node.op_type == "Gather" and node.input else None
+        if table is None or table.data_type != TensorProto.FLOAT or list(table.dims)[:1] != [vocab_size]:
+            continue
+        values = numpy_helper.to_array(table)
+        half = values.astype(np.float16)
+        if not np.array_equal(half.astype(np.float32), values):
+            return False
+        name = table.name + ".float16"
+        m.graph.initializer.remove(table)
+        m.graph.initializer.append(numpy_helper.from_array(half, name))
+        looked_up = node.output[0]
+        node.input[0] = name
+        node.output[0] = looked_up + ".float16"
+        m.graph.node.insert(i + 1, helper.make_node("Cast", [node.output[0]], [looked_up],
+                                                    to=TensorProto.FLOAT, name=looked_up + ".cast"))
+        onnx.save(m, str(path))
+        return True
+    return False
