@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
                                QStackedWidget, QVBoxLayout, QWidget)
@@ -13,7 +13,7 @@ from hybridsearch.qt.library_service import LibraryService
 from hybridsearch.qt.search_page import SearchPage
 from hybridsearch.qt.settings import Settings
 from hybridsearch.qt.training_page import TrainingPage
-from hybridsearch.qt.widgets import Banner
+from hybridsearch.qt.widgets import Banner, set_text_now
 
 PAGES = ["Search", "Library", "Training", "Evaluation"]
 
@@ -259,10 +259,7 @@ class MainWindow(QMainWindow):
 
     # status and errors -----------------------------------------------------------------------------
     def set_status(self, text: str) -> None:
-        self.status_label.setText(text)
-        # lay the status bar out now: the model's loading thread can hold the interpreter for a
-        # while, and a frame painted before the bar's own relayout cuts the longer text ("Loadin")
-        QCoreApplication.sendPostedEvents(self.statusBar(), QEvent.Type.LayoutRequest)
+        set_text_now(self.status_label, text)
 
     def show_error(self, message: str) -> None:
         self.banner.show_message("error", message)

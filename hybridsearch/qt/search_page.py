@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFrame, QHBoxLa
 
 from hybridsearch.qt import theme
 from hybridsearch.qt.library_service import LibraryService
-from hybridsearch.qt.widgets import Banner
+from hybridsearch.qt.widgets import Banner, set_text_now
 
 MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
@@ -551,7 +551,7 @@ class SearchPage(QWidget):
         self.library_totals = (f"Library: {docs} document{'s' if docs != 1 else ''} in "
                                f"{len(langs)} language{'s' if len(langs) != 1 else ''}" if folders else "")
         if not self.last_query:
-            self.summary.setText(self.library_totals)
+            set_text_now(self.summary, self.library_totals)
         self._update_state()
 
     def _update_state(self) -> None:
@@ -625,17 +625,17 @@ class SearchPage(QWidget):
         if not q:
             self.set_results([], "")
             self._set_suggestion(None)
-            self.summary.setText(self.library_totals)
+            set_text_now(self.summary, self.library_totals)
             return
         if self.mode.currentData() != "lexical" and self.service.model_state != "ready":
             # the model is still loading (or failed): wait for it visibly, never race it
             self._waiting_for_model = True
-            self.summary.setText("Loading the model…")
+            set_text_now(self.summary, "Loading the model…")
             self.service.load_model()
             self._update_state()
             return
         self._waiting_for_model = False
-        self.summary.setText("Searching…")
+        set_text_now(self.summary, "Searching…")
         kwargs = {k: v for k, v in self.current_filters().items() if v is not None}
         self.service.search(q, lambda res: self._on_results(req, q, res),
                             on_error=lambda msg: self._on_error(req, msg), k=20,
@@ -664,7 +664,7 @@ class SearchPage(QWidget):
             self.set_results([], self.last_query)
             self.no_results_text.setText("<b>The search model could not be loaded.</b><br>"
                                          f"{html.escape(msg)}<br>Keyword search still works.")
-            self.summary.setText("Model not loaded")
+            set_text_now(self.summary, "Model not loaded")
             self.searched.emit(-1)
 
     def _on_results(self, req: int, q: str, outcome) -> None:
@@ -731,7 +731,7 @@ class SearchPage(QWidget):
         self.set_results([], self.last_query)
         self._set_suggestion(None)
         self.no_results_text.setText(f"<b>The search failed.</b><br>{html.escape(msg)}")
-        self.summary.setText("Search failed")
+        set_text_now(self.summary, "Search failed")
         self.searched.emit(-1)
 
     def set_results(self, results: list, query: str, ratings: list | None = None,
@@ -762,7 +762,7 @@ class SearchPage(QWidget):
         self.weak_btn.setVisible(bool(self.hidden_weak) and bool(results))
         self.weak_btn.setText(f"Show {len(self.hidden_weak)} weak match{'es' if len(self.hidden_weak) != 1 else ''}")
         if results:
-            self.summary.setText(f"{len(results)} matching document{'s' if len(results) != 1 else ''}")
+            set_text_now(self.summary, f"{len(results)} matching document{'s' if len(results) != 1 else ''}")
             self.list.setCurrentRow(0)
         else:
             self.context_view.clear()
@@ -782,11 +782,11 @@ class SearchPage(QWidget):
                     self.no_results_text.setText(
                         f"No document matches <b>{html.escape(query)}</b> well: the closest "
                         f"{len(self.hidden_weak)} are only weakly related.<br>{hint}")
-                    self.summary.setText("No good match")
+                    set_text_now(self.summary, "No good match")
                 else:
                     self.no_results_title.setText("<h2>No results</h2>")
                     self.no_results_text.setText(f"Nothing matches <b>{html.escape(query)}</b>.<br>{hint}")
-                    self.summary.setText("0 documents")
+                    set_text_now(self.summary, "0 documents")
                 self.show_weak_btn.setVisible(bool(self.hidden_weak))
         self._update_state()
 

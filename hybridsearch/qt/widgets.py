@@ -1,10 +1,10 @@
-"""Small shared widgets: an inline message banner, section headers."""
+"""Small shared widgets: an inline message banner, section headers, status text set at once."""
 
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
 
 STYLES = {
@@ -67,3 +67,12 @@ def heading(text: str) -> QLabel:
     lab = QLabel(f"<b>{html.escape(text)}</b>")
     lab.setTextFormat(Qt.TextFormat.RichText)
     return lab
+
+
+def set_text_now(label: QLabel, text: str) -> None:
+    """Set a status label's text and lay out its row at once. Qt relayouts on its next pass; while
+    the model's loading thread holds the interpreter, a frame painted before that pass shows the
+    new text in the old width ("Loading the model…" as "L" or "Loadin")."""
+    label.setText(text)
+    if label.parentWidget() is not None:
+        QCoreApplication.sendPostedEvents(label.parentWidget(), QEvent.Type.LayoutRequest)
