@@ -91,6 +91,7 @@ class EvaluationPage(QWidget):
         prow = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
+        self.progress.setVisible(False)  # an empty bar before the first run reads as a text field
         self.progress_label = QLabel("Pick models and an evaluation file, then run.")
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.progress_label, 2)
@@ -275,6 +276,7 @@ class EvaluationPage(QWidget):
             self.settings.set("evaluation/articles", self.articles.text())
         self.banner.hide()
         self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
         self.progress_label.setText("Reading the evaluation file…")
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)

@@ -281,7 +281,9 @@ class TrainingPage(QWidget):
         run_row.addWidget(self.cancel_btn)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
+        self.progress.setVisible(False)  # shown from the first run on: empty, it reads as a text field
         run_row.addWidget(self.progress, 1)
+        run_row.addStretch(0)  # keeps the buttons compact while the bar is hidden
         rl.addLayout(run_row)
         self.stats = QLabel("Not started.")
         rl.addWidget(self.stats)
@@ -703,6 +705,7 @@ class TrainingPage(QWidget):
         self.use_btn.setEnabled(False)
         self.result_label.setText("")
         self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
         self.stats.setText("Loading the model…")
         self._started_at = time.monotonic()
 

@@ -57,7 +57,9 @@ def train_four_steps(page, qtbot) -> None:
 def test_tiny_training_run_completes_and_fills_the_charts(page, qtbot, qa_file):
     page.load_file(str(qa_file))
     qtbot.waitUntil(lambda: page.data is not None, timeout=10000)
+    assert page.progress.isHidden()  # no empty bar before anything runs
     train_four_steps(page, qtbot)
+    assert not page.progress.isHidden() and page.progress.value() == page.progress.maximum() == 4
     models = page.cmp_map.values()
     assert len(models) == 2 and "new model" in models
     assert page.use_btn.isEnabled()
@@ -146,8 +148,9 @@ def test_evaluation_page_runs_in_the_background_and_fills_the_charts(qtbot, sett
     page.set_checked([str(tiny_model_dir)])
     page.path_edit.setText(str(qa_file))
     page.limit.setValue(0)
+    assert page.progress.isHidden()  # no empty bar before anything runs
     page.run()
-    assert page.running and not page.run_btn.isEnabled()
+    assert page.running and not page.run_btn.isEnabled() and page.progress.isVisible()
     qtbot.waitUntil(lambda: not page.running, timeout=60000)
     assert not page.banner.isVisible(), page.banner.text()
     bars = page.map_chart.values()
