@@ -47,7 +47,7 @@ _TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}")
 def write_dir(target: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` to fill a temporary directory beside ``target``, then swap it in.
 
-    What writers killed earlier left beside ``target`` (an ONNX export is ~450 MB) is removed first.
+    What writers killed earlier left beside ``target`` (an ONNX export, mid-way, up to ~900 MB) is removed first.
     """
     from filelock import FileLock, Timeout  # here: 30 ms of imports a search does not need
 

