@@ -609,7 +609,7 @@ class TrainingPage(QWidget):
         weight.setDecimals(2)
         weight.setValue(1.0)
         weight.setToolTip("This source's share of the batches, against 1 for the QA file above")
-        self.extras.append({"path": path, "pairs": pairs, "kind": pairs.kind, "weight": weight})
+        self.extras.append({"path": path, "pairs": pairs, "weight": weight})
         row = self.extra_table.rowCount()
         self.extra_table.insertRow(row)
         name = QTableWidgetItem(Path(path).name)
@@ -654,7 +654,7 @@ class TrainingPage(QWidget):
 
     def extra_sources(self) -> list[tuple]:
         """(PairSet, weight, spec) of each added source, in order."""
-        return [(e["pairs"], e["weight"].value(), f"{e['kind']}={e['path']}:{e['weight'].value():g}")
+        return [(e["pairs"], e["weight"].value(), f"{e['pairs'].kind}={e['path']}:{e['weight'].value():g}")
                 for e in self.extras]
 
     def _update_start(self) -> None:
