@@ -17,6 +17,7 @@ import io
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -460,6 +461,87 @@ def _pdf(data: bytes, path: Path) -> Extracted:
     return Extracted(text, str(title), page_starts=starts)
 
 
+#: A line break inside a run of Chinese or Japanese (or of Thai) text: scripts without spaces
+#: between words, where a PDF's line ends fall inside words ("世\n纪" for "世纪"). CSS Text 3's
+#: segment-break rule removes such a break between two wide characters (Hangul aside: Korean puts
+#: spaces between words); a break after a sentence-final mark is kept.
+_WIDE = "\u3001\u3003-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff60\U00020000-\U0003ffff"
+_WRAPPED = re.compile(f"(?<=[{_WIDE}])(?<![\uff01\uff0e\uff1f])\n[ \t\u3000]*(?=[{_WIDE}])|(?<=[\u0e01-\u0e5b])\n[ \t]*(?=[\u0e01-\u0e5b])")
+
+
+def _unwrap_lines(page: str) -> str:
+    """A PDF page's text with the line breaks that fall inside CJK or Thai text removed: a word
+    (and a keyword's two-character run) wrapped over two lines is whole again."""
+    return _WRAPPED.sub("", page)
+
+
+#: Arabic presentation forms: the shaped letters (initial, medial, final) a PDF's font draws;
+#: text holds the plain letters (NFKC maps each form to its letter).
+_PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufefc]+")
+_RTL_LETTER = re.compile("[\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_HEBREW_FINALS = "\u05da\u05dd\u05df\u05e3\u05e5"  # ך ם ן ף ץ: only at the end of a word
+_LTR_STRONG = re.compile("[0-9A-Za-z\u00c0-\u02af\u0370-\u03ff\u0400-\u04ff]")
+_INITIAL_FORMS = frozenset(chr(c) for c in range(0xFB50, 0xFEFD) if "INITIAL FORM" in unicodedata.name(chr(c), ""))
+_FINAL_FORMS = frozenset(chr(c) for c in range(0xFB50, 0xFEFD) if "FINAL FORM" in unicodedata.name(chr(c), ""))
+_MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
+
+
+def _looks_visual(text: str) -> bool:
+    """Whether the Arabic or Hebrew in ``text`` runs in visual order (the letters of each line
+    left to right as drawn, so each word reversed), as PDF text extraction gives it for many
+    files. The cue is how words begin: Arabic words often start with the article "ال" (a
+    reversed word ends with "لا"), and in shaped letters with an initial form (a reversed word
+    with a final form: Persian and Urdu too); Hebrew final letters end words (a reversed word
+    starts with one)."""
+    logical = visual = 0
+    for word in _PRESENTATION_FORMS.findall(text):
+        logical += word[0] in _INITIAL_FORMS
+        visual += word[0] in _FINAL_FORMS
+    for word in re.findall("[\u0590-\u05ff\u0600-\u06ff]{3,}", _PRESENTATION_FORMS.sub(_plain_letters, text)):
+        logical += word.startswith("\u0627\u0644") + (word[-1] in _HEBREW_FINALS)
+        visual += word.endswith("\u0644\u0627") + (word[0] in _HEBREW_FINALS)
+    return visual >= 3 and visual > 3 * logical
+
+
+def _plain_letters(m: re.Match) -> str:
+    return unicodedata.normalize("NFKC", m.group())
+
+
+def _logical_line(line: str) -> str:
+    """One line of visual-order text in reading order: the runs of right-to-left words in reverse,
+    each word's letters reversed (brackets mirrored); runs of other words (Latin, numbers) keep
+    their order."""
+    runs: list[tuple[bool, list[str]]] = []
+    for word in line.split():
+        rtl = _RTL_LETTER.search(word) is not None or _LTR_STRONG.search(word) is None  # marks go with RTL
+        if runs and runs[-1][0] == rtl:
+            runs[-1][1].append(word)
+        else:
+            runs.append((rtl, [word]))
+    out = []
+    for rtl, words in reversed(runs):
+        out += [w[::-1].translate(_MIRRORED) for w in reversed(words)] if rtl else words
+    return " ".join(out)
+
+
+def _reading_order(page: str) -> str:
+    """A PDF page's text with Arabic presentation forms as plain letters and, when its Arabic or
+    Hebrew came out in visual order, every line holding such words in reading order."""
+    if _RTL_LETTER.search(page) is None:
+        return page
+    if _looks_visual(page):  # reordered before the forms become letters: "ﻻ" is two letters, lam then alef
+        page = "\n".join(_logical_line(line) if _RTL_LETTER.search(line) else line for line in page.split("\n"))
+    return _PRESENTATION_FORMS.sub(_plain_letters, page)
+
+
+def read_differently_now(text: str) -> bool:
+    """Whether ``text`` (a PDF's text as readers before 2026-12 extracted it) is read differently
+    now: a line break inside CJK or Thai text, Arabic presentation forms, or visual-order Arabic
+    or Hebrew."""
+    return (_WRAPPED.search(text) is not None or _PRESENTATION_FORMS.search(text) is not None
+            or (_RTL_LETTER.search(text) is not None and _looks_visual(text)))
+
+
 def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
     """Pages' texts, each normalised, joined by a blank line -> (text, start of each page).
 
@@ -468,7 +550,7 @@ def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
     """
     parts, starts, pos = [], [], 0
     for page in pages:
-        page = _norm(page)
+        page = _unwrap_lines(_norm(_reading_order(page)))
         if page and parts:
             pos += 2  # the blank line between pages
         starts.append(pos)

@@ -28,12 +28,14 @@ from pathlib import Path
 
 from hybridsearch.ann import HnswIndex
 from hybridsearch.documents import (ExtractError, FileEntry, chunk_text, detect_document_language,
-                                    detect_language, extract, page_at, read_bytes, readable, walk)
+                                    detect_language, extract, page_at, read_bytes, read_differently_now, readable,
+                                    walk)
 from hybridsearch.errors import Cancelled
 from hybridsearch.progress import EtaClock, Progress
 from hybridsearch.records import FailedFile, IndexReport
 from hybridsearch.store import (SQL_CHUNK_IDS_BY_RECENCY, SQL_CHUNK_TEXTS_AFTER, SQL_DOCUMENTS_OF_FOLDER, SQL_FOLDER_ID,
-                                SQL_FOLDERS_TO_INDEX, SQL_LIVE_CHUNK_IDS, SQL_TOUCH_DOCUMENT,
+                                SQL_CHUNK_TEXTS_OF_TYPE, SQL_FOLDERS_TO_INDEX, SQL_LIVE_CHUNK_IDS, SQL_READ_AGAIN,
+                                SQL_TOUCH_DOCUMENT,
                                 SQL_UPDATE_FOLDER_INDEXED, Store, chunk_texts, path_param)
 from hybridsearch.vectors import VectorIndex
 
@@ -246,6 +248,27 @@ def _scan(store: Store, folder_path: str, include, exclude):
     return fid, work, unchanged, gone
 
 
+#: Raised when a reader changes what it extracts from files already indexed; such files are read
+#: again at the next index (2: in PDFs, line breaks inside Chinese, Japanese and Thai text removed;
+#: Arabic and Hebrew in reading order, Arabic presentation forms as letters).
+READERS_REVISION = 2
+
+
+def _read_again_outdated(store: Store) -> int:
+    """Mark the documents whose stored text an earlier reader extracted differently, so that this
+    scan reads them again; once per library. -> how many were marked."""
+    if int(store.get("readers_revision", 1) or 1) >= READERS_REVISION:
+        return 0
+    with store.lock:
+        with store.transaction():
+            stale = {did for did, text in store.conn.execute(SQL_CHUNK_TEXTS_OF_TYPE, ("pdf",))
+                     if read_differently_now(text)}
+            for did in stale:
+                store.conn.execute(SQL_READ_AGAIN, (did,))
+            store.set("readers_revision", READERS_REVISION)
+    return len(stale)
+
+
 def run_index(store: Store, vectors: VectorIndex, enc, folder_paths=None, cancel=None, on_progress=None,
               max_file_bytes: int = 64 * 1024 * 1024) -> IndexReport:
     """Index the given library folders (all when None). See :meth:`Library.index`."""
@@ -255,6 +278,7 @@ def run_index(store: Store, vectors: VectorIndex, enc, folder_paths=None, cancel
         vectors.check_model(enc)
     with store.lock:  # chunks a crash left without vectors: reported as repaired once embedded
         lost = store.chunk_ids() - vectors.ensure(enc).labels()
+    _read_again_outdated(store)
     rows = store.conn.execute(SQL_FOLDERS_TO_INDEX).fetchall()
     if folder_paths is not None:
         rows = [r for r in rows if r[0] in set(folder_paths)]

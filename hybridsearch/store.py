@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from hybridsearch.errors import HybridSearchError, LibraryLockedError
+from hybridsearch.language import MACROLANGUAGE
 from hybridsearch.lexical import MARKS, fts_body, fts_name
 
 SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
@@ -69,6 +70,11 @@ SCHEMA_MIGRATIONS: list[tuple[str, list[str]]] = [
     # indexed before pages were recorded (a changed file gets its pages when indexed again)
     ("0005_chunk_page", [
         """ALTER TABLE chunks ADD COLUMN page INTEGER""",
+    ]),
+    # varieties stored as their language (Wu Chinese as Chinese): language.MACROLANGUAGE
+    ("0006_macrolanguages", [
+        lambda conn: [conn.execute(f"UPDATE {table} SET language = ? WHERE language = ?", (lang, variety))
+                      for variety, lang in MACROLANGUAGE.items() for table in ("documents", "chunks")],
     ]),
 ]
 
@@ -133,6 +139,12 @@ SQL_FOLDERS_TO_INDEX = "SELECT path, include, exclude FROM folders ORDER BY path
 SQL_UPDATE_FOLDER_INDEXED = "UPDATE folders SET last_indexed = ? WHERE id = ?"
 SQL_DOCUMENTS_OF_FOLDER = "SELECT path, id, size, mtime, hash, status FROM documents WHERE folder_id = ?"
 SQL_TOUCH_DOCUMENT = "UPDATE documents SET size = ?, mtime = ? WHERE id = ?"
+#: a document to be read again at the next scan (as if changed): its text was extracted by an
+#: earlier version of the readers
+SQL_READ_AGAIN = "UPDATE documents SET mtime = -1, hash = NULL WHERE id = ?"
+#: the chunk texts of the documents of one file type
+SQL_CHUNK_TEXTS_OF_TYPE = """SELECT c.document_id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id
+    WHERE d.file_type = ?"""
 SQL_FAILED_FILES = """
     SELECT d.path, d.error, f.path FROM documents d JOIN folders f ON f.id = d.folder_id
     WHERE d.status = 'failed' {where} ORDER BY d.path"""

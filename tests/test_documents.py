@@ -55,6 +55,42 @@ def make_pdf(path: Path, text: str = EN, title: str = "", pages: list[str] | Non
     return path
 
 
+def make_cjk_pdf(path: Path, lines: list[str]) -> Path:
+    """A one-page PDF showing ``lines`` (any Unicode text, one PDF text line each) in a Type0 font
+    with a ToUnicode map, as PDF writers store CJK text; the glyphs are not embedded, the text is."""
+    chars = sorted({c for line in lines for c in line})
+    code = {c: i + 1 for i, c in enumerate(chars)}
+    shown = " ".join("<%s> Tj 0 -14 Td" % "".join("%04X" % code[c] for c in line) for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td {shown} ET".encode("ascii")
+    cmap = ("/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /U def "
+            "1 begincodespacerange <0000> <FFFF> endcodespacerange\n"
+            f"{len(chars)} beginbfchar\n"
+            + "".join("<%04X> <%s>\n" % (code[c], c.encode("utf-16-be").hex().upper()) for c in chars)
+            + "endbfchar endcmap CMapName currentdict /CMap defineresource pop end end").encode("ascii")
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >>"
+            b" /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /SimSun /Encoding /Identity-H"
+            b" /DescendantFonts [6 0 R] /ToUnicode 7 0 R >>",
+            b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /SimSun"
+            b" /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 >>",
+            b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
 def make_encrypted_pdf(path: Path) -> Path:
     from pypdf import PdfReader, PdfWriter
 
@@ -158,6 +194,89 @@ def test_each_format_extracts_text_and_title(tmp_path):
     assert got["f.html"].title == "Заголовок"
     assert got["g.md"].title == "Notes"
 
+
+
+def test_a_pdf_line_break_inside_chinese_or_thai_text_does_not_split_a_word(tmp_path):
+    # PDF text comes out line by line; CJK and Thai put no space between words, so a line ends
+    # inside a word ("文" | "化"): the break is removed there, kept after a full stop and in
+    # spaced scripts
+    pdf = make_cjk_pdf(tmp_path / "zh.pdf", ["北京是全国的政治和文", "化中心。", "故宫位于北京。",
+                                              "กรุงเทพมหานครเป็นเมือง", "หลวงของประเทศไทย", "Beijing is", "the capital"])
+    text = extract(pdf).text
+    assert "政治和文化中心。\n故宫位于北京。" in text
+    assert "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย" in text
+    assert "Beijing is\nthe capital" in text
+
+
+AR = "تقع المدرسة الدولية في وسط المدينة منذ عام 1990 وهي الأكبر في البلاد"
+HE = "הספרייה הלאומית נמצאת בירושלים מאז שנת 1925 והיא הגדולה בארץ"
+
+
+FA = "این سیستم برای کمک بیشتر به کاربران ساخته شد و هر روز بهتر می‌شود"
+#: Arabic-script letters that join only to the letter before them
+_RIGHT_JOINING = set("اآأإدذرزژوؤة")
+
+
+def _shaped(word: str) -> str:
+    """``word`` in the presentation forms a font draws: initial, medial, final or isolated."""
+    import unicodedata
+
+    out = []
+    for i, ch in enumerate(word):
+        before = i > 0 and word[i - 1] not in _RIGHT_JOINING and "ARABIC LETTER" in unicodedata.name(word[i - 1], "")
+        after = i + 1 < len(word) and ch not in _RIGHT_JOINING and "ARABIC LETTER" in unicodedata.name(word[i + 1], "")
+        form = {(True, True): "MEDIAL", (False, True): "INITIAL", (True, False): "FINAL"}.get((before, after), "ISOLATED")
+        for name in (f"{unicodedata.name(ch, '')} {form} FORM", f"{unicodedata.name(ch, '')} ISOLATED FORM"):
+            try:
+                out.append(unicodedata.lookup(name))
+                break
+            except KeyError:
+                continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _drawn(line: str, shaped: bool = False) -> str:
+    """A line of Arabic-script or Hebrew text as many PDFs' text comes out: left to right as drawn
+    (numbers read left to right inside), Arabic letters in presentation forms (isolated, or
+    ``shaped`` as joined in the word), lam-alef as one."""
+    import re
+    import unicodedata
+
+    if shaped:
+        line = " ".join(_shaped(w) for w in line.split(" "))
+    runs = re.findall(r"\d+|[^\d]+", line)
+    drawn = "".join(r if r.isdigit() else r[::-1] for r in reversed(runs)).replace("أل", "\ufef7")
+
+    def form(ch):
+        try:
+            return unicodedata.lookup(unicodedata.name(ch) + " ISOLATED FORM")
+        except (KeyError, ValueError):
+            return ch
+    return drawn if shaped else "".join(form(ch) for ch in drawn)
+
+
+def test_arabic_and_hebrew_drawn_left_to_right_in_a_pdf_are_read_in_reading_order():
+    from hybridsearch.documents import _join_pages
+
+    assert _drawn(AR) != AR and "\ufef7" in _drawn(AR)  # the helper does draw
+    page = "\n".join([_drawn(AR), _drawn(HE), "Page 3 of 10"])
+    text, _ = _join_pages([page])
+    assert text == "\n".join([AR, HE, "Page 3 of 10"])
+    # text already in reading order stays as it is, Arabic presentation forms become letters
+    assert _join_pages([AR + "\n" + HE])[0] == AR + "\n" + HE
+    assert _join_pages(["\ufe8d\ufedf\ufee4\ufeaa\ufead\ufeb3\ufe93 " + AR])[0] == "المدرسة " + AR
+    # Persian has no article: the joined letter forms tell the order
+    assert _drawn(FA, shaped=True) != FA
+    assert _join_pages([_drawn(FA, shaped=True)])[0] == FA
+    assert _join_pages([" ".join(_shaped(w) for w in FA.split(" "))])[0] == FA
+
+
+def test_a_pdf_in_reading_order_is_left_as_it_is(tmp_path):
+    # pypdf puts a right-to-left run drawn in one piece in reading order itself
+    pdf = make_cjk_pdf(tmp_path / "ar.pdf", [AR.split(" 1990 ")[0][::-1], HE.split(" 1925 ")[0][::-1]])
+    assert extract(pdf).text == AR.split(" 1990 ")[0] + "\n" + HE.split(" 1925 ")[0]
 
 HEADED = ("<h1>Winter Storms</h1><p>Heavy <b>snow</b>fall closed the pass.</p><h2>Roads</h2>"
           "<ul><li>North road</li><li>South road</li></ul><div>Ferries<br>ran late</div>"

@@ -90,3 +90,14 @@ def test_a_damaged_cache_is_rebuilt_and_an_unusable_one_falls_back_to_py3langid(
     monkeypatch.setattr(language, "_identifier", None)
     monkeypatch.setattr(language, "cache_path", broken)
     assert documents.detect_language("Ceci est une phrase française tout à fait ordinaire.") == "fr"
+
+
+@pytest.mark.parametrize("text, variety, lang", [
+    ("哪个队赢得了比赛？", "wuu", "zh"),  # an everyday Mandarin question
+    ("著名校友包括：约翰·史密斯、玛丽·琼斯、彼得·布朗、安娜·怀特。", "wuu", "zh"),
+])
+def test_a_variety_of_a_language_is_that_language(text, variety, lang):
+    # py3langid has classes for Wu Chinese, Egyptian Arabic and other varieties; a library's
+    # Chinese is one language in its filters and its ranking
+    assert language.classify(text) == variety
+    assert documents.detect_language(text) == lang == language.query_language(text)

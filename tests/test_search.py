@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from test_documents import RU, ZH, make_docx
+from test_documents import RU, ZH, make_cjk_pdf, make_docx
 
 from hybridsearch.errors import InputError
 from hybridsearch.library import Library
@@ -379,3 +379,38 @@ def test_an_english_query_does_not_match_german_text_through_its_articles(tmp_pa
         assert "garten.txt" in names(lib.search("die Katze", mode="lexical"))
         # and a phrase is matched as typed
         assert names(lib.search('"die Maus"', mode="lexical")) == {"garten.txt"}
+
+
+def test_a_chinese_word_wrapped_over_two_pdf_lines_is_found_by_keyword(tmp_path, tiny_encoder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_cjk_pdf(docs / "report.pdf", ["故宫位于北京的中心，是全国的政治和文", "化中心，也是明清两代的皇宫。"])
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        lib.index()
+        for query in ("文化", '"文化中心"'):
+            found = lib.search(query, mode="lexical")
+            assert [os.path.basename(r.path) for r in found] == ["report.pdf"], query
+            assert "<b>文化" in found[0].best.snippet_html  # highlighted whole, not cut at the line end
+
+
+def test_pdfs_indexed_before_the_line_break_fix_are_read_again_once(tmp_path, tiny_encoder, monkeypatch):
+    from hybridsearch import documents
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_cjk_pdf(docs / "report.pdf", ["故宫位于北京的中心，是全国的政治和文", "化中心，也是明清两代的皇宫。"])
+    make_cjk_pdf(docs / "english.pdf", ["The palace is in the middle", "of the city."])
+    with monkeypatch.context() as m:  # a library indexed by the earlier reader
+        m.setattr(documents, "_unwrap_lines", lambda page: page)
+        with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+            lib.add_folder(docs)
+            lib.index()
+            assert lib.search("文化", mode="lexical") == []
+            with lib.store.transaction():
+                lib.store.set("readers_revision", 1)
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        report = lib.index()
+        assert (report.updated, report.unchanged) == (1, 1)  # the Chinese PDF only
+        assert [os.path.basename(r.path) for r in lib.search("文化", mode="lexical")] == ["report.pdf"]
+        assert (lib.index().updated, lib.index().unchanged) == (0, 2)  # once

@@ -94,3 +94,19 @@ def test_a_library_from_before_a_migration_is_upgraded(tmp_path, monkeypatch):
     assert _match(new, "हिन्दी") == ids
     # and 0004: the documents already there are found by their file names
     assert new.conn.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH '\"a\"'").fetchall() == [(1,)]
+
+
+def test_languages_stored_as_a_variety_become_their_language(tmp_path, monkeypatch):
+    import hybridsearch.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SCHEMA_MIGRATIONS", SCHEMA_MIGRATIONS[:5])
+    old = Store(tmp_path / "library.db")
+    _doc(old, ["哪个队赢得了比赛？"])
+    with old.transaction():
+        old.conn.execute("UPDATE chunks SET language = 'wuu'")
+        old.conn.execute("UPDATE documents SET language = 'wuu'")
+    old.close()
+    monkeypatch.setattr(store_mod, "SCHEMA_MIGRATIONS", SCHEMA_MIGRATIONS)
+    new = Store(tmp_path / "library.db")
+    assert new.conn.execute("SELECT DISTINCT language FROM chunks").fetchall() == [("zh",)]
+    assert new.conn.execute("SELECT DISTINCT language FROM documents").fetchall() == [("zh",)]
