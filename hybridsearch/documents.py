@@ -3,7 +3,7 @@
 In: folder paths and patterns, files. Out: :class:`FileEntry` (walk), :class:`Extracted`
 (text + title) or :class:`ExtractError` (a reason to show the user), :class:`Chunk` lists.
 
-Libraries: pypdf (PDF), python-docx (DOCX), odfpy (ODT), ebooklib + BeautifulSoup (EPUB),
+Libraries: pypdf (PDF), python-docx (DOCX), python-pptx (PPTX), openpyxl (XLSX), odfpy (ODT), ebooklib + BeautifulSoup (EPUB),
 BeautifulSoup (HTML), striprtf (RTF), charset-normalizer (legacy encodings), py3langid
 (language identification), the encoder's ``tokenizers`` tokenizer (token-bounded chunks).
 """
@@ -25,7 +25,8 @@ from hybridsearch import language
 
 #: Extensions indexed, mapped to the file type stored (``htm`` is ``html``).
 FILE_TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
-              ".pdf": "pdf", ".docx": "docx", ".odt": "odt", ".epub": "epub", ".rtf": "rtf"}
+              ".pdf": "pdf", ".docx": "docx", ".odt": "odt", ".epub": "epub", ".rtf": "rtf",
+              ".pptx": "pptx", ".xlsx": "xlsx"}
 #: Folder names skipped by default besides hidden (dot) folders: system and tool folders.
 SYSTEM_FOLDERS = {"$RECYCLE.BIN", "System Volume Information", "__pycache__", "node_modules",
                   "__MACOSX", "lost+found"}
@@ -34,7 +35,7 @@ MIB = 1024 * 1024
 #: Text kept per document: past this many characters (about 2,000 pages) the rest is not indexed,
 #: so one huge file cannot hold indexing for hours (a 64 MiB text is ~80,000 chunks to embed).
 MAX_TEXT_CHARS = 4_000_000
-#: Zip containers (DOCX, ODT, EPUB): limits checked in the zip directory before anything is
+#: Zip containers (DOCX, PPTX, XLSX, ODT, EPUB): limits checked in the zip directory before anything is
 #: unpacked. Only text parts (XML, XHTML, ...) are unpacked at all, each read with a cap, so a
 #: zip bomb is refused at once and a real document stays within a few hundred MB of memory.
 ZIP_MAX_MEMBERS = 20_000
@@ -585,6 +586,68 @@ def _docx(data: bytes, path: Path) -> Extracted:
     return Extracted("\n\n".join(parts), d.core_properties.title or "")
 
 
+def _pptx_shape_texts(shapes) -> list[str]:
+    """The text of slide shapes in their order: text boxes and placeholders, tables (a row a line,
+    cells by tabs) and the shapes inside groups."""
+    out = []
+    for shape in shapes:
+        if getattr(shape, "shapes", None) is not None and not getattr(shape, "has_text_frame", False):
+            out += _pptx_shape_texts(shape.shapes)  # a group
+        elif getattr(shape, "has_text_frame", False) and shape.has_text_frame:
+            out.append(shape.text_frame.text)
+        elif getattr(shape, "has_table", False) and shape.has_table:
+            out += ["\t".join(cell.text for cell in row.cells) for row in shape.table.rows]
+    return out
+
+
+def _pptx(data: bytes, path: Path) -> Extracted:
+    """A presentation's slides in order (their text, then their speaker notes), a blank line apart."""
+    from pptx import Presentation
+
+    slim = _text_parts_zip(data, "PPTX")
+    try:
+        deck = Presentation(slim)
+        slides = []
+        for slide in deck.slides:
+            parts = _pptx_shape_texts(slide.shapes)
+            if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+                parts.append(slide.notes_slide.notes_text_frame.text)
+            slides.append("\n".join(p for p in parts if p.strip()))
+        title = deck.core_properties.title or ""
+    except Exception as exc:
+        raise ExtractError(f"damaged or unreadable PPTX ({type(exc).__name__}: {str(exc)[:80]})") from exc
+    # python-pptx writes a line break inside a paragraph as a vertical tab
+    return Extracted("\n\n".join(s for s in slides if s).replace("\v", "\n"), title)
+
+
+def _xlsx(data: bytes, path: Path) -> Extracted:
+    """A workbook's sheets in order: the sheet's name, then a line per row with its cells' values
+    (formulas as their last computed value) tab-separated; stops at the text budget."""
+    from openpyxl import load_workbook
+
+    slim = _text_parts_zip(data, "XLSX")
+    parts, n_chars = [], 0
+    try:
+        book = load_workbook(slim, read_only=True, data_only=True)
+        try:
+            for sheet in book.worksheets:
+                parts.append(sheet.title)
+                for row in sheet.iter_rows(values_only=True):
+                    cells = [str(v).strip() for v in row if v is not None and str(v).strip()]
+                    if cells:
+                        parts.append("\t".join(cells))
+                        n_chars += len(parts[-1])
+                if n_chars > MAX_TEXT_CHARS:
+                    break
+                parts.append("")  # a blank line between sheets
+            title = book.properties.title or ""
+        finally:
+            book.close()
+    except Exception as exc:
+        raise ExtractError(f"damaged or unreadable XLSX ({type(exc).__name__}: {str(exc)[:80]})") from exc
+    return Extracted("\n".join(parts), title)
+
+
 def _check_odt_xml(slim: io.BytesIO) -> None:
     """Raise :class:`ExtractError` when an XML part odfpy reads is not well-formed (or encrypted)."""
     import zipfile
@@ -687,8 +750,8 @@ def _rtf(data: bytes, path: Path) -> Extracted:
         raise ExtractError(f"damaged RTF ({type(exc).__name__})") from exc
 
 
-EXTRACTORS = {"txt": _txt, "md": _md, "html": _html, "pdf": _pdf, "docx": _docx, "odt": _odt,
-              "epub": _epub, "rtf": _rtf}
+EXTRACTORS = {"txt": _txt, "md": _md, "html": _html, "pdf": _pdf, "docx": _docx, "pptx": _pptx,
+              "xlsx": _xlsx, "odt": _odt, "epub": _epub, "rtf": _rtf}
 
 
 def extract(path: str | Path, file_type: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,

@@ -117,6 +117,48 @@ def make_docx(path: Path, paragraphs: list[str], title: str = "") -> Path:
     return path
 
 
+def make_pptx(path: Path, slides: list[tuple[str, str]], notes: str = "", table: list[list[str]] | None = None,
+              title: str = "") -> Path:
+    """A presentation: one title-and-content slide per (title, body); ``notes`` on the first slide,
+    ``table`` (rows of cells) on a last slide."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    for i, (head, body) in enumerate(slides):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = head
+        slide.placeholders[1].text = body
+        if notes and i == 0:
+            slide.notes_slide.notes_text_frame.text = notes
+    if table:
+        slide = deck.slides.add_slide(deck.slide_layouts[6])  # blank
+        grid = slide.shapes.add_table(len(table), len(table[0]), Inches(1), Inches(1), Inches(6), Inches(2)).table
+        for r, row in enumerate(table):
+            for c, text in enumerate(row):
+                grid.cell(r, c).text = text
+    if title:
+        deck.core_properties.title = title
+    deck.save(str(path))
+    return path
+
+
+def make_xlsx(path: Path, sheets: dict[str, list[list]], title: str = "") -> Path:
+    """A workbook with one sheet per item: its rows of cell values (None: an empty cell)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    if title:
+        book.properties.title = title
+    book.save(str(path))
+    return path
+
+
 def make_odt(path: Path, paragraphs: list[str]) -> Path:
     from odf.opendocument import OpenDocumentText
     from odf.text import H, P
@@ -277,6 +319,37 @@ def test_a_pdf_in_reading_order_is_left_as_it_is(tmp_path):
     # pypdf puts a right-to-left run drawn in one piece in reading order itself
     pdf = make_cjk_pdf(tmp_path / "ar.pdf", [AR.split(" 1990 ")[0][::-1], HE.split(" 1925 ")[0][::-1]])
     assert extract(pdf).text == AR.split(" 1990 ")[0] + "\n" + HE.split(" 1925 ")[0]
+
+
+def test_a_presentation_is_read_slide_by_slide_with_tables_and_speaker_notes(tmp_path):
+    deck = make_pptx(tmp_path / "deck.pptx", [("Lighthouse keepers", EN + "\vNight shifts only."),
+                                              ("Маяки России", RU)],
+                     notes="Mention the storm of 1953.", table=[["Station", "Keepers"], ["Fastnet", "4"]],
+                     title="Keepers deck")
+    got = extract(deck)
+    assert got.title == "Keepers deck"
+    assert got.text == ("Lighthouse keepers\n" + EN + "\nNight shifts only.\nMention the storm of 1953."
+                        "\n\nМаяки России\n" + RU + "\n\nStation\tKeepers\nFastnet\t4")
+
+
+def test_a_workbook_is_read_sheet_by_sheet_a_row_a_line(tmp_path):
+    book = make_xlsx(tmp_path / "budget.xlsx", {"Budget 2024": [["Item", "Cost"], ["Ice axes", 320.5], [None, None],
+                                                                 [None, "Lamp oil", None]],
+                                                "Notizen": [["Pinguine zählen im Winter"]]}, title="Budget")
+    got = extract(book)
+    assert got.title == "Budget"
+    assert got.text == "Budget 2024\nItem\tCost\nIce axes\t320.5\nLamp oil\n\nNotizen\nPinguine zählen im Winter"
+
+
+@pytest.mark.parametrize("name", ["deck.pptx", "budget.xlsx"])
+def test_an_office_file_that_is_something_else_gets_a_reason(tmp_path, name):
+    (tmp_path / name).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    with pytest.raises(ExtractError, match=f"not a {name[-4:].upper()} file .*PNG image"):
+        extract(tmp_path / name)
+    make_docx(tmp_path / "real.docx", [EN])  # a Word file renamed: a zip, but not this kind
+    (tmp_path / name).write_bytes((tmp_path / "real.docx").read_bytes())
+    with pytest.raises(ExtractError, match=f"damaged or unreadable {name[-4:].upper()}"):
+        extract(tmp_path / name)
 
 HEADED = ("<h1>Winter Storms</h1><p>Heavy <b>snow</b>fall closed the pass.</p><h2>Roads</h2>"
           "<ul><li>North road</li><li>South road</li></ul><div>Ferries<br>ran late</div>"

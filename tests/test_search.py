@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from test_documents import RU, ZH, make_cjk_pdf, make_docx
+from test_documents import RU, ZH, make_cjk_pdf, make_docx, make_pptx, make_xlsx
 
 from hybridsearch.errors import InputError
 from hybridsearch.library import Library
@@ -414,3 +414,21 @@ def test_pdfs_indexed_before_the_line_break_fix_are_read_again_once(tmp_path, ti
         assert (report.updated, report.unchanged) == (1, 1)  # the Chinese PDF only
         assert [os.path.basename(r.path) for r in lib.search("文化", mode="lexical")] == ["report.pdf"]
         assert (lib.index().updated, lib.index().unchanged) == (0, 2)  # once
+
+
+def test_presentations_and_workbooks_are_found_by_what_their_slides_and_cells_say(tmp_path, tiny_encoder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pptx(docs / "census.pptx", [("Penguin census", "Colonies counted in spring.")],
+              table=[["Colony", "Count"], ["Adélie", "4200"]])
+    make_xlsx(docs / "supplies.xlsx", {"Winter": [["Item", "Cost"], ["Krill nets", 120]]})
+    with Library(tmp_path / "lib", encoder=tiny_encoder) as lib:
+        lib.add_folder(docs)
+        report = lib.index()
+        assert (report.added, report.failed) == (2, 0)
+        assert [os.path.basename(r.path) for r in lib.search("adelie", mode="lexical")] == ["census.pptx"]
+        hit = lib.search("krill nets", mode="lexical")
+        assert [(os.path.basename(r.path), r.file_type) for r in hit] == [("supplies.xlsx", "xlsx")]
+        assert "<b>Krill</b>" in hit[0].best.snippet_html
+        assert {r.file_type for r in lib.search("colony", file_types=["pptx"])} == {"pptx"}
+        assert lib.file_types() == ["pptx", "xlsx"]

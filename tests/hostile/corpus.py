@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from test_documents import EN, JA, RU, TH, ZH, make_docx, make_epub, make_odt, make_pdf  # noqa: E402
+from test_documents import EN, JA, RU, TH, ZH, make_docx, make_epub, make_odt, make_pdf, make_pptx, make_xlsx  # noqa: E402,E501
 
 MIB = 1024 * 1024
 
@@ -107,6 +107,8 @@ def make_corpus(root: Path, big: bool = False) -> list[Case]:
     docx = make_docx(tmp / "t.docx", [EN, "Second paragraph."]).read_bytes()
     odt = make_odt(tmp / "t.odt", [EN]).read_bytes()
     epub = make_epub(tmp / "t.epub", [EN]).read_bytes()
+    pptx = make_pptx(tmp / "t.pptx", [("Lighthouse", EN)]).read_bytes()
+    xlsx = make_xlsx(tmp / "t.xlsx", {"Log": [[EN, 1]]}).read_bytes()
 
     # -- PDFs: good, truncated, garbage, encrypted -----------------------------------------------
     add("pdf/good.pdf", pdf, "ok", "lighthouse keeper", "pdf")
@@ -139,10 +141,11 @@ def make_corpus(root: Path, big: bool = False) -> list[Case]:
     blank = make_pdf(tmp / "blank.pdf", " ").read_bytes()
     add("pdf/no-text.pdf", blank, "failed", "no text", "pdf")
 
-    # -- zip bombs as DOCX / ODT / EPUB ------------------------------------------------------------
+    # -- zip bombs as DOCX / PPTX / XLSX / ODT / EPUB ----------------------------------------------
     bomb_mib = 1024 if big else 128
     for kind, tpl, part in [("docx", docx, "word/document.xml"), ("odt", odt, "content.xml"),
-                            ("epub", epub, "EPUB/one.xhtml")]:
+                            ("epub", epub, "EPUB/one.xhtml"), ("pptx", pptx, "ppt/slides/slide1.xml"),
+                            ("xlsx", xlsx, "xl/worksheets/sheet1.xml")]:
         add(f"bombs/{kind}-part.{kind}", _bomb(tpl, part, bomb_mib * MIB), "failed", "MiB.*limit", "zip-bomb")
         add(f"bombs/{kind}-members.{kind}", _bomb(tpl, "", 0, many=21_000), "failed", "parts", "zip-bomb")
         if big:
@@ -150,18 +153,19 @@ def make_corpus(root: Path, big: bool = False) -> list[Case]:
 
     # -- broken XML parts and broken containers ------------------------------------------------------
     for kind, tpl, part in [("docx", docx, "word/document.xml"), ("odt", odt, "content.xml"),
-                            ("odt", odt, "styles.xml"), ("odt", odt, "meta.xml")]:
+                            ("odt", odt, "styles.xml"), ("odt", odt, "meta.xml"), ("pptx", pptx, "ppt/slides/slide1.xml"),
+                            ("xlsx", xlsx, "xl/worksheets/sheet1.xml"), ("xlsx", xlsx, "xl/workbook.xml")]:
         members = _zip_members(tpl)
         for j, body in enumerate([members[part][: len(members[part]) // 2], b"<not xml", b"",
                                   BILLION_LAUGHS]):
             m = dict(members)
             m[part] = body
-            add(f"xml/{kind}-{part.replace('/', '_')}-{j}.{kind}", _zip(m), "failed", "damaged|XML|DOCX|ODT",
+            add(f"xml/{kind}-{part.replace('/', '_')}-{j}.{kind}", _zip(m), "failed", "damaged|XML|DOCX|ODT|PPTX|XLSX",
                 "broken-xml")
     m = _zip_members(docx)
     m["word/document.xml"] = XXE
     add("xml/docx-xxe.docx", _zip(m), "failed|ok", "DOCX|no text|^(?!.*root:)", "broken-xml")
-    for kind, tpl in [("docx", docx), ("odt", odt), ("epub", epub)]:
+    for kind, tpl in [("docx", docx), ("odt", odt), ("epub", epub), ("pptx", pptx), ("xlsx", xlsx)]:
         for frac in (0.1, 0.3, 0.5, 0.7, 0.9, 0.99):
             add(f"containers/{kind}-truncated-{int(frac * 100)}.{kind}", tpl[: int(len(tpl) * frac)], "failed",
                 "damaged|zip", "container")
@@ -182,14 +186,14 @@ def make_corpus(root: Path, big: bool = False) -> list[Case]:
     add("containers/epub-bad-xhtml.epub", _zip(me), "ok", "lighthouse", "container")
 
     # -- 0-byte files of every type ----------------------------------------------------------------
-    for ext in ["txt", "md", "markdown", "html", "htm", "pdf", "docx", "odt", "epub", "rtf"]:
+    for ext in ["txt", "md", "markdown", "html", "htm", "pdf", "docx", "pptx", "xlsx", "odt", "epub", "rtf"]:
         add(f"empty/empty.{ext}", b"", "failed", "empty", "empty")
 
     # -- binaries under text names, text under binary names ----------------------------------------
     for name, data in BINARIES.items():
         for ext in ["txt", "md", "html", "htm", "rtf"]:
             add(f"binary/{name}.{ext}", data, "failed", "binary|not an RTF", "binary")
-    for ext in ["pdf", "docx", "odt", "epub"]:
+    for ext in ["pdf", "docx", "pptx", "xlsx", "odt", "epub"]:
         add(f"binary/plain-text.{ext}", (EN + "\n").encode() * 5, "failed", "not a", "binary")
         add(f"binary/elf.{ext}", ELF, "failed", "not a|ELF", "binary")
 
