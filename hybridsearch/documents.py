@@ -3,8 +3,8 @@
 In: folder paths and patterns, files. Out: :class:`FileEntry` (walk), :class:`Extracted`
 (text + title) or :class:`ExtractError` (a reason to show the user), :class:`Chunk` lists.
 
-Libraries: pypdf (PDF), python-docx (DOCX), python-pptx (PPTX), openpyxl (XLSX), odfpy (ODT), ebooklib + BeautifulSoup (EPUB),
-BeautifulSoup (HTML), striprtf (RTF), charset-normalizer (legacy encodings), py3langid
+Libraries: pypdf (PDF), python-docx (DOCX), python-pptx (PPTX), openpyxl (XLSX), odfpy (ODT),
+ebooklib + BeautifulSoup (EPUB), BeautifulSoup (HTML), striprtf (RTF), charset-normalizer (legacy encodings), py3langid
 (language identification), the encoder's ``tokenizers`` tokenizer (token-bounded chunks).
 """
 
@@ -64,8 +64,8 @@ class Extracted:
     title: str
     #: characters of text dropped past :data:`MAX_TEXT_CHARS` (0: the whole text is kept)
     truncated: int = 0
-    #: paged formats (PDF): where each page's text starts in ``text`` (page 1 at index 0; a page
-    #: without text starts where the next one does); None for formats without pages
+    #: paged formats (PDF pages, PPTX slides): where each page's text starts in ``text`` (page 1 at
+    #: index 0; a page without text starts where the next one does); None for formats without pages
     page_starts: list[int] | None = None
 
 
@@ -466,8 +466,10 @@ def _pdf(data: bytes, path: Path) -> Extracted:
 #: between words, where a PDF's line ends fall inside words ("世\n纪" for "世纪"). CSS Text 3's
 #: segment-break rule removes such a break between two wide characters (Hangul aside: Korean puts
 #: spaces between words); a break after a sentence-final mark is kept.
-_WIDE = "\u3001\u3003-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff60\U00020000-\U0003ffff"
-_WRAPPED = re.compile(f"(?<=[{_WIDE}])(?<![\uff01\uff0e\uff1f])\n[ \t\u3000]*(?=[{_WIDE}])|(?<=[\u0e01-\u0e5b])\n[ \t]*(?=[\u0e01-\u0e5b])")
+_WIDE = ("\u3001\u3003-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff60"
+         "\U00020000-\U0003ffff")
+_WRAPPED = re.compile(f"(?<=[{_WIDE}])(?<![\uff01\uff0e\uff1f])\n[ \t\u3000]*(?=[{_WIDE}])"
+                      "|(?<=[\u0e01-\u0e5b])\n[ \t]*(?=[\u0e01-\u0e5b])")
 
 
 def _unwrap_lines(page: str) -> str:
@@ -543,15 +545,16 @@ def read_differently_now(text: str) -> bool:
             or (_RTL_LETTER.search(text) is not None and _looks_visual(text)))
 
 
-def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
-    """Pages' texts, each normalised, joined by a blank line -> (text, start of each page).
+def _join_pages(pages: list[str], pdf: bool = True) -> tuple[str, list[int]]:
+    """Pages' (or slides') texts, each normalised, joined by a blank line -> (text, start of each).
 
     Normalised here, page by page, so that :func:`extract`'s normalising of the whole text
-    changes nothing and the page starts stay true.
+    changes nothing and the page starts stay true. ``pdf``: PDF text is also put right
+    (:func:`_reading_order`, :func:`_unwrap_lines`).
     """
     parts, starts, pos = [], [], 0
     for page in pages:
-        page = _unwrap_lines(_norm(_reading_order(page)))
+        page = _unwrap_lines(_norm(_reading_order(page))) if pdf else _norm(page)
         if page and parts:
             pos += 2  # the blank line between pages
         starts.append(pos)
@@ -601,7 +604,8 @@ def _pptx_shape_texts(shapes) -> list[str]:
 
 
 def _pptx(data: bytes, path: Path) -> Extracted:
-    """A presentation's slides in order (their text, then their speaker notes), a blank line apart."""
+    """A presentation's slides in order (their text, then their speaker notes), a blank line apart;
+    each passage records the slide it starts on."""
     from pptx import Presentation
 
     slim = _text_parts_zip(data, "PPTX")
@@ -612,12 +616,13 @@ def _pptx(data: bytes, path: Path) -> Extracted:
             parts = _pptx_shape_texts(slide.shapes)
             if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
                 parts.append(slide.notes_slide.notes_text_frame.text)
-            slides.append("\n".join(p for p in parts if p.strip()))
+            # python-pptx writes a line break inside a paragraph as a vertical tab
+            slides.append("\n".join(p for p in parts if p.strip()).replace("\v", "\n"))
         title = deck.core_properties.title or ""
     except Exception as exc:
         raise ExtractError(f"damaged or unreadable PPTX ({type(exc).__name__}: {str(exc)[:80]})") from exc
-    # python-pptx writes a line break inside a paragraph as a vertical tab
-    return Extracted("\n\n".join(s for s in slides if s).replace("\v", "\n"), title)
+    text, starts = _join_pages(slides, pdf=False)
+    return Extracted(text, title, page_starts=starts)
 
 
 def _xlsx(data: bytes, path: Path) -> Extracted:

@@ -48,6 +48,14 @@ class Snippet:
     cut_after: bool = False
 
 
+def place_label(file_type: str | None, page: int | None) -> str:
+    """Where a passage is, as a result list says it: "p. 12" in a PDF, "slide 3" in a presentation;
+    "" without a page."""
+    if not page:
+        return ""
+    return f"slide {int(page)}" if file_type == "pptx" else f"p. {int(page)}"
+
+
 @dataclass
 class Passage:
     """A matching chunk: its text, its character offsets in the document text, its highlights.
@@ -55,8 +63,9 @@ class Passage:
     ``spans``: (start, end) offsets in ``text`` of the query's terms, merged (what a view marks).
     ``snippet``: an excerpt of ``text`` around the first term, whitespace collapsed, with its
     own spans (a :class:`Snippet`). ``snippet_html`` is the same excerpt
-    as HTML-escaped text with the spans wrapped in ``<b>…</b>``. ``page``: where a PDF passage
-    starts (1-based), for "p. 12" in result lists and to open the document at that page.
+    as HTML-escaped text with the spans wrapped in ``<b>…</b>``. ``page``: the PDF page or PPTX
+    slide the passage starts on (1-based), for "p. 12" / "slide 3" in result lists
+    (:func:`place_label`) and to open a PDF at that page.
     """
 
     chunk_id: int

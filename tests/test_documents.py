@@ -40,6 +40,11 @@ def make_pdf(path: Path, text: str = EN, title: str = "", pages: list[str] | Non
     objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     if title:
         objs.append(b"<< /Title (" + title.encode("latin-1") + b") >>")
+    return _write_pdf(path, objs, info=len(objs) if title else None)
+
+
+def _write_pdf(path: Path, objs: list[bytes], info: int | None = None) -> Path:
+    """Write PDF objects (1 is the catalog; ``info``: the document-information object) with their xref."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, o in enumerate(objs, 1):
@@ -49,8 +54,8 @@ def make_pdf(path: Path, text: str = EN, title: str = "", pages: list[str] | Non
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
     for off in offsets:
         out += b"%010d 00000 n \n" % off
-    info = b" /Info %d 0 R" % len(objs) if title else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, info, xref)
+    trailer_info = b" /Info %d 0 R" % info if info else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, trailer_info, xref)
     path.write_bytes(bytes(out))
     return path
 
@@ -77,18 +82,7 @@ def make_cjk_pdf(path: Path, lines: list[str]) -> Path:
             b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /SimSun"
             b" /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 >>",
             b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    path.write_bytes(bytes(out))
-    return path
+    return _write_pdf(path, objs)
 
 
 def make_encrypted_pdf(path: Path) -> Path:
@@ -330,6 +324,7 @@ def test_a_presentation_is_read_slide_by_slide_with_tables_and_speaker_notes(tmp
     assert got.title == "Keepers deck"
     assert got.text == ("Lighthouse keepers\n" + EN + "\nNight shifts only.\nMention the storm of 1953."
                         "\n\nМаяки России\n" + RU + "\n\nStation\tKeepers\nFastnet\t4")
+    assert got.page_starts == [0, got.text.index("Маяки"), got.text.index("Station")]  # slide by slide
 
 
 def test_a_workbook_is_read_sheet_by_sheet_a_row_a_line(tmp_path):

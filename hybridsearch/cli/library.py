@@ -9,6 +9,7 @@ from pathlib import Path
 from hybridsearch.cli.encoder import add_model_options, positive_int
 from hybridsearch.errors import InputError
 from hybridsearch.progress import format_duration
+from hybridsearch.records import place_label
 from hybridsearch.snippets import render
 
 
@@ -227,7 +228,7 @@ def cmd_search(args) -> int:
         print("no good match: the closest documents are only weakly related")
     for i, (r, rating) in enumerate(zip(results, ratings), 1):
         snippet = render(r.best.snippet, "*", "*")
-        page = f"  (p. {r.best.page})" if r.best.page else ""
+        page = f"  ({place_label(r.file_type, r.best.page)})" if r.best.page else ""
         print(f"{i:>2}. {r.title}  [{r.language or '?'}, {r.file_type}]  {rating.label}\n    {r.path}{page}\n"
               f"    {snippet}")
     return 0

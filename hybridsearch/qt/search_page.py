@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFrame, QHBoxLa
 from hybridsearch.qt import theme
 from hybridsearch.qt.library_service import LibraryService
 from hybridsearch.qt.widgets import Banner, set_text_now
+from hybridsearch.records import place_label
 
 MODES = [("Hybrid", "hybrid", "Meaning and keywords together (recommended)"),
          ("Semantic", "dense", "By meaning: finds answers in other languages"),
@@ -109,8 +110,8 @@ class ResultCard(QFrame):
         # \u2068…\u2069 isolate the title, so a right-to-left title does not reorder the line
         kind = html.escape((result.file_type or "").lstrip("."))
         page = getattr(result.best, "page", None)
-        if page:  # where the passage is in a PDF: the page to turn to
-            kind += f" · p.&nbsp;{int(page)}"
+        if page:  # where the passage is: the PDF page or the slide to turn to
+            kind += " · " + place_label(result.file_type, page).replace(" ", "&nbsp;")
         head = QLabel(f'\u200e<span style="font-size:11pt; font-weight:600">\u2068{html.escape(title)}\u2069</span>&nbsp;&nbsp;'
                       f'{badge_html(result.language)}&nbsp;&nbsp;<span style="color:{muted}">{kind}</span>')
         self.head = head
@@ -350,8 +351,8 @@ class SearchPage(QWidget):
         # empty state: no folders
         self.empty_folders = self._empty_state(
             "Your library is empty",
-            "Add a folder of documents (PDF, Word, text, HTML, e-books…) in any language. hybridsearch "
-            "reads and indexes them on this computer; nothing leaves it.",
+            "Add a folder of documents (PDF, Word, PowerPoint, Excel, text, HTML, e-books…) in any language. "
+            "hybridsearch reads and indexes them on this computer; nothing leaves it.",
             "Add a folder…", self.add_folder_requested.emit)
         # empty state: indexing
         self.indexing_state = QWidget()

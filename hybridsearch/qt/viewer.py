@@ -50,9 +50,11 @@ class DocumentViewer(QDialog):
         lay = QVBoxLayout(self)
         where = ""
         pages_note = ""
-        if page:
+        if page and str(path).lower().endswith(".pdf"):
             pages_note = self._open_pdf(path, page)
             where = f" · page {page}" + (f" ({pages_note})" if pages_note else "")
+        elif page:  # a presentation: the text, and the slide the passage is on
+            where = f" · slide {page}"
         head = QLabel(f"<b>{html.escape(title)}</b>{html.escape(where)}<br>"
                       f"<span style='color:gray'>{html.escape(path)}</span>")
         head.setTextFormat(Qt.TextFormat.RichText)

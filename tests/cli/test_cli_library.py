@@ -131,6 +131,13 @@ def test_search_prints_the_page_of_a_pdf_passage(tmp_path, tiny_model_dir, capsy
     assert main(["search", "sunflowers", "--mode", "lexical", "--json", *lib, *model]) == 0
     assert json.loads(capsys.readouterr().out)[0]["passage"]["page"] == 2
 
+    from test_documents import make_pptx  # a presentation's passages say their slide
+    make_pptx(docs / "talk.pptx", [("Lighthouses", "Keepers lit the lamps."), ("Seabirds", "Puffins nest here.")])
+    assert main(["index", str(docs), *lib, *model]) == 0
+    capsys.readouterr()
+    assert main(["search", "puffins", "--mode", "lexical", *lib, *model]) == 0
+    assert f"{docs / 'talk.pptx'}  (slide 2)" in capsys.readouterr().out
+
 
 def test_time_left_to_embed_is_worded_as_the_app_words_it(tmp_path, tiny_model_dir, tiny_encoder, capsys):
     """While passages wait for their vectors, status and search say how long is left, as the app does."""

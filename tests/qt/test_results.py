@@ -224,6 +224,23 @@ def test_document_viewer_shows_every_hit_with_next_previous_and_find(make_window
     v.close()
 
 
+def _folder_searched(make_window, qtbot, encoder, root, query):
+    """A window whose library is ``root``, indexed, searched for ``query`` -> (search page, first card)."""
+    w = make_window(encoder=encoder)
+    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
+        w.library_page.add_folder(str(root))
+    page = w.search_page
+    _search(qtbot, page, query)
+    return page, page.list.itemWidget(page.list.item(0))
+
+
+def _viewer(qtbot, page):
+    """The document viewer, opened with View document on the selected result."""
+    page.view_btn.click()
+    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
+    return page.viewer
+
+
 def test_a_pdf_result_names_its_page_and_the_viewer_opens_there(make_window, qtbot, tmp_path, tiny_encoder,
                                                                  monkeypatch):
     from test_documents import make_pdf
@@ -234,16 +251,9 @@ def test_a_pdf_result_names_its_page_and_the_viewer_opens_there(make_window, qtb
     root = tmp_path / "docs"
     root.mkdir()
     make_pdf(root / "keeper.pdf", pages=PDF_PAGES)
-    w = make_window(encoder=tiny_encoder)
-    with qtbot.waitSignal(w.service.job_finished, timeout=120000):
-        w.library_page.add_folder(str(root))
-    page = w.search_page
-    _search(qtbot, page, "walrus")
-    card = page.list.itemWidget(page.list.item(0))
+    page, card = _folder_searched(make_window, qtbot, tiny_encoder, root, "walrus")
     assert "p.&nbsp;3" in card.head.text()
-    page.view_btn.click()
-    qtbot.waitUntil(lambda: page.viewer is not None and page.viewer.isVisible(), timeout=10000)
-    v = page.viewer
+    v = _viewer(qtbot, page)
     assert v.tabs.currentWidget() is v.pdf_view  # the PDF itself, at the passage's page
     qtbot.waitUntil(lambda: v.shown_page() == 3, timeout=5000)
     assert "page 3" in v.header.text()
@@ -259,6 +269,22 @@ def test_a_pdf_result_names_its_page_and_the_viewer_opens_there(make_window, qtb
     assert "walrus" in page.viewer.view.toPlainText()
     page.viewer.close()
 
+
+
+def test_a_presentation_result_names_its_slide_and_the_viewer_shows_the_text(make_window, qtbot, tmp_path,
+                                                                            tiny_encoder):
+    from test_documents import make_pptx
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    make_pptx(root / "talk.pptx", [("Lighthouses", "Keepers lit the lamps."), ("Seabirds", "Puffins nest here.")],
+              table=[["Walrus", "Tusks"], ["Pacific", "long"]])
+    page, card = _folder_searched(make_window, qtbot, tiny_encoder, root, "walrus")
+    assert "pptx · slide&nbsp;3" in card.head.text()
+    v = _viewer(qtbot, page)
+    assert v.pdf_view is None and "slide 3" in v.header.text() and "cannot" not in v.header.text()
+    assert "Walrus" in v.view.toPlainText()
+    v.close()
 
 def test_result_cards_mark_the_sentence_that_answers_once_computed(make_window, qtbot, tmp_path, base_encoder):
     """The cards appear first; the sentence closest to the question by meaning is marked in them
