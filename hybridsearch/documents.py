@@ -26,7 +26,7 @@ from hybridsearch import language
 #: Extensions indexed, mapped to the file type stored (``htm`` is ``html``).
 FILE_TYPES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
               ".pdf": "pdf", ".docx": "docx", ".odt": "odt", ".epub": "epub", ".rtf": "rtf",
-              ".pptx": "pptx", ".xlsx": "xlsx"}
+              ".pptx": "pptx", ".xlsx": "xlsx", ".csv": "csv", ".tsv": "csv"}
 #: Folder names skipped by default besides hidden (dot) folders: system and tool folders.
 SYSTEM_FOLDERS = {"$RECYCLE.BIN", "System Volume Information", "__pycache__", "node_modules",
                   "__MACOSX", "lost+found"}
@@ -273,6 +273,12 @@ def _refuse_binary(data: bytes, ftype: str) -> None:
 
 def _txt(data: bytes, path: Path) -> Extracted:
     _refuse_binary(data, "txt")
+    return Extracted(decode_text(data), "")
+
+
+def _csv(data: bytes, path: Path) -> Extracted:
+    """Comma- or tab-separated values: read as text (a row a line), the encoding detected."""
+    _refuse_binary(data, "csv")
     return Extracted(decode_text(data), "")
 
 
@@ -756,7 +762,7 @@ def _rtf(data: bytes, path: Path) -> Extracted:
 
 
 EXTRACTORS = {"txt": _txt, "md": _md, "html": _html, "pdf": _pdf, "docx": _docx, "pptx": _pptx,
-              "xlsx": _xlsx, "odt": _odt, "epub": _epub, "rtf": _rtf}
+              "xlsx": _xlsx, "csv": _csv, "odt": _odt, "epub": _epub, "rtf": _rtf}
 
 
 def extract(path: str | Path, file_type: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,

@@ -336,6 +336,16 @@ def test_a_workbook_is_read_sheet_by_sheet_a_row_a_line(tmp_path):
     assert got.text == "Budget 2024\nItem\tCost\nIce axes\t320.5\nLamp oil\n\nNotizen\nPinguine zählen im Winter"
 
 
+
+def test_comma_and_tab_separated_files_are_read_as_text_in_their_encoding(tmp_path):
+    (tmp_path / "colonies.csv").write_bytes("колония;число\nАдели;4200\n".encode("cp1251"))
+    (tmp_path / "supplies.tsv").write_text("item\tcost\nkrill nets\t120\n", encoding="utf-16")
+    assert extract(tmp_path / "colonies.csv").text == "колония;число\nАдели;4200"
+    assert extract(tmp_path / "supplies.tsv").text == "item\tcost\nkrill nets\t120"
+    (tmp_path / "photo.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ExtractError, match="not CSV"):
+        extract(tmp_path / "photo.csv")
+
 @pytest.mark.parametrize("name", ["deck.pptx", "budget.xlsx"])
 def test_an_office_file_that_is_something_else_gets_a_reason(tmp_path, name):
     (tmp_path / name).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))

@@ -186,12 +186,12 @@ def make_corpus(root: Path, big: bool = False) -> list[Case]:
     add("containers/epub-bad-xhtml.epub", _zip(me), "ok", "lighthouse", "container")
 
     # -- 0-byte files of every type ----------------------------------------------------------------
-    for ext in ["txt", "md", "markdown", "html", "htm", "pdf", "docx", "pptx", "xlsx", "odt", "epub", "rtf"]:
+    for ext in ["txt", "md", "markdown", "html", "htm", "csv", "pdf", "docx", "pptx", "xlsx", "odt", "epub", "rtf"]:
         add(f"empty/empty.{ext}", b"", "failed", "empty", "empty")
 
     # -- binaries under text names, text under binary names ----------------------------------------
     for name, data in BINARIES.items():
-        for ext in ["txt", "md", "html", "htm", "rtf"]:
+        for ext in ["txt", "md", "html", "htm", "csv", "rtf"]:
             add(f"binary/{name}.{ext}", data, "failed", "binary|not an RTF", "binary")
     for ext in ["pdf", "docx", "pptx", "xlsx", "odt", "epub"]:
         add(f"binary/plain-text.{ext}", (EN + "\n").encode() * 5, "failed", "not a", "binary")
