@@ -22,7 +22,12 @@ class DataError(HybridSearchError):
 
 
 class LibraryLockedError(HybridSearchError):
-    """The library database is locked by another process (for example a running app)."""
+    """The library database is locked by another process (for example a running app); ``holder``:
+    that process's id when known."""
+
+    def __init__(self, message: str, holder: str | None = None):
+        super().__init__(message)
+        self.holder = holder
 
 
 class Cancelled(HybridSearchError):

@@ -73,7 +73,7 @@ class _FileLock:
             who = f" (pid {holder})" if holder else ""
             raise LibraryLockedError(
                 f"the library is in use by another hybridsearch process{who}: close the app or wait "
-                f"for the other command to finish, then try again ({self.path.parent})")
+                f"for the other command to finish, then try again ({self.path.parent})", holder=holder or None)
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))

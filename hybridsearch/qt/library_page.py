@@ -277,6 +277,8 @@ class LibraryPage(QWidget):
         if outcome == "failed":
             self.banner.show_message("error", f"{'Re-embedding' if kind == 'reembed' else 'Indexing'} failed: "
                                      f"{payload}")
+        elif outcome == "search-only":  # the library is open in another window, which indexes it
+            self.banner.show_message("info", str(payload))
         elif outcome == "cancelled" or getattr(payload, "cancelled", False):
             self.banner.show_message("info", "Indexing was cancelled. What was indexed stays searchable; "
                                      "“Re-index” continues where it stopped.")

@@ -9,11 +9,13 @@ so searching keeps working while a folder is indexed.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from hybridsearch.errors import LibraryLockedError
 from hybridsearch.progress import format_duration
 from hybridsearch.qt.workers import Worker, ensure_model_stack
 
@@ -39,10 +41,13 @@ class LibraryService(QObject):
     job_progress = Signal(object)
     #: a long job started: its kind ("index", "reembed")
     job_started = Signal(str)
-    #: a long job ended: (kind, outcome "done" | "cancelled" | "failed", result or message)
+    #: a long job ended: (kind, outcome "done" | "cancelled" | "failed" | "search-only", result or message)
     job_finished = Signal(str, str, object)
     #: something failed; a readable message
     error = Signal(str)
+    #: the library is open for writing in another process: this window searches it only (the text
+    #: says so and why)
+    search_only = Signal(str)
     #: the model started loading (a search waits for it: "Loading the model…")
     model_loading = Signal()
     #: the model is loaded; searches run at full speed from now on
@@ -193,6 +198,11 @@ class LibraryService(QObject):
 
     def _job_done(self, kind: str, outcome: str, payload) -> None:
         self.job = None  # not busy any more, before anyone hears about it
+        if isinstance(payload, OpenElsewhere):
+            self.job_finished.emit(kind, "search-only", payload.text())
+            self.search_only.emit(payload.text())
+            self.status.emit("Search only: the library is open in another window")
+            return  # no watcher either: the other process indexes the changes
         self.job_finished.emit(kind, outcome, payload)
         if outcome == "failed":
             self.error.emit(str(payload))
@@ -217,8 +227,14 @@ class LibraryService(QObject):
     def index(self, folders=None, catch_up: bool = False) -> Worker | None:
         """Index ``folders`` (all when None); ``catch_up``: the rescan at start, which the status
         bar calls what it is (search works meanwhile)."""
-        return self._start_job("index", lambda lib, cancel, report: lib.index(folders=folders, cancel=cancel,
-                                                                                on_progress=report),
+        def fn(lib, cancel, report):
+            try:
+                return lib.index(folders=folders, cancel=cancel, on_progress=report)
+            except LibraryLockedError as exc:
+                if not catch_up:
+                    raise
+                return OpenElsewhere(exc.holder)  # a second window on the library: it searches
+        return self._start_job("index", fn,
                                status="Checking folders for changes (search works meanwhile)…" if catch_up else None)
 
     def reembed(self, model: str) -> Worker | None:
@@ -303,6 +319,19 @@ class LibraryService(QObject):
             fut.result(timeout=10)
         except Exception:  # noqa: BLE001
             closer()
+
+
+@dataclass(frozen=True)
+class OpenElsewhere:
+    """The rescan at start found the library open for writing in another process (``holder``: its id)."""
+
+    holder: str | None
+
+    def text(self) -> str:
+        who = f" (process {self.holder})" if self.holder else ""
+        return (f"This library is also open in another hybridsearch window or command{who}. You can search "
+                "it here; new and changed files are indexed by the other one. To add folders or index from "
+                "this window, close the other one, then start hybridsearch again.")
 
 
 def model_needs_preparation() -> bool:

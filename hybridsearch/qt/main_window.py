@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
 
         self.service.status.connect(self.set_status)
         self.service.error.connect(self.show_error)
+        self.service.search_only.connect(lambda text: self.banner.show_message("info", text))
         self.service.job_started.connect(lambda kind: self._job_bar(True))
         self.service.job_progress.connect(self._job_bar_progress)
         self.service.job_finished.connect(lambda *a: self._job_bar(False))

@@ -153,3 +153,33 @@ def test_threads_importing_the_model_stack_at_once_do_not_fail():
                          capture_output=True, text=True, timeout=120,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}).stdout
     assert "ERRORS []" in out, out
+
+
+def test_a_second_window_on_an_open_library_searches_it_and_says_why_it_does_not_index(
+        qtbot, settings, tmp_path, docs_dir, tiny_encoder):
+    """The app started twice: the second window searches the library the first keeps up to date,
+    says so calmly (no error), and watches nothing."""
+    from hybridsearch.library import Library
+    from hybridsearch.qt.library_service import LibraryService
+    from hybridsearch.qt.main_window import MainWindow
+
+    with Library(root=tmp_path / "library", model="base", encoder=tiny_encoder) as first:
+        first.add_folder(str(docs_dir))
+        first.index()  # the first window: it holds the library's writer lock while open
+        service = LibraryService(root=tmp_path / "library", model="base", encoder=tiny_encoder)
+        errors = []
+        service.error.connect(errors.append)
+        w = MainWindow(service=service, settings=settings, catch_up=True)
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=20000)
+        assert w.banner.kind == "info" and "also open in another hybridsearch window" in w.banner.label.text()
+        assert "You can search it here" in w.library_page.banner.label.text()
+        assert w.status_label.text() == "Search only: the library is open in another window"
+        assert not errors and service.watcher is None and not service.busy
+        page = w.search_page
+        with qtbot.waitSignal(page.searched, timeout=20000) as sig:
+            page.box.setText("Kaffee")
+            page.search_now()
+        assert sig.args[0] > 0
+        w.close()
