@@ -551,16 +551,22 @@ def read_differently_now(text: str) -> bool:
             or (_RTL_LETTER.search(text) is not None and _looks_visual(text)))
 
 
+#: Latin ligatures a PDF font draws as one glyph ("ﬁ" in "ﬁrst"), as their letters: keyword search
+#: folds them anyway; shown and copied text reads as typed. (Stored chunks keep theirs until the
+#: file changes: search is the same either way.)
+_LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
+
+
 def _join_pages(pages: list[str], pdf: bool = True) -> tuple[str, list[int]]:
     """Pages' (or slides') texts, each normalised, joined by a blank line -> (text, start of each).
 
     Normalised here, page by page, so that :func:`extract`'s normalising of the whole text
     changes nothing and the page starts stay true. ``pdf``: PDF text is also put right
-    (:func:`_reading_order`, :func:`_unwrap_lines`).
+    (:func:`_reading_order`, Latin ligatures as letters, :func:`_unwrap_lines`).
     """
     parts, starts, pos = [], [], 0
     for page in pages:
-        page = _unwrap_lines(_norm(_reading_order(page))) if pdf else _norm(page)
+        page = _unwrap_lines(_norm(_reading_order(page).translate(_LIGATURES))) if pdf else _norm(page)
         if page and parts:
             pos += 2  # the blank line between pages
         starts.append(pos)

@@ -242,6 +242,7 @@ def test_a_pdf_line_break_inside_chinese_or_thai_text_does_not_split_a_word(tmp_
     assert "政治和文化中心。\n故宫位于北京。" in text
     assert "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย" in text
     assert "Beijing is\nthe capital" in text
+    assert extract(make_cjk_pdf(tmp_path / "lig.pdf", ["The \ufb01rst o\ufb03ce"])).text == "The first office"
 
 
 AR = "تقع المدرسة الدولية في وسط المدينة منذ عام 1990 وهي الأكبر في البلاد"
