@@ -637,6 +637,15 @@ def _pptx(data: bytes, path: Path) -> Extracted:
     return Extracted(text, title, page_starts=starts)
 
 
+def _cell_text(value) -> str:
+    """A spreadsheet cell's value as a person reads it: a date without a time of 00:00:00."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()
+    return "" if value is None else str(value).strip()
+
+
 def _xlsx(data: bytes, path: Path) -> Extracted:
     """A workbook's sheets in order: the sheet's name, then a line per row with its cells' values
     (formulas as their last computed value) tab-separated; stops at the text budget."""
@@ -650,7 +659,7 @@ def _xlsx(data: bytes, path: Path) -> Extracted:
             for sheet in book.worksheets:
                 parts.append(sheet.title)
                 for row in sheet.iter_rows(values_only=True):
-                    cells = [str(v).strip() for v in row if v is not None and str(v).strip()]
+                    cells = [c for c in map(_cell_text, row) if c]
                     if cells:
                         parts.append("\t".join(cells))
                         n_chars += len(parts[-1])

@@ -329,12 +329,16 @@ def test_a_presentation_is_read_slide_by_slide_with_tables_and_speaker_notes(tmp
 
 
 def test_a_workbook_is_read_sheet_by_sheet_a_row_a_line(tmp_path):
+    from datetime import datetime
+
     book = make_xlsx(tmp_path / "budget.xlsx", {"Budget 2024": [["Item", "Cost"], ["Ice axes", 320.5], [None, None],
-                                                                 [None, "Lamp oil", None]],
+                                                                 [None, "Lamp oil", None],
+                                                                 [datetime(2024, 3, 1), datetime(2024, 3, 1, 9, 30)]],
                                                 "Notizen": [["Pinguine zählen im Winter"]]}, title="Budget")
     got = extract(book)
     assert got.title == "Budget"
-    assert got.text == "Budget 2024\nItem\tCost\nIce axes\t320.5\nLamp oil\n\nNotizen\nPinguine zählen im Winter"
+    assert got.text == ("Budget 2024\nItem\tCost\nIce axes\t320.5\nLamp oil\n2024-03-01\t2024-03-01 09:30:00"
+                        "\n\nNotizen\nPinguine zählen im Winter")
 
 
 
