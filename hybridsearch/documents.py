@@ -545,10 +545,9 @@ def _reading_order(page: str) -> str:
 
 def read_differently_now(text: str) -> bool:
     """Whether ``text`` (a PDF's text as readers before 2026-12 extracted it) is read differently
-    now: a line break inside CJK or Thai text, Arabic presentation forms, or visual-order Arabic
-    or Hebrew."""
-    return (_WRAPPED.search(text) is not None or _PRESENTATION_FORMS.search(text) is not None
-            or (_RTL_LETTER.search(text) is not None and _looks_visual(text)))
+    now: whether :func:`_reading_order` or :func:`_unwrap_lines` change it (Latin ligatures aside:
+    search folds them either way)."""
+    return _unwrap_lines(_reading_order(text)) != text
 
 
 #: Latin ligatures a PDF font draws as one glyph ("ﬁ" in "ﬁrst"), as their letters: keyword search
@@ -608,9 +607,9 @@ def _pptx_shape_texts(shapes) -> list[str]:
     for shape in shapes:
         if getattr(shape, "shapes", None) is not None and not getattr(shape, "has_text_frame", False):
             out += _pptx_shape_texts(shape.shapes)  # a group
-        elif getattr(shape, "has_text_frame", False) and shape.has_text_frame:
+        elif getattr(shape, "has_text_frame", False):
             out.append(shape.text_frame.text)
-        elif getattr(shape, "has_table", False) and shape.has_table:
+        elif getattr(shape, "has_table", False):
             out += ["\t".join(cell.text for cell in row.cells) for row in shape.table.rows]
     return out
 
@@ -663,6 +662,8 @@ def _xlsx(data: bytes, path: Path) -> Extracted:
                     if cells:
                         parts.append("\t".join(cells))
                         n_chars += len(parts[-1])
+                        if n_chars > MAX_TEXT_CHARS:  # as PDF pages: past the budget nothing is kept
+                            break
                 if n_chars > MAX_TEXT_CHARS:
                     break
                 parts.append("")  # a blank line between sheets

@@ -41,13 +41,11 @@ class LibraryService(QObject):
     job_progress = Signal(object)
     #: a long job started: its kind ("index", "reembed")
     job_started = Signal(str)
-    #: a long job ended: (kind, outcome "done" | "cancelled" | "failed" | "search-only", result or message)
+    #: a long job ended: (kind, outcome "done" | "cancelled" | "failed" | "search-only", result or
+    #: message; "search-only": the library is open for writing in another process, the message says so)
     job_finished = Signal(str, str, object)
     #: something failed; a readable message
     error = Signal(str)
-    #: the library is open for writing in another process: this window searches it only (the text
-    #: says so and why)
-    search_only = Signal(str)
     #: the model started loading (a search waits for it: "Loading the model…")
     model_loading = Signal()
     #: the model is loaded; searches run at full speed from now on
@@ -200,7 +198,6 @@ class LibraryService(QObject):
         self.job = None  # not busy any more, before anyone hears about it
         if isinstance(payload, OpenElsewhere):
             self.job_finished.emit(kind, "search-only", payload.text())
-            self.search_only.emit(payload.text())
             self.status.emit("Search only: the library is open in another window")
             return  # no watcher either: the other process indexes the changes
         self.job_finished.emit(kind, outcome, payload)

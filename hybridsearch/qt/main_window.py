@@ -98,7 +98,6 @@ class MainWindow(QMainWindow):
 
         self.service.status.connect(self.set_status)
         self.service.error.connect(self.show_error)
-        self.service.search_only.connect(lambda text: self.banner.show_message("info", text))
         self.service.job_started.connect(lambda kind: self._job_bar(True))
         self.service.job_progress.connect(self._job_bar_progress)
         self.service.job_finished.connect(lambda *a: self._job_bar(False))
@@ -288,7 +287,9 @@ class MainWindow(QMainWindow):
             self.set_status("No folders yet")
 
     def _job_finished(self, kind: str, outcome: str, payload) -> None:
-        if kind == "reembed" and outcome == "done":
+        if outcome == "search-only":  # the library is open in another window, which indexes it
+            self.banner.show_message("info", str(payload))
+        elif kind == "reembed" and outcome == "done":
             self.settings.set("search/model", str(payload))
             self.set_status("Search now uses the new model")
 
