@@ -104,6 +104,29 @@ def load_encoder(name: str | Path | None = "default", engine: str | None = None,
     return Encoder(model_dir, **{**kwargs, "device": device if kind == "torch" else kwargs.get("device")})
 
 
+def needs_preparation(name: str | Path | None = "default", engine: str | None = None,
+                      device: str | None = None) -> bool:
+    """True when loading ``name`` will first do a one-time job of a minute or so: convert the base
+    model, or export the model for ONNX Runtime. Read from what is on disk; nothing is loaded or
+    written, so a person can be told before the wait starts."""
+    from hybridsearch.encoder.convert import base_is_ready
+
+    if not base_is_ready():
+        return True
+    wanted = (engine or os.environ.get(ENGINE_ENV) or "auto").lower()
+    if wanted == "torch":
+        return False
+    try:
+        kind, _ = choose_engine(device, wanted, _available_providers(), gpu_visible())
+        if kind != "onnx":
+            return False
+        from hybridsearch.encoder.onnx_engine import needs_export
+
+        return needs_export(model_files(resolve_model(name)))
+    except Exception:  # a broken model or engine says so when it loads; this only picks the words
+        return False
+
+
 def word_pieces(model) -> Callable[[str], int] | None:
     """How many pieces ``model``'s tokenizer cuts a text into (``<s>`` and ``</s>`` not counted),
     from the query tokenizer (milliseconds, without loading the model); None when the model or its

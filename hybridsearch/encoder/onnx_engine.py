@@ -91,6 +91,13 @@ def write_export(files: ModelFiles, target: Path) -> None:
     atomic.write_dir(target, write)  # replaces an incomplete leftover of a killed export
 
 
+def needs_export(files: ModelFiles, root: Path | None = None) -> bool:
+    """Whether :func:`ensure_exported` would export ``files`` first (nothing shipped or cached)."""
+    if root is None and shipped_dir(files) is not None:
+        return False
+    return not is_exported(engine_dir(files, root))
+
+
 def ensure_exported(files: ModelFiles, root: Path | None = None, note=None) -> Path:
     """Return the engine directory of ``files``, exporting the model first if it is not there.
 

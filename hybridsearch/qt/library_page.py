@@ -235,7 +235,14 @@ class LibraryPage(QWidget):
 
     def _selection_changed(self) -> None:
         sel = self.selected_folder()
-        self.remove_btn.setEnabled(sel is not None and not self.service.busy)
+        writable = not self.service.search_only
+        self.remove_btn.setEnabled(sel is not None and not self.service.busy and writable)
+        self.add_btn.setEnabled(writable)
+        self.reindex_btn.setEnabled(writable and not self.service.busy)
+        if not writable:
+            for b in (self.add_btn, self.remove_btn, self.reindex_btn):
+                b.setToolTip("The library is open in another hybridsearch window, which indexes it; "
+                             "this window searches only")
         self.reindex_btn.setText("Re-index folder" if sel else "Re-index all")
         self._fill_failed()
 
@@ -277,8 +284,8 @@ class LibraryPage(QWidget):
         if outcome == "failed":
             self.banner.show_message("error", f"{'Re-embedding' if kind == 'reembed' else 'Indexing'} failed: "
                                      f"{payload}")
-        elif outcome == "search-only":  # the library is open in another window, which indexes it
-            self.banner.show_message("info", str(payload))
+        elif outcome == "search-only":  # the window's banner says why; only searching is offered here
+            self.banner.hide()
         elif outcome == "cancelled" or getattr(payload, "cancelled", False):
             self.banner.show_message("info", "Indexing was cancelled. What was indexed stays searchable; "
                                      "“Re-index” continues where it stopped.")

@@ -75,6 +75,9 @@ class LibraryService(QObject):
         self.job_status: str | None = None
         self.watcher = None
         self.folder_count = 0
+        #: set when the rescan at start found the library open for writing in another process: the
+        #: notice that says so; this window then searches only (no jobs, no watcher)
+        self.search_only: str | None = None
         self._closed = False
 
     # library objects (called only on lanes) --------------------------------------------------
@@ -96,7 +99,7 @@ class LibraryService(QObject):
         if self.model_state in ("loading", "ready"):
             return
         self.model_state = "loading"
-        self.preparing = model_needs_preparation()
+        self.preparing = model_needs_preparation(self.model)
         self.model_loading.emit()
         self.status.emit(self.model_state_text())
         def job(cancel, report):
@@ -112,14 +115,15 @@ class LibraryService(QObject):
         if self.model_state != "loading":
             return ""
         if self.preparing:
-            return ("Preparing the model for first use (one time only, about half a minute)…")
+            return "Preparing the model for first use (one time only, about a minute)…"
         return "Loading the model…"
 
     def _model_loaded(self, enc) -> None:
         self._encoder = enc
         self.model_state = "ready"
         self.model_ready.emit()
-        self.status.emit("Ready to search")
+        self.status.emit("Ready to search (search only: the library is open in another window)"
+                         if self.search_only else "Ready to search")
 
     def _model_not_loaded(self, msg: str) -> None:
         self.model_state = "failed"
@@ -165,6 +169,9 @@ class LibraryService(QObject):
         return self.job is not None and self.job.running
 
     def _start_job(self, kind: str, fn: Callable, status: str | None = None) -> Worker | None:
+        if self.search_only:  # the other window indexes; say so again instead of failing on its lock
+            self.job_finished.emit(kind, "search-only", self.search_only)
+            return None
         if self.busy:
             self.error.emit(f"Please wait: {self.job_kind_text()} is still running.")
             return None
@@ -197,7 +204,8 @@ class LibraryService(QObject):
     def _job_done(self, kind: str, outcome: str, payload) -> None:
         self.job = None  # not busy any more, before anyone hears about it
         if isinstance(payload, OpenElsewhere):
-            self.job_finished.emit(kind, "search-only", payload.text())
+            self.search_only = payload.text()
+            self.job_finished.emit(kind, "search-only", self.search_only)
             self.status.emit("Search only: the library is open in another window")
             return  # no watcher either: the other process indexes the changes
         self.job_finished.emit(kind, outcome, payload)
@@ -331,15 +339,12 @@ class OpenElsewhere:
                 "this window, close the other one, then start hybridsearch again.")
 
 
-def model_needs_preparation() -> bool:
-    """True when loading the model will first convert the base model (once per installation)."""
+def model_needs_preparation(model: str = "default") -> bool:
+    """True when loading ``model`` will first convert or export it (once per installation or model)."""
     try:
-        from hybridsearch import paths
-        from hybridsearch.encoder.convert import BASE_NAME, CONVERTER_VERSION, DONE_MARKER
+        from hybridsearch.encoder import needs_preparation
 
-        if paths.bundled_base_dir() is not None:
-            return False
-        return not (paths.models_dir() / f"{BASE_NAME}-v{CONVERTER_VERSION}" / DONE_MARKER).is_file()
+        return needs_preparation(model)
     except (ImportError, AttributeError, OSError):
         return False
 

@@ -553,15 +553,18 @@ class SearchPage(QWidget):
                                f"{len(langs)} language{'s' if len(langs) != 1 else ''}" if folders else "")
         if not self.last_query:
             set_text_now(self.summary, self.library_totals)
+        elif not folders and self._waiting_for_model:  # nothing to search: no need to wait for the model
+            self._waiting_for_model = False
+            set_text_now(self.summary, "")
         self._update_state()
 
     def _update_state(self) -> None:
-        if self._waiting_for_model and self.last_query:
+        if self._has_folders is False and not self._indexing:
+            self.stack.setCurrentWidget(self.empty_folders)  # whatever was typed: add a folder first
+        elif self._waiting_for_model and self.last_query:
             self.stack.setCurrentWidget(self.loading_state)
         elif self.results:
             self.stack.setCurrentWidget(self.results_view)
-        elif self._has_folders is False and not self._indexing:
-            self.stack.setCurrentWidget(self.empty_folders)
         elif self._indexing and not self.last_query and not self._documents:
             # the first indexing; a rescan at start leaves the stored index searchable meanwhile
             self.stack.setCurrentWidget(self.indexing_state)
@@ -627,6 +630,13 @@ class SearchPage(QWidget):
             self.set_results([], "")
             self._set_suggestion(None)
             set_text_now(self.summary, self.library_totals)
+            return
+        if self._has_folders is False and not self._indexing:
+            # nothing to search yet: the empty library says what to do, without waiting for a model
+            self._waiting_for_model = False
+            self.set_results([], q)
+            set_text_now(self.summary, "")
+            self.searched.emit(0)
             return
         if self.mode.currentData() != "lexical" and self.service.model_state != "ready":
             # the model is still loading (or failed): wait for it visibly, never race it

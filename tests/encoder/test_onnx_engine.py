@@ -10,7 +10,7 @@ import pytest
 
 from hybridsearch.encoder import choose_engine, load_encoder
 from hybridsearch.encoder import export, onnx_engine
-from hybridsearch.encoder.onnx_engine import OnnxEncoder, engine_dir
+from hybridsearch.encoder.onnx_engine import OnnxEncoder, engine_dir, needs_export
 from hybridsearch.encoder.runtime import Encoder, model_files
 from hybridsearch.errors import ModelError
 
@@ -102,6 +102,7 @@ def test_a_changed_model_is_exported_again(tiny_model_dir, tmp_path, tiny_encode
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
     root = tmp_path / "cache"
+    assert needs_export(model_files(model), root)
     first = OnnxEncoder(model, max_length=128, root=root)
     before = first.encode(TEXTS[:3])
     # retrain in place: same names, new weights
@@ -111,7 +112,9 @@ def test_a_changed_model_is_exported_again(tiny_model_dir, tmp_path, tiny_encode
     key = "encoder.layer.1.output.LayerNorm.weight"  # scales every output dimension
     sd[key] = np.random.default_rng(0).normal(size=sd[key].shape).astype(np.float32)
     save_file(sd, str(model / "model.safetensors"), metadata={"format": "pt"})
+    assert needs_export(model_files(model), root)  # the app says "preparing", not "loading", for this
     second = OnnxEncoder(model, max_length=128, root=root)
+    assert not needs_export(model_files(model), root)
     assert second.engine_dir != first.engine_dir
     assert not first.engine_dir.exists()  # the stale export is dropped
     after = second.encode(TEXTS[:3])
@@ -280,3 +283,17 @@ def test_onnx_vectors_match_torch_on_the_real_base(base_model_dir, base_encoder,
     assert enc.identity == base_encoder.identity
     # the base converted from the 4-bit file: its word table is exported as 4-bit blocks in int8
     assert (enc.engine_dir / export.WEIGHTS).stat().st_size < 200_000_000
+
+
+def test_the_one_time_preparation_is_known_before_loading(tiny_model_dir, tmp_path, monkeypatch):
+    """The app tells a person "preparing the model (one time only)" instead of "loading" when the
+    load will export it first, and not after."""
+    from hybridsearch.encoder import needs_preparation
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    monkeypatch.delenv("HYBRIDSEARCH_ENGINE", raising=False)
+    assert needs_preparation(str(model), device="cpu")
+    load_encoder(str(model), device="cpu", max_length=128, note=lambda _line: None)
+    assert not needs_preparation(str(model), device="cpu")
+    assert not needs_preparation(str(model), engine="torch")  # torch loads without an export

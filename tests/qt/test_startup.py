@@ -61,6 +61,36 @@ def test_search_typed_while_the_model_loads_waits_for_it(qtbot, settings, tmp_pa
     w.close()
 
 
+def test_a_search_in_an_empty_library_says_add_a_folder_without_waiting_for_the_model(
+        qtbot, settings, tmp_path, base_encoder, monkeypatch):
+    """A new user types a question before adding anything: the page says what to do at once,
+    not "Loading the model…" for the minute the first model preparation takes."""
+    import hybridsearch.library as encoder_pkg
+    from hybridsearch.qt.library_service import LibraryService
+    from hybridsearch.qt.main_window import MainWindow
+
+    release = threading.Event()
+
+    def slow_load(name, **kwargs):
+        release.wait(30)
+        return base_encoder
+    monkeypatch.setattr(encoder_pkg, "load_encoder", slow_load)
+    service = LibraryService(root=tmp_path / "library", model="base")
+    w = MainWindow(service=service, settings=settings, catch_up=True)
+    qtbot.addWidget(w)
+    w.show()
+    page = w.search_page
+    qtbot.keyClicks(page.box, "who designed the first buildings")
+    qtbot.keyClick(page.box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.empty_folders, timeout=10000)
+    assert service.model_state == "loading" and page.summary.text() != "Loading the model…"
+    release.set()
+    qtbot.waitUntil(lambda: service.model_state == "ready", timeout=30000)
+    qtbot.wait(200)
+    assert page.stack.currentWidget() is page.empty_folders
+    w.close()
+
+
 def test_restart_searches_the_stored_index_while_the_rescan_runs(qtbot, settings, tmp_path, docs_dir,
                                                                  base_encoder, monkeypatch):
     """Defect 2: a slow start-up rescan does not hold up search or cover the page."""
@@ -111,7 +141,7 @@ def test_first_indexing_says_the_model_is_being_prepared(qtbot, settings, tmp_pa
         release.wait(20)
         return base_encoder
     monkeypatch.setattr(encoder_pkg, "load_encoder", converting_load)
-    monkeypatch.setattr(ls, "model_needs_preparation", lambda: True)
+    monkeypatch.setattr(ls, "model_needs_preparation", lambda *_: True)
     service = LibraryService(root=tmp_path / "library", model="base")
     w = MainWindow(service=service, settings=settings, catch_up=False)
     qtbot.addWidget(w)
@@ -166,7 +196,16 @@ def test_a_second_window_on_an_open_library_searches_it_and_says_why_it_does_not
     with Library(root=tmp_path / "library", model="base", encoder=tiny_encoder) as first:
         first.add_folder(str(docs_dir))
         first.index()  # the first window: it holds the library's writer lock while open
-        service = LibraryService(root=tmp_path / "library", model="base", encoder=tiny_encoder)
+        loaded = threading.Event()  # the model finishes loading after the rescan found the other window
+
+        class SlowModel(Library):
+            @property
+            def encoder(self):
+                loaded.wait(20)
+                return tiny_encoder
+
+        service = LibraryService(root=tmp_path / "library", model="base",
+                                 factory=lambda root, model, _enc, *_: SlowModel(root, model))
         errors = []
         service.error.connect(errors.append)
         w = MainWindow(service=service, settings=settings, catch_up=True)
@@ -174,9 +213,19 @@ def test_a_second_window_on_an_open_library_searches_it_and_says_why_it_does_not
         w.show()
         qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=20000)
         assert w.banner.kind == "info" and "also open in another hybridsearch window" in w.banner.label.text()
-        assert "You can search it here" in w.library_page.banner.label.text()
-        assert w.status_label.text() == "Search only: the library is open in another window"
+        loaded.set()
+        qtbot.waitUntil(lambda: service.model_state == "ready", timeout=20000)
+        assert "search only: the library is open in another window" in w.status_label.text().lower()
         assert not errors and service.watcher is None and not service.busy
+        # said once (the window's banner), and the Library page offers only what works here
+        lib_page = w.library_page
+        assert lib_page.banner.isHidden()
+        assert not lib_page.add_btn.isEnabled() and not lib_page.reindex_btn.isEnabled()
+        assert "another hybridsearch window" in lib_page.add_btn.toolTip()
+        w.banner.hide()
+        service.add_folder(str(tmp_path))  # Ctrl+O or a dropped folder: the notice again, no failure
+        assert w.banner.isVisible() and "also open in another" in w.banner.label.text()
+        assert not errors and not service.busy
         page = w.search_page
         with qtbot.waitSignal(page.searched, timeout=20000) as sig:
             page.box.setText("Kaffee")
