@@ -135,6 +135,8 @@ class LibraryPage(QWidget):
 
     # actions ---------------------------------------------------------------------------------------
     def choose_folder(self) -> None:
+        if not self.service.writable():
+            return  # no folder dialog for a folder this window cannot add
         start = str(Path.home())
         if self.settings is not None:
             start = self.settings.get("library/last_dir", start) or start

@@ -168,9 +168,16 @@ class LibraryService(QObject):
     def busy(self) -> bool:
         return self.job is not None and self.job.running
 
-    def _start_job(self, kind: str, fn: Callable, status: str | None = None) -> Worker | None:
-        if self.search_only:  # the other window indexes; say so again instead of failing on its lock
+    def writable(self, kind: str = "index") -> bool:
+        """False when this window searches only (another one holds the library); the notice is
+        then said again, instead of a job failing on the other window's lock."""
+        if self.search_only:
             self.job_finished.emit(kind, "search-only", self.search_only)
+            return False
+        return True
+
+    def _start_job(self, kind: str, fn: Callable, status: str | None = None) -> Worker | None:
+        if not self.writable(kind):
             return None
         if self.busy:
             self.error.emit(f"Please wait: {self.job_kind_text()} is still running.")

@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         sc = QShortcut(QKeySequence.StandardKey.Find, self)
         sc.activated.connect(self.focus_search)
 
-        self.resize(1280, 800)
+        self._fit_to_screen()
         self.settings.restore_geometry(self)
         page = self.settings.get("window/page", 0)
         self.show_page(page if 0 <= page < len(PAGES) else 0)
@@ -297,6 +297,19 @@ class MainWindow(QMainWindow):
         """Re-embed the library with ``model_dir`` in the background, then search with it."""
         if self.service.reembed(model_dir) is not None:
             self.show_page(1)
+
+    def _fit_to_screen(self) -> None:
+        """The first window: 1280×800, or less where the screen's free area is smaller (frame and
+        panels included), centred, so its status bar is never below the screen's edge."""
+        screen = self.screen()
+        avail = screen.availableGeometry() if screen is not None else None
+        if avail is None or avail.isEmpty():
+            self.resize(1280, 800)
+            return
+        w = min(1280, int(avail.width() * 0.92))
+        h = min(800, int(avail.height() * 0.92) - 40)  # room for the title bar a window manager adds
+        self.resize(w, h)
+        self.move(avail.x() + (avail.width() - w) // 2, avail.y() + max(0, (avail.height() - h - 40) // 2))
 
     # closing ---------------------------------------------------------------------------------------
     def closeEvent(self, event):  # noqa: N802

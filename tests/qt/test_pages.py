@@ -272,3 +272,21 @@ def test_training_settings_fit_their_pane_at_1024x700(make_window, qtbot):
     for field in (page.base_model, page.steps, page.epochs, page.lr, page.all_languages, page.device, page.hard,
                   page.freeze, page.remove_extra_btn):
         assert field.mapToGlobal(field.rect().topRight()).x() <= right_edge, field
+
+
+def test_a_first_window_fits_a_small_screen_with_its_title_bar(make_window, monkeypatch):
+    """On a 1280×800 laptop screen the first window (no saved geometry) must not push its status
+    bar below the screen's edge; on a large screen it opens at 1280×800."""
+    from PySide6.QtCore import QRect
+
+    w = make_window()
+    if w.screen().availableGeometry().height() >= 900:
+        assert (w.width(), w.height()) == (1280, 800)
+
+    class Laptop:
+        def availableGeometry(self):
+            return QRect(0, 0, 1280, 800)
+    monkeypatch.setattr(w, "screen", lambda: Laptop())
+    w._fit_to_screen()
+    assert w.height() + 40 <= 800 and w.width() <= 1280
+    assert w.y() >= 0 and w.y() + w.height() + 40 <= 800

@@ -223,7 +223,10 @@ def test_a_second_window_on_an_open_library_searches_it_and_says_why_it_does_not
         assert not lib_page.add_btn.isEnabled() and not lib_page.reindex_btn.isEnabled()
         assert "another hybridsearch window" in lib_page.add_btn.toolTip()
         w.banner.hide()
-        service.add_folder(str(tmp_path))  # Ctrl+O or a dropped folder: the notice again, no failure
+        service.add_folder(str(tmp_path))  # a dropped folder: the notice again, no failure
+        assert w.banner.isVisible() and "also open in another" in w.banner.label.text()
+        w.banner.hide()
+        w.library_page.choose_folder()  # Ctrl+O: no folder dialog (it would block here), the notice
         assert w.banner.isVisible() and "also open in another" in w.banner.label.text()
         assert not errors and not service.busy
         page = w.search_page
