@@ -240,10 +240,23 @@ def baseline(encoder, query_vec) -> float:
 
 
 def rate_results(lib, query: str, results, use_vectors: bool = True) -> list[Rating]:
-    """One :class:`Rating` per result of ``Library.search`` (its best passage)."""
+    """One :class:`Rating` per result of ``Library.search``.
+
+    The meaning evidence is the best cosine among the document's matching passages, not only the
+    one shown first: the shown passage is chosen by fused rank, and a passage that repeats the
+    query's names can lead there while another passage answers the question (an English question
+    over a German library showed "no good match" for the right document). The thresholds were set
+    on the best cosine of a pool, so this is the quantity they were calibrated for.
+    """
     if not results:
         return []
-    cosines = passage_cosines(lib, query, [r.best.chunk_id for r in results]) if use_vectors else None
+    cosines = None
+    if use_vectors:
+        ids = [[p.chunk_id for p in (r.best, *getattr(r, "more", ()))] for r in results]
+        flat = passage_cosines(lib, query, [c for group in ids for c in group])
+        if flat is not None:
+            it = iter(flat)
+            cosines = [max(next(it) for _ in group) for group in ids]
     th = thresholds_for(getattr(lib.encoder, "name", None) if use_vectors else None)
     base = baseline(lib.encoder, query_vector(lib.encoder, query)) if cosines is not None else None
     out = []

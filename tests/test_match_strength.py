@@ -96,3 +96,30 @@ def test_the_baseline_passages_are_encoded_once_per_model_not_once_per_process(t
     match_strength._background.clear()
     assert np.array_equal(background_vectors(Counting()), first) and Counting.calls == 2
     assert np.array_equal(np.load(path), first)  # rewritten
+
+
+def test_a_document_is_rated_by_its_passage_that_answers_not_only_the_one_shown_first(monkeypatch):
+    """The passage shown first is chosen by fused rank; one that repeats the query's names can lead
+    there while another passage of the document answers. Seen: an English question over a German
+    library rated the right document "no good match" (its best passage by meaning: cosine 0.91)."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    import hybridsearch.match_strength as ms
+    from hybridsearch.records import DocumentResult, Passage
+
+    cos = {1: 0.80, 2: 0.91, 3: 0.70, 4: 0.79}  # chunk id -> cosine to the query
+    monkeypatch.setattr(ms, "passage_cosines", lambda lib, q, ids: [cos[i] for i in ids])
+    monkeypatch.setattr(ms, "query_vector", lambda enc, q: None)
+    monkeypatch.setattr(ms, "baseline", lambda enc, v: 0.75)
+
+    def doc(best, *more):
+        passage = lambda i: Passage(chunk_id=i, text="Der Campus der Universität.", start=0, end=27,
+                                        language="de", score=0.02)  # noqa: E731
+        return DocumentResult(path=f"/d/{best}.pdf", title=str(best), folder="/d", file_type="pdf", language="de",
+                              score=0.02, modified=datetime(2026, 1, 1), best=passage(best),
+                              more=[passage(i) for i in more])
+    lib = SimpleNamespace(encoder=SimpleNamespace(name="hybrid-e5-small"))
+    answering, unrelated = ms.rate_results(lib, "who designed the first buildings", [doc(1, 2), doc(3, 4)])
+    assert answering.level == "strong" and answering.cosine == pytest.approx(0.91)
+    assert unrelated.level == "weak"
